@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * openhook: delegate file opens to a policy-checking broker over a Unix
+ * socket, receiving the opened descriptor with SCM_RIGHTS.
+ *
+ * The wire protocol is the one of QEMU's -open-hook-fd proposal, plus the
+ * extensions documented in PROTOCOL.md.  Every function here returns a
+ * non-negative value on success and a negative errno value on failure; none
+ * of them reads or leaves a meaningful value in errno.
+ */
+#ifndef OPENHOOK_H
+#define OPENHOOK_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OPENHOOK_VERSION "0.1.0"
+
+/* Command numbers on the wire (PROTOCOL.md).  1 is the seed's QEMU_OPEN. */
+enum openhook_command {
+        OPENHOOK_CMD_OPEN = 1,
+        OPENHOOK_CMD_MKDIR = 2,
+        OPENHOOK_CMD_UNLINK = 3,
+        OPENHOOK_CMD_RMDIR = 4,
+        OPENHOOK_CMD_RENAME = 5,
+        OPENHOOK_CMD_SYMLINK = 6,
+        OPENHOOK_CMD_LINK = 7,
+        OPENHOOK_CMD_TRUNCATE = 8,
+        OPENHOOK_CMD_CONNECT = 9,
+};
+
+/* Largest message_size a broker accepts; larger framing closes the
+ * connection.  Paths of OPENHOOK_PATH_MAX bytes or more get -ENAMETOOLONG. */
+#define OPENHOOK_MSG_MAX 16384u
+#define OPENHOOK_PATH_MAX 4096u
+
+/* ---- Client side ----------------------------------------------------- */
+
+/* Connects to a broker started with `openhook serve --listen PATH`.
+ * Returns a new O_CLOEXEC socket fd or -errno. */
+int openhook_connect(const char *socket_path);
+
+/* Asks the broker to open PATH (absolute) with open(2) FLAGS and MODE.
+ * Returns the received fd (O_CLOEXEC if FLAGS has O_CLOEXEC) or -errno.
+ * Safe to call from many threads on one socket: requests on one socket are
+ * serialized, so no caller ever receives another caller's fd. */
+int openhook_open(int sock, const char *path, int flags, mode_t mode);
+
+/* Extensions; each returns 0 or -errno (-ENOSYS from a seed-only broker). */
+int openhook_mkdir(int sock, const char *path, mode_t mode);
+int openhook_unlink(int sock, const char *path);
+int openhook_rmdir(int sock, const char *path);
+int openhook_rename(int sock, const char *oldpath, const char *newpath, unsigned int flags);
+int openhook_symlink(int sock, const char *target, const char *linkpath);
+int openhook_link(int sock, const char *oldpath, const char *newpath);
+int openhook_truncate(int sock, const char *path, uint64_t length);
+
+/* Asks the broker for a new, private connection governed by the same
+ * policy.  Returns the new O_CLOEXEC socket fd or -errno.  A process that
+ * shares its socket with others (after fork) uses this to get its own. */
+int openhook_new_connection(int sock);
+
+/* ---- Policy ----------------------------------------------------------- */
+
+struct openhook_policy;
+
+/* Permission letters: r read, w write an existing file (and O_TRUNC),
+ * c create, d delete/rename away. */
+enum {
+        OPENHOOK_PERM_R = 1u << 0,
+        OPENHOOK_PERM_W = 1u << 1,
+        OPENHOOK_PERM_C = 1u << 2,
+        OPENHOOK_PERM_D = 1u << 3,
+};
+
+int openhook_policy_new(struct openhook_policy **ret);
+void openhook_policy_free(struct openhook_policy *policy);
+
+/* Adds "allow PERMS PATH" (PERMS as letters, e.g. "rw") or "deny PATH".
+ * A PATH ending in '/' covers the whole subtree.  On failure, *error (if not
+ * NULL) receives a malloc'ed message a person can act on. */
+int openhook_policy_allow(struct openhook_policy *policy, const char *perms, const char *path, char **error);
+int openhook_policy_deny(struct openhook_policy *policy, const char *path, char **error);
+
+/* Parses one command-line rule: "PERMS:PATH" for --allow. */
+int openhook_policy_allow_arg(struct openhook_policy *policy, const char *arg, char **error);
+
+/* Reads a policy file (lines "allow PERMS PATH", "deny PATH", "# ...").
+ * Errors read "FILE:LINE: what is wrong". */
+int openhook_policy_load_file(struct openhook_policy *policy, const char *file, char **error);
+
+/* ---- Embeddable server side -------------------------------------------- */
+
+struct openhook_server;
+struct openhook_conn;
+
+/* One decision, as passed to the log callback.  Strings are valid only
+ * during the call. */
+struct openhook_decision {
+        pid_t pid;              /* sending process, 0 if unknown */
+        uint32_t command;
+        const char *path;       /* as requested; NULL if none */
+        const char *path2;      /* second path (rename, link, symlink) */
+        uint32_t flags;
+        uint32_t mode;
+        int result;             /* fd/0 mapped to 0, or -errno */
+        int denied;             /* non-zero if the policy refused it */
+        const char *hint;       /* for denials: the rule that would allow it */
+};
+
+typedef void (*openhook_log_fn)(const struct openhook_decision *d, void *userdata);
+typedef int (*openhook_add_conn_fn)(struct openhook_conn *conn, void *userdata);
+
+/* The policy is borrowed and must outlive the server. */
+int openhook_server_new(const struct openhook_policy *policy, struct openhook_server **ret);
+void openhook_server_free(struct openhook_server *server);
+void openhook_server_set_log(struct openhook_server *server, openhook_log_fn fn, void *userdata);
+
+/* Called when a CONNECT request creates a new connection; the host adds
+ * it to its event loop.  Without it, CONNECT is answered -ENOSYS. */
+void openhook_server_set_add_conn(struct openhook_server *server, openhook_add_conn_fn fn, void *userdata);
+
+/* Takes ownership of FD (a connected SOCK_STREAM or SOCK_SEQPACKET Unix
+ * socket), makes it non-blocking and returns a connection object. */
+int openhook_server_add(struct openhook_server *server, int fd, struct openhook_conn **ret);
+
+/* The fd to poll, and the poll events (POLLIN/POLLOUT bits) it waits for. */
+int openhook_conn_fd(const struct openhook_conn *conn);
+uint32_t openhook_conn_events(const struct openhook_conn *conn);
+
+/* Does all the work that is possible without blocking.  Returns 0 while the
+ * connection lives, or a negative errno once it is finished (peer hung up:
+ * -ECONNRESET; untrustworthy framing: -EPROTO); then call
+ * openhook_conn_free(). */
+int openhook_conn_process(struct openhook_conn *conn);
+void openhook_conn_free(struct openhook_conn *conn);
+
+/* A ready-made loop: serves FD (a listening socket if LISTENING, else one
+ * connected client) and every connection derived from it with NTHREADS
+ * worker threads (0 = number of CPUs).  Returns 0 when the last client of a
+ * non-listening server has gone, or -errno. */
+int openhook_server_run(struct openhook_server *server, int fd, int listening, unsigned int nthreads);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Performing file operations on behalf of a peer, under a policy.
+ *
+ * Every function returns >= 0 (an fd for oh_do_open, else 0) or -errno.  A
+ * path the policy does not allow gets -EACCES whether or not it exists, and
+ * nothing outside the policy is ever created, truncated, renamed or deleted,
+ * whatever another process does to the tree concurrently. */
+#ifndef OH_RESOLVE_H
+#define OH_RESOLVE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "openhook.h"
+
+/* Filled in for logging: why a request was refused. */
+struct oh_verdict {
+        int denied;                     /* the policy refused (not the kernel) */
+        char hint[OPENHOOK_PATH_MAX + 64];   /* e.g. "--allow w:/data/x" or "denied by 'deny /etc/' (policy.conf:3)" */
+};
+
+int oh_do_open(const struct openhook_policy *p, const char *path, uint32_t flags, uint32_t mode, struct oh_verdict *v);
+int oh_do_mkdir(const struct openhook_policy *p, const char *path, uint32_t mode, struct oh_verdict *v);
+int oh_do_unlink(const struct openhook_policy *p, const char *path, struct oh_verdict *v);
+int oh_do_rmdir(const struct openhook_policy *p, const char *path, struct oh_verdict *v);
+int oh_do_rename(const struct openhook_policy *p, const char *oldpath, const char *newpath, uint32_t flags, struct oh_verdict *v);
+int oh_do_symlink(const struct openhook_policy *p, const char *target, const char *linkpath, struct oh_verdict *v);
+int oh_do_link(const struct openhook_policy *p, const char *oldpath, const char *newpath, struct oh_verdict *v);
+int oh_do_truncate(const struct openhook_policy *p, const char *path, uint64_t length, struct oh_verdict *v);
+
+#endif
