@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* openhook run --mode seccomp: the confined program's path syscalls become
+ * user notifications that the broker answers with the policy engine. */
+#ifndef OH_SECCOMP_NOTIFY_H
+#define OH_SECCOMP_NOTIFY_H
+
+#include "openhook.h"
+
+/* In the child, after no_new_privs and Landlock, right before execve:
+ * installs the filter and returns the notification listener fd (to hand to
+ * the supervisor over a socket) or -errno. */
+int oh_seccomp_install(void);
+
+/* In the supervisor: answers notifications from LISTENER with POLICY until
+ * no filtered process is left.  LOG (may be NULL) sees every decision.
+ * Returns 0 or -errno. */
+int oh_seccomp_supervise(int listener, const struct openhook_policy *policy,
+                         openhook_log_fn log, void *userdata);
+
+#endif
