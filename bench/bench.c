@@ -1,1 +1,897 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * openhook-bench: what a delegated open costs, in one run, side by side.
+ *
+ *   (a) a direct openat() + close, the floor;
+ *   (b) a bare socketpair + SCM_RIGHTS round trip doing no policy work, the
+ *       floor for any broker;
+ *   (c) a delegated open through the real server code with a realistic
+ *       policy, in a thread (library) and in a real `openhook serve --fd`
+ *       process;
+ *   (d) throughput with 1, 2, 4 and 16 clients against `openhook serve
+ *       --listen`, each client on its own connection;
+ *   (e) whole programs (the workloads table) natively and under
+ *       `openhook run`.
+ *
+ * Latencies are medians of per-operation samples taken after a warm-up.
+ * Nothing here asserts on time: a run that completes is a passing run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "openhook.h"
+#include "util.h"
+#include "wire.h"
+
+extern char **environ;
+
+struct options {
+        bool quick;
+        unsigned int iterations;        /* timed single opens per case */
+        unsigned int warmup;
+        unsigned int ops_per_client;    /* throughput */
+        unsigned int program_runs;      /* workloads */
+        unsigned int grep_files;
+        const char *openhook;           /* the openhook program */
+};
+
+/* The scratch tree every case works in, removed at exit. */
+struct tree {
+        char root[64];
+        char file[PATH_MAX];            /* the file every single-open case opens */
+        char policy[PATH_MAX];          /* a handful of rules, as a deployment has */
+        char socket[PATH_MAX];
+        char log[PATH_MAX];             /* stderr of the broker processes */
+};
+
+/* ---- timing ------------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return (x > y) - (x < y);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return (x > y) - (x < y);
+}
+
+static double median_double(double *v, size_t n)
+{
+        qsort(v, n, sizeof(*v), cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One open of PATH and the close of what it returned: 0 or -errno. */
+typedef int (*open_close_fn)(void *ctx, const char *path);
+
+struct latency {
+        bool ok;
+        double median_us, p90_us;
+        int error;              /* when !ok */
+};
+
+static struct latency measure(open_close_fn fn, void *ctx, const char *path, const struct options *o)
+{
+        struct latency l = { 0 };
+        _cleanup_free_ uint64_t *samples = calloc(o->iterations, sizeof(*samples));
+        if (!samples)
+                return (struct latency) { .error = -ENOMEM };
+
+        for (unsigned int i = 0; i < o->warmup; i++) {
+                int r = fn(ctx, path);
+                if (r < 0)
+                        return (struct latency) { .error = r };
+        }
+        for (unsigned int i = 0; i < o->iterations; i++) {
+                uint64_t t0 = now_ns();
+                int r = fn(ctx, path);
+                samples[i] = now_ns() - t0;
+                if (r < 0)
+                        return (struct latency) { .error = r };
+        }
+        qsort(samples, o->iterations, sizeof(*samples), cmp_u64);
+        l.ok = true;
+        l.median_us = samples[o->iterations / 2] / 1000.0;
+        l.p90_us = samples[o->iterations * 9 / 10] / 1000.0;
+        return l;
+}
+
+/* ---- (a) direct --------------------------------------------------------- */
+
+static int direct_open_close(void *ctx, const char *path)
+{
+        int fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        close(fd);
+        return 0;
+}
+
+/* ---- (b) bare round trip ------------------------------------------------ */
+
+/* The bare protocol: a SOCK_SEQPACKET message holding just the path; the
+ * answer is a seed-format response with the fd attached.  No framing to
+ * check and no policy: whatever a broker does beyond this is its cost. */
+static int send_response(int sock, int32_t result, int fd)
+{
+        uint8_t buf[OH_RESPONSE_SIZE];
+        union {
+                struct cmsghdr h;
+                char space[CMSG_SPACE(sizeof(int))];
+        } control = { 0 };
+        struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        oh_wire_encode_response(OPENHOOK_CMD_OPEN, result, buf);
+        if (fd >= 0) {
+                msg.msg_control = control.space;
+                msg.msg_controllen = sizeof(control.space);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        }
+        return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static void *bare_server(void *arg)
+{
+        _cleanup_close_ int sock = (int)(intptr_t)arg;
+        char path[PATH_MAX];
+
+        for (;;) {
+                ssize_t n = recv(sock, path, sizeof(path) - 1, 0);
+                if (n <= 0)
+                        return NULL;
+                path[n] = '\0';
+                _cleanup_close_ int fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+                if (send_response(sock, fd < 0 ? -errno : 0, fd) < 0)
+                        return NULL;
+        }
+}
+
+/* Receives a response and its fd; returns the fd or -errno. */
+static int recv_response(int sock)
+{
+        uint8_t buf[OH_RESPONSE_SIZE + 1];
+        union {
+                struct cmsghdr h;
+                char space[CMSG_SPACE(sizeof(int))];
+        } control;
+        struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                              .msg_control = control.space, .msg_controllen = sizeof(control.space) };
+        int32_t result;
+        int fd = -1;
+
+        ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return -errno;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                        memcpy(&fd, CMSG_DATA(c), sizeof(int));
+        _cleanup_close_ int owned = fd;
+        int r = oh_wire_decode_response(buf, (size_t)n, OPENHOOK_CMD_OPEN, &result);
+        if (r < 0)
+                return r;
+        if (result < 0)
+                return result;
+        return owned >= 0 ? TAKE_FD(owned) : -EPROTO;
+}
+
+static int bare_open_close(void *ctx, const char *path)
+{
+        int sock = *(int *)ctx;
+        if (send(sock, path, strlen(path), MSG_NOSIGNAL) < 0)
+                return -errno;
+        int fd = recv_response(sock);
+        if (fd < 0)
+                return fd;
+        close(fd);
+        return 0;
+}
+
+static struct latency bench_bare(const char *path, const struct options *o)
+{
+        int sv[2];
+        pthread_t thread;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return (struct latency) { .error = -errno };
+        _cleanup_close_ int client = sv[0];
+        int r = -pthread_create(&thread, NULL, bare_server, (void *)(intptr_t)sv[1]);
+        if (r < 0) {
+                close(sv[1]);
+                return (struct latency) { .error = r };
+        }
+        struct latency l = measure(bare_open_close, &client, path, o);
+        shutdown(client, SHUT_RDWR);
+        pthread_join(thread, NULL);
+        return l;
+}
+
+/* ---- (c) the real server ------------------------------------------------ */
+
+static int openhook_open_close(void *ctx, const char *path)
+{
+        int fd = openhook_open(*(int *)ctx, path, O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0)
+                return fd;
+        close(fd);
+        return 0;
+}
+
+struct server_thread {
+        struct openhook_server *server;
+        int fd;
+        int result;
+};
+
+static void *server_thread_main(void *arg)
+{
+        struct server_thread *st = arg;
+        st->result = openhook_server_run(st->server, st->fd, 0, 1);
+        return NULL;
+}
+
+/* The embedded server, as a daemon would run it (examples/embed-server.c):
+ * the library's loop with one worker thread, the policy file loaded. */
+static struct latency bench_library_server(const struct tree *t, const struct options *o)
+{
+        struct openhook_policy *policy = NULL;
+        struct openhook_server *server = NULL;
+        struct server_thread st = { 0 };
+        struct latency l = { 0 };
+        _cleanup_free_ char *error = NULL;
+        pthread_t thread;
+        int sv[2] = { -1, -1 };
+
+        l.error = openhook_policy_new(&policy);
+        if (l.error < 0)
+                return l;
+        l.error = openhook_policy_load_file(policy, t->policy, &error);
+        if (l.error < 0) {
+                fprintf(stderr, "openhook-bench: %s\n", error ? error : t->policy);
+                goto out;
+        }
+        l.error = openhook_server_new(policy, &server);
+        if (l.error < 0)
+                goto out;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                l.error = -errno;
+                goto out;
+        }
+        st = (struct server_thread) { .server = server, .fd = sv[1] };
+        l.error = -pthread_create(&thread, NULL, server_thread_main, &st);
+        if (l.error < 0) {
+                close(sv[0]);
+                close(sv[1]);
+                goto out;
+        }
+        l = measure(openhook_open_close, &sv[0], t->file, o);
+        /* The loop returns once its last client has gone. */
+        close(sv[0]);
+        pthread_join(thread, NULL);
+out:
+        openhook_server_free(server);
+        openhook_policy_free(policy);
+        return l;
+}
+
+/* Starts ARGV with FD (if >= 0) as its fd 3, stdout on OUT (NULL:
+ * /dev/null) and stderr appended to LOG.  Returns the pid or -errno. */
+static pid_t spawn(char *const argv[], int fd, const char *out, const char *log)
+{
+        posix_spawn_file_actions_t fa;
+        pid_t pid;
+        int r;
+
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out ? out : "/dev/null",
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0)
+                posix_spawn_file_actions_adddup2(&fa, fd, 3);
+        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        return r ? -r : pid;
+}
+
+/* Waits for PID at most TIMEOUT_S seconds, then kills it.  Returns its
+ * exit status, 128+N for a signal, or -ETIMEDOUT. */
+static int wait_exit(pid_t pid, double timeout_s)
+{
+        uint64_t deadline = now_ns() + (uint64_t)(timeout_s * 1e9);
+        int status;
+
+        for (;;) {
+                pid_t r = waitpid(pid, &status, WNOHANG);
+                if (r == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                if (r < 0)
+                        return -errno;
+                if (now_ns() > deadline) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &status, 0);
+                        return -ETIMEDOUT;
+                }
+                nanosleep(&(struct timespec) { .tv_nsec = 2000000 }, NULL);
+        }
+}
+
+static void stop(pid_t pid)
+{
+        kill(pid, SIGTERM);
+        if (wait_exit(pid, 5) == -ETIMEDOUT)
+                fprintf(stderr, "openhook-bench: broker %d ignored SIGTERM, killed\n", (int)pid);
+}
+
+/* `openhook serve --fd 3 --policy FILE` on one end of a socketpair. */
+static struct latency bench_serve_process(const struct tree *t, const struct options *o)
+{
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return (struct latency) { .error = -errno };
+        _cleanup_close_ int client = sv[0];
+        char *argv[] = { (char *)o->openhook, "serve", "--fd", "3", "--policy", (char *)t->policy, NULL };
+        pid_t pid = spawn(argv, sv[1], NULL, t->log);
+        close(sv[1]);
+        if (pid < 0)
+                return (struct latency) { .error = pid };
+        struct latency l = measure(openhook_open_close, &client, t->file, o);
+        close(TAKE_FD(client));
+        /* With its only client gone the broker exits by itself. */
+        if (wait_exit(pid, 5) == -ETIMEDOUT)
+                fprintf(stderr, "openhook-bench: serve --fd did not exit after its client left\n");
+        return l;
+}
+
+/* ---- (d) throughput ----------------------------------------------------- */
+
+struct client {
+        const struct tree *tree;
+        unsigned int ops;
+        pthread_rwlock_t *gate;         /* write-locked until all are connected */
+        int sock;
+        int error;
+};
+
+static void *client_main(void *arg)
+{
+        struct client *c = arg;
+
+        pthread_rwlock_rdlock(c->gate);
+        pthread_rwlock_unlock(c->gate);
+        for (unsigned int i = 0; i < c->ops && c->error == 0; i++)
+                c->error = openhook_open_close(&c->sock, c->tree->file);
+        return NULL;
+}
+
+/* NCLIENTS connections, each opening OPS times at once; returns opens/s
+ * (from the moment all are connected until the last one finishes) or
+ * -errno. */
+static double throughput(const struct tree *t, unsigned int nclients, unsigned int ops)
+{
+        struct client clients[16];
+        pthread_t threads[16];
+        pthread_rwlock_t gate = PTHREAD_RWLOCK_INITIALIZER;
+        unsigned int started = 0;
+        int error = 0;
+
+        if (nclients > ELEMENTSOF(clients))
+                return -EINVAL;
+        pthread_rwlock_wrlock(&gate);
+        for (; started < nclients; started++) {
+                struct client *c = &clients[started];
+                *c = (struct client) { .tree = t, .ops = ops, .gate = &gate };
+                c->sock = openhook_connect(t->socket);
+                if (c->sock < 0) {
+                        error = c->sock;
+                        break;
+                }
+                if (pthread_create(&threads[started], NULL, client_main, c) != 0) {
+                        close(c->sock);
+                        error = -EAGAIN;
+                        break;
+                }
+        }
+        /* After a failure the started clients are released with nothing to do. */
+        for (unsigned int i = 0; error < 0 && i < started; i++)
+                clients[i].ops = 0;
+        uint64_t t0 = now_ns();
+        pthread_rwlock_unlock(&gate);
+        for (unsigned int i = 0; i < started; i++) {
+                pthread_join(threads[i], NULL);
+                close(clients[i].sock);
+                if (clients[i].error < 0 && error == 0)
+                        error = clients[i].error;
+        }
+        double seconds = (now_ns() - t0) / 1e9;
+        pthread_rwlock_destroy(&gate);
+        return error < 0 ? error : (double)nclients * ops / seconds;
+}
+
+/* Waits until a broker accepts on T->socket.  Returns 0 or -errno. */
+static int wait_listening(const struct tree *t, pid_t pid)
+{
+        for (int i = 0; i < 1000; i++) {
+                int fd = openhook_connect(t->socket);
+                if (fd >= 0) {
+                        close(fd);
+                        return 0;
+                }
+                if (waitpid(pid, NULL, WNOHANG) == pid)
+                        return -ECHILD;
+                nanosleep(&(struct timespec) { .tv_nsec = 5000000 }, NULL);
+        }
+        return -ETIMEDOUT;
+}
+
+/* Prints why WHAT could not be measured, with the broker's last words. */
+static void print_error_line(const char *what, int error, const struct tree *t)
+{
+        _cleanup_free_ char *line = NULL, *last = NULL;
+        size_t cap = 0;
+        FILE *f = fopen(t->log, "re");
+
+        while (f && getline(&line, &cap, f) > 0) {
+                line[strcspn(line, "\n")] = '\0';
+                free(last);
+                last = strdup(line);
+        }
+        if (f)
+                fclose(f);
+        printf("  %-46s unavailable: %s", what, strerror(-error));
+        if (last && *last)
+                printf(" (broker: %s)", last);
+        printf("\n");
+}
+
+/* Returns true if every client count was measured. */
+static bool bench_throughput(const struct tree *t, const struct options *o)
+{
+        static const unsigned int counts[] = { 1, 2, 4, 16 };
+        double rate[ELEMENTSOF(counts)];
+        unsigned int reps = o->quick ? 1 : 3;
+
+        printf("\n(d) Throughput against openhook serve --listen (each client its own connection, %u opens each, median of %u)\n",
+               o->ops_per_client, reps);
+        char *argv[] = { (char *)o->openhook, "serve", "--listen", (char *)t->socket, "--policy", (char *)t->policy, NULL };
+        pid_t pid = spawn(argv, -1, NULL, t->log);
+        int r = pid < 0 ? pid : wait_listening(t, pid);
+        if (r < 0) {
+                print_error_line("openhook serve --listen", r == -ECHILD ? -ESRCH : r, t);
+                if (pid > 0)
+                        stop(pid);
+                return false;
+        }
+        printf("  %8s %12s\n", "clients", "opens/s");
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++) {
+                double runs[3];
+                for (unsigned int k = 0; k < reps; k++)
+                        runs[k] = throughput(t, counts[i], o->ops_per_client);
+                rate[i] = median_double(runs, reps);
+                if (rate[i] < 0)
+                        printf("  %8u %12s (%s)\n", counts[i], "failed", strerror((int)-rate[i]));
+                else
+                        printf("  %8u %12.0f\n", counts[i], rate[i]);
+        }
+        if (rate[0] > 0 && rate[1] > 0)
+                printf("  scaling 2 clients vs 1: %.2fx\n", rate[1] / rate[0]);
+        stop(pid);
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++)
+                if (rate[i] < 0)
+                        return false;
+        return true;
+}
+
+/* ---- (e) whole programs ------------------------------------------------- */
+
+/* How a program is started: natively, or under `openhook run`. */
+struct mode {
+        const char *name;
+        const char *run_mode;   /* --mode for openhook run; NULL: native */
+};
+
+static const struct mode modes[] = {
+        { "native", NULL },
+        { "run --mode preload", "preload" },
+        { "run --mode seccomp", "seccomp" },
+};
+
+/* A workload is a program over a generated tree.  To add one, write its
+ * prepare function and add a row. */
+struct workload {
+        const char *name;
+        /* Builds NFILES files under DIR; fills ARGV (NULL-terminated; strings
+         * static or DIR itself) and *LINES, the number of lines the program
+         * must print.  Returns the number of files or -errno. */
+        int (*prepare)(const char *dir, unsigned int nfiles, const char **argv, unsigned int *lines);
+        int expected_status;
+};
+
+static int write_file(const char *path, const char *content)
+{
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(content);
+        return write(fd, content, len) == (ssize_t)len ? 0 : -EIO;
+}
+
+/* NFILES small text files in directories of 100, every 97th holding the
+ * pattern, so grep reads everything and finds something. */
+static int prepare_grep(const char *dir, unsigned int nfiles, const char **argv, unsigned int *lines)
+{
+        char path[PATH_MAX];
+
+        *lines = 0;
+        for (unsigned int i = 0; i < nfiles; i++) {
+                if (i % 100 == 0) {
+                        snprintf(path, sizeof(path), "%s/d%03u", dir, i / 100);
+                        if (mkdir(path, 0755) < 0)
+                                return -errno;
+                }
+                snprintf(path, sizeof(path), "%s/d%03u/f%05u.txt", dir, i / 100, i);
+                *lines += i % 97 == 0;
+                int r = write_file(path, i % 97 == 0
+                                   ? "some text\nthe needle is here\nmore text\n"
+                                   : "lorem ipsum dolor sit amet\nconsectetur adipiscing elit\n");
+                if (r < 0)
+                        return r;
+        }
+        argv[0] = "grep";
+        argv[1] = "-r";
+        argv[2] = "needle";
+        argv[3] = dir;
+        argv[4] = NULL;
+        return (int)nfiles;
+}
+
+static const struct workload workloads[] = {
+        { "grep -r over a tree", prepare_grep, 0 },
+};
+
+static long count_lines(const char *path)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        char buf[65536];
+        long lines = 0;
+        ssize_t n;
+
+        if (fd < 0)
+                return -errno;
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                for (ssize_t i = 0; i < n; i++)
+                        lines += buf[i] == '\n';
+        return n < 0 ? -errno : lines;
+}
+
+/* Runs ARGV in MODE once and checks it did the work (exit status, number
+ * of output lines), so a run that did nothing is never timed as fast.
+ * Returns the seconds it took, -errno (-EBADMSG: wrong output), or an
+ * unexpected exit status as -1000 - status. */
+static double run_once(const struct mode *m, const char *dir, const char **argv, unsigned int lines,
+                       const struct workload *w, const struct tree *t, const struct options *o)
+{
+        char out[PATH_MAX + 8];
+        const char *full[32];
+        char allow[PATH_MAX + 8];
+        size_t n = 0;
+
+        if (m->run_mode) {
+                snprintf(allow, sizeof(allow), "r:%s/", dir);
+                full[n++] = o->openhook;
+                full[n++] = "run";
+                full[n++] = "--mode";
+                full[n++] = m->run_mode;
+                full[n++] = "--allow";
+                full[n++] = allow;
+                full[n++] = "--";
+        }
+        for (size_t i = 0; argv[i] && n < ELEMENTSOF(full) - 1; i++)
+                full[n++] = argv[i];
+        full[n] = NULL;
+
+        snprintf(out, sizeof(out), "%s.out", dir);
+        uint64_t t0 = now_ns();
+        pid_t pid = spawn((char *const *)full, -1, out, t->log);
+        if (pid < 0)
+                return pid;
+        int status = wait_exit(pid, 120);
+        double seconds = (now_ns() - t0) / 1e9;
+        if (status < 0)
+                return status;
+        if (status != w->expected_status)
+                return -1000.0 - status;
+        return count_lines(out) == lines ? seconds : -EBADMSG;
+}
+
+static void print_program_cell(double median, double native)
+{
+        char cell[64];
+
+        if (median <= -1000)
+                snprintf(cell, sizeof(cell), "failed (exit %d)", (int)(-median - 1000));
+        else if (median == -EBADMSG)
+                snprintf(cell, sizeof(cell), "failed (wrong output)");
+        else if (median < 0)
+                snprintf(cell, sizeof(cell), "failed (%s)", strerror((int)-median));
+        else if (native > 0)
+                snprintf(cell, sizeof(cell), "%.3f (%.2fx)", median, median / native);
+        else
+                snprintf(cell, sizeof(cell), "%.3f", median);
+        printf(" %-22s", cell);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        remove(path);
+        return 0;
+}
+
+static void bench_workloads(const struct tree *t, const struct options *o)
+{
+        printf("\n(e) Workloads: whole programs, seconds (median of %u runs; ratio vs native)\n", o->program_runs);
+        printf("  %-24s %6s", "workload", "files");
+        for (size_t m = 0; m < ELEMENTSOF(modes); m++)
+                printf(" %-22s", modes[m].name);
+        printf("\n");
+
+        for (size_t i = 0; i < ELEMENTSOF(workloads); i++) {
+                const struct workload *w = &workloads[i];
+                char dir[PATH_MAX];
+                const char *argv[16];
+                unsigned int lines;
+                double native = -1;
+
+                snprintf(dir, sizeof(dir), "%s/workload%zu", t->root, i);
+                int nfiles = mkdir(dir, 0755) < 0 ? -errno : w->prepare(dir, o->grep_files, argv, &lines);
+                if (nfiles < 0) {
+                        printf("  %-24s cannot prepare: %s\n", w->name, strerror(-nfiles));
+                        continue;
+                }
+                printf("  %-24s %6d", w->name, nfiles);
+                for (size_t m = 0; m < ELEMENTSOF(modes); m++) {
+                        double runs[16];
+                        unsigned int n = o->program_runs < ELEMENTSOF(runs) ? o->program_runs : ELEMENTSOF(runs), k;
+                        for (k = 0; k < n; k++) {
+                                runs[k] = run_once(&modes[m], dir, argv, lines, w, t, o);
+                                if (runs[k] < 0)
+                                        break;
+                        }
+                        /* A failed run is reported as such, never averaged away. */
+                        double median = k < n ? runs[k] : median_double(runs, n);
+                        print_program_cell(median, m == 0 ? 0 : native);
+                        if (m == 0)
+                                native = median;
+                        fflush(stdout);
+                }
+                printf("\n");
+                nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        }
+}
+
+/* ---- setup and report --------------------------------------------------- */
+
+static int make_tree(struct tree *t)
+{
+        char path[PATH_MAX + 32];
+        _cleanup_free_ char *policy = NULL;
+
+        snprintf(t->root, sizeof(t->root), "/tmp/openhook-bench-XXXXXX");
+        if (!mkdtemp(t->root))
+                return -errno;
+        static const char *const dirs[] = { "data", "data/secret", "out", "cache" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                snprintf(path, sizeof(path), "%s/%s", t->root, dirs[i]);
+                if (mkdir(path, 0755) < 0)
+                        return -errno;
+        }
+        snprintf(t->file, sizeof(t->file), "%s/data/input.txt", t->root);
+        snprintf(t->policy, sizeof(t->policy), "%s/policy.conf", t->root);
+        snprintf(t->socket, sizeof(t->socket), "%s/broker.sock", t->root);
+        snprintf(t->log, sizeof(t->log), "%s/broker.log", t->root);
+        int r = write_file(t->file, "benchmark input\n");
+        if (r < 0)
+                return r;
+        /* A handful of rules of every kind, as a real deployment has. */
+        if (asprintf(&policy,
+                     "# openhook-bench: a small realistic policy\n"
+                     "allow r /usr/share/zoneinfo/\n"
+                     "allow r /etc/ssl/certs/\n"
+                     "allow r %1$s/data/\n"
+                     "deny %1$s/data/secret/\n"
+                     "allow rwc %1$s/out/\n"
+                     "allow rc %1$s/cache/\n"
+                     "allow r %1$s/policy.conf\n",
+                     t->root) < 0)
+                return -ENOMEM;
+        return write_file(t->policy, policy);
+}
+
+/* The openhook program next to this one in a build tree, else from PATH. */
+static const char *default_openhook(void)
+{
+        static char path[PATH_MAX];
+        char self[PATH_MAX - 32];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+        if (n > 0) {
+                self[n] = '\0';
+                char *slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = '\0';
+                        snprintf(path, sizeof(path), "%s/../src/openhook", self);
+                        if (access(path, X_OK) == 0)
+                                return path;
+                }
+        }
+        return "openhook";
+}
+
+static void print_latency_row(const char *what, struct latency l, double direct_us)
+{
+        if (!l.ok) {
+                printf("  %-46s unavailable: %s\n", what, strerror(-l.error));
+                return;
+        }
+        printf("  %-46s %9.2f %9.2f %9.2fx\n", what, l.median_us, l.p90_us,
+               direct_us > 0 ? l.median_us / direct_us : 0);
+}
+
+static void print_overhead(const char *what, struct latency l, struct latency bare)
+{
+        if (l.ok && bare.ok)
+                printf("  protocol+policy overhead vs bare round trip (%s): %+.1f%% (goal < 15%%)\n",
+                       what, (l.median_us / bare.median_us - 1) * 100);
+}
+
+static void print_header(const struct options *o)
+{
+        struct utsname u;
+        time_t now = time(NULL);
+        char date[32];
+
+        uname(&u);
+        strftime(date, sizeof(date), "%Y-%m-%d %H:%M", localtime(&now));
+        printf("openhook-bench %s%s: %s, %s %s %s, %ld CPUs\n", OPENHOOK_VERSION, o->quick ? " --quick" : "",
+               date, u.sysname, u.release, u.machine, sysconf(_SC_NPROCESSORS_ONLN));
+        printf("broker program: %s\n", o->openhook);
+}
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: openhook-bench [--quick] [--iterations N] [--openhook PATH]\n"
+                "\n"
+                "Measures direct opens, a bare SCM_RIGHTS round trip, delegated opens\n"
+                "through the openhook server, throughput with 1-16 clients and whole\n"
+                "programs under openhook run, and prints them side by side.\n"
+                "\n"
+                "  --quick          a fast smoke run (few iterations, small trees)\n"
+                "  --iterations N   timed single opens per case (default 20000)\n"
+                "  --openhook PATH  the openhook program (default: ../src/openhook next to\n"
+                "                   this program, else openhook from PATH)\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+        static const struct option longopts[] = {
+                { "quick", no_argument, NULL, 'q' },
+                { "iterations", required_argument, NULL, 'i' },
+                { "openhook", required_argument, NULL, 'o' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        int c;
+
+        *o = (struct options) { .iterations = 20000, .warmup = 2000, .ops_per_client = 20000,
+                                .program_runs = 5, .grep_files = 9000 };
+        while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+                switch (c) {
+                case 'q':
+                        o->quick = true;
+                        break;
+                case 'i': {
+                        char *end;
+                        unsigned long n = strtoul(optarg, &end, 10);
+                        if (*end || n == 0 || n > 10000000) {
+                                fprintf(stderr, "openhook-bench: --iterations wants a number from 1 to 10000000\n");
+                                return 2;
+                        }
+                        o->iterations = (unsigned int)n;
+                        break;
+                }
+                case 'o':
+                        o->openhook = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                usage(stderr);
+                return 2;
+        }
+        if (o->quick)
+                *o = (struct options) { .quick = true, .iterations = 200, .warmup = 20, .ops_per_client = 100,
+                                        .program_runs = 1, .grep_files = 300, .openhook = o->openhook };
+        if (!o->openhook)
+                o->openhook = default_openhook();
+        return -1;
+}
+
+int main(int argc, char **argv)
+{
+        struct options o;
+        struct tree t;
+
+        int status = parse_options(argc, argv, &o);
+        if (status >= 0)
+                return status;
+        signal(SIGPIPE, SIG_IGN);
+        int r = make_tree(&t);
+        if (r < 0) {
+                fprintf(stderr, "openhook-bench: cannot create the scratch tree: %s\n", strerror(-r));
+                return 1;
+        }
+
+        print_header(&o);
+        printf("\nSingle open+close of one file, one client (%u iterations after %u warm-up)\n",
+               o.iterations, o.warmup);
+        printf("  %-46s %9s %9s %10s\n", "case", "median us", "p90 us", "vs direct");
+        struct latency direct = measure(direct_open_close, NULL, t.file, &o);
+        struct latency bare = bench_bare(t.file, &o);
+        struct latency library = bench_library_server(&t, &o);
+        struct latency process = bench_serve_process(&t, &o);
+        double d = direct.ok ? direct.median_us : 0;
+        print_latency_row("(a) direct openat()+close", direct, d);
+        print_latency_row("(b) bare socketpair + SCM_RIGHTS round trip", bare, d);
+        print_latency_row("(c) openhook server in a thread (library)", library, d);
+        print_latency_row("(c) openhook serve --fd (separate process)", process, d);
+        print_overhead("library", library, bare);
+        print_overhead("serve process", process, bare);
+
+        bool served = bench_throughput(&t, &o);
+        bench_workloads(&t, &o);
+
+        nftw(t.root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        /* A delegated open that fails is a broken broker, not a slow one.
+         * The workloads table is not counted: openhook run has its own
+         * tests, and a mode it lacks shows there as "failed". */
+        return direct.ok && bare.ok && library.ok && process.ok && served ? 0 : 1;
+}

@@ -99,7 +99,10 @@ struct openhook_server;
 struct openhook_conn;
 
 /* One decision, as passed to the log callback.  Strings are valid only
- * during the call. */
+ * during the call.  The callback is also told when a connection is closed
+ * for framing that cannot be trusted: then result is -EPROTO, command is 0
+ * if it was not known yet, and hint says what was wrong.  Calls on one
+ * server are serialized, also under openhook_server_run()'s threads. */
 struct openhook_decision {
         pid_t pid;              /* sending process, 0 if unknown */
         uint32_t command;
@@ -121,11 +124,29 @@ void openhook_server_free(struct openhook_server *server);
 void openhook_server_set_log(struct openhook_server *server, openhook_log_fn fn, void *userdata);
 
 /* Called when a CONNECT request creates a new connection; the host adds
- * it to its event loop.  Without it, CONNECT is answered -ENOSYS. */
+ * it to its event loop and returns 0 (or -errno: the connection is then
+ * freed and the client told the error).  Without it, CONNECT is answered
+ * -ENOSYS.  openhook_server_run() installs its own while it runs. */
 void openhook_server_set_add_conn(struct openhook_server *server, openhook_add_conn_fn fn, void *userdata);
 
+/* Embedding in your own event loop:
+ *
+ *     openhook_server_add(server, fd, &conn);
+ *     loop:
+ *         poll for openhook_conn_events(conn) on openhook_conn_fd(conn)
+ *         when ready (any revents, including POLLHUP/POLLERR):
+ *             if (openhook_conn_process(conn) < 0)
+ *                     openhook_conn_free(conn);  // and forget it
+ *         re-read openhook_conn_events(conn) before polling again
+ *
+ * A connection is never processed from two threads at once.  Each process
+ * call answers a bounded number of requests; when it stops with requests
+ * still buffered it asks for POLLOUT so the loop comes straight back.  See
+ * examples/embed-server.c. */
+
 /* Takes ownership of FD (a connected SOCK_STREAM or SOCK_SEQPACKET Unix
- * socket), makes it non-blocking and returns a connection object. */
+ * socket; closed on failure too), makes it non-blocking and close-on-exec,
+ * enables SO_PASSCRED and returns a connection object. */
 int openhook_server_add(struct openhook_server *server, int fd, struct openhook_conn **ret);
 
 /* The fd to poll, and the poll events (POLLIN/POLLOUT bits) it waits for. */
@@ -141,9 +162,17 @@ void openhook_conn_free(struct openhook_conn *conn);
 
 /* A ready-made loop: serves FD (a listening socket if LISTENING, else one
  * connected client) and every connection derived from it with NTHREADS
- * worker threads (0 = number of CPUs).  Returns 0 when the last client of a
- * non-listening server has gone, or -errno. */
+ * worker threads (0 = number of CPUs; the calling thread is one of them).
+ * A listening FD stays the caller's; a client FD is owned and closed.
+ * Raises the RLIMIT_NOFILE soft limit to the hard limit.  Returns 0 when
+ * the last client of a non-listening server has gone or after
+ * openhook_server_stop(), or -errno. */
 int openhook_server_run(struct openhook_server *server, int fd, int listening, unsigned int nthreads);
+
+/* Makes openhook_server_run() return 0 soon (at once if called before it
+ * runs); open connections are closed.  Async-signal-safe: it only writes to
+ * an eventfd, so a SIGTERM handler may call it. */
+void openhook_server_stop(struct openhook_server *server);
 
 #ifdef __cplusplus
 }

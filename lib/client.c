@@ -1,2 +1,235 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The client calls.  They run inside the LD_PRELOAD shim, in whatever
+ * thread the program happens to call open() from, so: no open(), no stdio,
+ * no malloc, buffers on the stack, EINTR retried, no SIGPIPE. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "fdpass.h"
 #include "openhook.h"
+#include "util.h"
+#include "wire.h"
+
+/* A request and its response must not interleave with another thread's on
+ * the same socket, or one caller could receive another's fd.  Sockets are
+ * few and calls short, so a fixed table of mutexes keyed by fd serializes
+ * per socket without any allocation or registration. */
+#define OH_STRIPES 64
+static pthread_mutex_t stripes[OH_STRIPES] = {
+        [0 ... OH_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* For a non-blocking socket the caller gave us: wait instead of failing. */
+static int wait_for(int sock, short events)
+{
+        struct pollfd p = { .fd = sock, .events = events };
+
+        for (;;) {
+                int r = poll(&p, 1, -1);
+                if (r >= 0)
+                        return 0;
+                if (errno != EINTR)
+                        return oh_negerrno();
+        }
+}
+
+static int send_all(int sock, const uint8_t *buf, size_t len)
+{
+        while (len > 0) {
+                ssize_t n = oh_send(sock, buf, len, -1);
+                if (n == -EAGAIN) {
+                        int r = wait_for(sock, POLLOUT);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (n < 0)
+                        return (int) n;
+                buf += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Reads exactly one response, whether it arrives as one datagram or in
+ * pieces of a stream.  Returns the first fd that came with it (or -1) in
+ * *RET_FD; every other fd is closed. */
+static int recv_response(int sock, uint32_t command, int recv_flags, int32_t *result, int *ret_fd)
+{
+        uint8_t resp[OH_RESPONSE_SIZE];
+        _cleanup_close_ int fd = -1;
+        bool broken = false;
+        size_t got = 0;
+
+        while (got < sizeof(resp)) {
+                struct oh_received rc;
+                ssize_t n = oh_recv(sock, resp + got, sizeof(resp) - got, recv_flags, &rc);
+                if (n == -EAGAIN) {
+                        int r = wait_for(sock, POLLIN);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (n < 0)
+                        return (int) n;
+                for (size_t i = 0; i < rc.nfds; i++) {
+                        if (fd < 0)
+                                fd = rc.fds[i];
+                        else
+                                close(rc.fds[i]);
+                }
+                if (n == 0)
+                        return -ECONNRESET;
+                broken |= rc.ctrunc || rc.trunc;
+                got += (size_t) n;
+        }
+
+        if (broken)
+                return -EPROTO;
+        int r = oh_wire_decode_response(resp, sizeof(resp), command, result);
+        if (r < 0)
+                return r;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* Sends REQ and waits for its answer.  Returns the received fd when
+ * WANT_FD and the broker succeeded, else 0 or -errno. */
+static int transact(int sock, const struct oh_request *req, bool want_fd, int recv_flags)
+{
+        uint8_t buf[OH_REQUEST_MAX];
+        _cleanup_close_ int fd = -1;
+        int32_t result = 0;
+        int r;
+
+        if (sock < 0)
+                return -EBADF;
+        int len = oh_wire_encode_request(req, buf, sizeof(buf));
+        if (len < 0)
+                return len;
+
+        pthread_mutex_t *m = &stripes[sock % OH_STRIPES];
+        pthread_mutex_lock(m);
+        r = send_all(sock, buf, (size_t) len);
+        if (r >= 0)
+                r = recv_response(sock, req->command, recv_flags, &result, &fd);
+        pthread_mutex_unlock(m);
+
+        if (r < 0)
+                return r;
+        if (result < 0)
+                return result;
+        if (!want_fd)
+                return 0;
+        if (fd < 0)
+                return -EPROTO;
+        return TAKE_FD(fd);
+}
+
+int openhook_open(int sock, const char *path, int flags, mode_t mode)
+{
+        struct oh_request req = {
+                .command = OPENHOOK_CMD_OPEN,
+                .flags = (uint32_t) flags,
+                .mode = (uint32_t) mode,
+                .path = path,
+        };
+
+        return transact(sock, &req, true, (flags & O_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
+}
+
+int openhook_mkdir(int sock, const char *path, mode_t mode)
+{
+        struct oh_request req = { .command = OPENHOOK_CMD_MKDIR, .mode = (uint32_t) mode, .path = path };
+        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+}
+
+int openhook_unlink(int sock, const char *path)
+{
+        struct oh_request req = { .command = OPENHOOK_CMD_UNLINK, .path = path };
+        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+}
+
+int openhook_rmdir(int sock, const char *path)
+{
+        struct oh_request req = { .command = OPENHOOK_CMD_RMDIR, .path = path };
+        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+}
+
+int openhook_rename(int sock, const char *oldpath, const char *newpath, unsigned int flags)
+{
+        struct oh_request req = { .command = OPENHOOK_CMD_RENAME, .flags = flags, .path = oldpath, .path2 = newpath };
+        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+}
+
+int openhook_symlink(int sock, const char *target, const char *linkpath)
+{
+        struct oh_request req = { .command = OPENHOOK_CMD_SYMLINK, .path = target, .path2 = linkpath };
+        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+}
+
+int openhook_link(int sock, const char *oldpath, const char *newpath)
+{
+        struct oh_request req = { .command = OPENHOOK_CMD_LINK, .path = oldpath, .path2 = newpath };
+        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+}
+
+int openhook_truncate(int sock, const char *path, uint64_t length)
+{
+        struct oh_request req = { .command = OPENHOOK_CMD_TRUNCATE, .length = length, .path = path };
+        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+}
+
+int openhook_new_connection(int sock)
+{
+        struct oh_request req = { .command = OPENHOOK_CMD_CONNECT };
+        return transact(sock, &req, true, MSG_CMSG_CLOEXEC);
+}
+
+static int connect_as(const struct sockaddr_un *sa, int type)
+{
+        _cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return oh_negerrno();
+        /* A connect() interrupted by a signal goes on in the background;
+         * waiting for writability then gives its outcome. */
+        if (connect(fd, (const struct sockaddr *) sa, sizeof(*sa)) < 0) {
+                if (errno != EINTR)
+                        return oh_negerrno();
+                int r = wait_for(fd, POLLOUT);
+                if (r < 0)
+                        return r;
+                int err = 0;
+                socklen_t len = sizeof(err);
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                        return oh_negerrno();
+                if (err)
+                        return -err;
+        }
+        return TAKE_FD(fd);
+}
+
+int openhook_connect(const char *socket_path)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (!socket_path || !*socket_path)
+                return -EINVAL;
+        size_t n = strlen(socket_path);
+        if (n >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, socket_path, n);
+
+        /* The broker may listen with either type; SEQPACKET first because
+         * its message boundaries make CONNECT replies independent. */
+        int fd = connect_as(&sa, SOCK_SEQPACKET);
+        if (fd == -EPROTOTYPE)
+                fd = connect_as(&sa, SOCK_STREAM);
+        return fd;
+}

@@ -1,2 +1,592 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "openhook.h"
+/* Rules: parsing (command line and policy files) and matching.
+ *
+ * Rule paths are canonicalised once, at load time, so that matching is a
+ * plain string comparison against the canonical path the resolver computed.
+ * Every error message starts with where the rule came from, so a person can
+ * find and fix it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "policy.h"
+#include "util.h"
+
+#define POLICY_FILE_MAX (1u << 20)
+#define SHOWN_MAX 64            /* longest piece of input quoted back in a message */
+
+struct openhook_policy {
+        struct oh_rule *rules;
+        size_t n_rules;
+        size_t n_alloc;
+};
+
+static const char perm_letters[] = "rwcd";
+static const char perms_expected[] = "expected letters from r, w, c, d";
+
+int openhook_policy_new(struct openhook_policy **ret)
+{
+        struct openhook_policy *p = calloc(1, sizeof(*p));
+
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+static void rule_done(struct oh_rule *r)
+{
+        free(r->path);
+        free(r->written);
+        free(r->origin);
+}
+
+static void truncate_rules(struct openhook_policy *p, size_t n)
+{
+        while (p->n_rules > n)
+                rule_done(&p->rules[--p->n_rules]);
+}
+
+void openhook_policy_free(struct openhook_policy *p)
+{
+        if (!p)
+                return;
+        truncate_rules(p, 0);
+        free(p->rules);
+        free(p);
+}
+
+const struct oh_rule *oh_policy_rules(const struct openhook_policy *p, size_t *n)
+{
+        *n = p->n_rules;
+        return p->rules;
+}
+
+char *oh_perms_format(unsigned perms, char buf[static 5])
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < 4; i++)
+                if (perms & (1u << i))
+                        buf[n++] = perm_letters[i];
+        buf[n] = '\0';
+        return buf;
+}
+
+/* ---- Matching ---------------------------------------------------------- */
+
+static bool rule_covers(const struct oh_rule *r, const char *path, size_t len)
+{
+        if (r->len == 1)        /* "/" */
+                return r->subtree || len == 1;
+        if (len < r->len || memcmp(path, r->path, r->len) != 0)
+                return false;
+        if (len == r->len)
+                return true;
+        return r->subtree && path[r->len] == '/';
+}
+
+/* Orders matching rules: longer path first, then exact before subtree,
+ * then deny before allow. */
+static size_t specificity(const struct oh_rule *r)
+{
+        return r->len * 4 + (r->subtree ? 0 : 2) + (r->deny ? 1 : 0);
+}
+
+const struct oh_rule *oh_policy_match(const struct openhook_policy *p, const char *path)
+{
+        const struct oh_rule *best = NULL;
+        size_t len = strlen(path);
+
+        for (size_t i = 0; i < p->n_rules; i++) {
+                const struct oh_rule *r = &p->rules[i];
+
+                if (rule_covers(r, path, len) && (!best || specificity(r) > specificity(best)))
+                        best = r;
+        }
+        return best;
+}
+
+unsigned oh_policy_letters(const struct openhook_policy *p, const char *path)
+{
+        const struct oh_rule *best = oh_policy_match(p, path);
+        unsigned letters = 0;
+
+        if (!best || best->deny)
+                return 0;
+        /* Several allows of one path and kind merge their letters. */
+        for (size_t i = 0; i < p->n_rules; i++) {
+                const struct oh_rule *r = &p->rules[i];
+
+                if (!r->deny && r->subtree == best->subtree && r->len == best->len &&
+                    memcmp(r->path, best->path, r->len) == 0)
+                        letters |= r->perms;
+        }
+        return letters;
+}
+
+bool oh_policy_is_ancestor(const struct openhook_policy *p, const char *path)
+{
+        size_t len = strlen(path);
+
+        if (len == 1)
+                return true;
+        for (size_t i = 0; i < p->n_rules; i++) {
+                const struct oh_rule *r = &p->rules[i];
+
+                if (!r->deny && r->len > len && r->path[len] == '/' &&
+                    memcmp(r->path, path, len) == 0)
+                        return true;
+        }
+        return false;
+}
+
+int oh_policy_hint(const struct openhook_policy *p, const char *path, unsigned needed, char *buf, size_t size)
+{
+        const struct oh_rule *r = oh_policy_match(p, path);
+        char letters[5];
+
+        if (r && r->deny)
+                return snprintf(buf, size, "denied by 'deny %s' (%s)", r->written, r->origin);
+        return snprintf(buf, size, "--allow %s:%s",
+                        oh_perms_format(needed | oh_policy_letters(p, path), letters), path);
+}
+
+/* ---- Adding rules ------------------------------------------------------ */
+
+static int fail(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(char **error, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (error) {
+                va_start(ap, fmt);
+                if (vasprintf(error, fmt, ap) < 0)
+                        *error = NULL;
+                va_end(ap);
+        }
+        return -EINVAL;
+}
+
+static int shown(size_t n)
+{
+        return (int) (n < SHOWN_MAX ? n : SHOWN_MAX);
+}
+
+static int parse_perms(const char *where, const char *s, size_t n, unsigned *ret, char **error)
+{
+        unsigned perms = 0;
+
+        if (n == 0)
+                return fail(error, "%s: empty permissions (%s)", where, perms_expected);
+        for (size_t i = 0; i < n; i++) {
+                const char *l = memchr(perm_letters, s[i], 4);
+
+                if (!l) {
+                        if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] >= 0x7f)
+                                return fail(error, "%s: unknown permission '\\x%02x' (%s)", where,
+                                            (unsigned char) s[i], perms_expected);
+                        return fail(error, "%s: unknown permission '%c' (%s)", where, s[i], perms_expected);
+                }
+                perms |= 1u << (l - perm_letters);
+        }
+        *ret = perms;
+        return 0;
+}
+
+/* Lexically normalises an absolute rule path into OUT: drops empty and `.`
+ * components; `..` is refused because its meaning depends on symlinks the
+ * administrator may not have in mind. */
+static int normalize(const char *where, const char *path, char out[static PATH_MAX], bool *subtree, char **error)
+{
+        size_t n = strlen(path), o = 0;
+
+        if (n == 0)
+                return fail(error, "%s: missing path", where);
+        if (path[0] != '/')
+                return fail(error, "%s: path '%.*s' is not absolute (rule paths start with '/')",
+                            where, shown(n), path);
+        if (n >= PATH_MAX)
+                return fail(error, "%s: path is too long (%zu bytes, at most %d)", where, n, PATH_MAX - 1);
+
+        for (const char *c = path; *c;) {
+                size_t l;
+
+                while (*c == '/')
+                        c++;
+                l = strcspn(c, "/");
+                if (l == 2 && c[0] == '.' && c[1] == '.')
+                        return fail(error, "%s: '..' in path '%.*s' (rule paths must not contain '..')",
+                                    where, shown(n), path);
+                if (l > 0 && !(l == 1 && c[0] == '.')) {
+                        out[o++] = '/';
+                        memcpy(out + o, c, l);
+                        o += l;
+                }
+                c += l;
+        }
+        if (o == 0)
+                out[o++] = '/';
+        out[o] = '\0';
+        *subtree = path[n - 1] == '/' || o == 1;
+        return 0;
+}
+
+/* Resolves the symlinks of the longest existing prefix of NORM (so that
+ * "/var/run/x" matches what the resolver calls "/run/x") and keeps the
+ * rest as written: a rule may name something that does not exist yet. */
+static int canonicalize(const char *norm, char **ret)
+{
+        char prefix[PATH_MAX];
+        size_t cut = strlen(norm);
+
+        for (;;) {
+                _cleanup_free_ char *real = NULL;
+                const char *rest = norm + cut;
+
+                if (cut == 0)
+                        strcpy(prefix, "/");
+                else {
+                        memcpy(prefix, norm, cut);
+                        prefix[cut] = '\0';
+                }
+                real = realpath(prefix, NULL);
+                if (real) {
+                        size_t rl = strlen(real), tl = strlen(rest);
+                        char *out;
+
+                        if (rl == 1 && tl > 0)
+                                rl = 0;         /* "/" + "/x" */
+                        if (rl + tl >= PATH_MAX)
+                                return -ENAMETOOLONG;
+                        out = malloc(rl + tl + 1);
+                        if (!out)
+                                return -ENOMEM;
+                        memcpy(out, real, rl);
+                        memcpy(out + rl, rest, tl + 1);
+                        *ret = out;
+                        return 0;
+                }
+                if (errno == ENOMEM)
+                        return -ENOMEM;
+                if (cut == 0)
+                        return oh_negerrno();
+                while (cut > 0 && norm[--cut] != '/')
+                        ;
+        }
+}
+
+static int push_rule(struct openhook_policy *p, struct oh_rule *r)
+{
+        if (p->n_rules == p->n_alloc) {
+                size_t n = p->n_alloc ? p->n_alloc * 2 : 8;
+                struct oh_rule *rules = realloc(p->rules, n * sizeof(*rules));
+
+                if (!rules)
+                        return -ENOMEM;
+                p->rules = rules;
+                p->n_alloc = n;
+        }
+        p->rules[p->n_rules++] = *r;
+        return 0;
+}
+
+static int add_rule(struct openhook_policy *p, const char *where, bool deny, unsigned perms,
+                    const char *path, char **error)
+{
+        char norm[PATH_MAX];
+        struct oh_rule r = { .perms = perms, .deny = deny };
+        int ret;
+
+        ret = normalize(where, path, norm, &r.subtree, error);
+        if (ret < 0)
+                return ret;
+        ret = canonicalize(norm, &r.path);
+        if (ret == -ENAMETOOLONG)
+                return fail(error, "%s: path '%.*s' is too long once its symlinks are resolved",
+                            where, shown(strlen(path)), path);
+        if (ret < 0)
+                return ret;
+        r.len = strlen(r.path);
+        r.written = strdup(path);
+        r.origin = strdup(where);
+        if (!r.written || !r.origin) {
+                rule_done(&r);
+                return -ENOMEM;
+        }
+        ret = push_rule(p, &r);
+        if (ret < 0)
+                rule_done(&r);
+        return ret;
+}
+
+int openhook_policy_allow(struct openhook_policy *p, const char *perms, const char *path, char **error)
+{
+        _cleanup_free_ char *where = NULL;
+        unsigned bits;
+        int r;
+
+        if (asprintf(&where, "--allow %s:%s", perms, path) < 0)
+                return -ENOMEM;
+        r = parse_perms(where, perms, strlen(perms), &bits, error);
+        if (r < 0)
+                return r;
+        return add_rule(p, where, false, bits, path, error);
+}
+
+int openhook_policy_allow_arg(struct openhook_policy *p, const char *arg, char **error)
+{
+        _cleanup_free_ char *where = NULL;
+        const char *colon = strchr(arg, ':');
+        unsigned bits;
+        int r;
+
+        if (asprintf(&where, "--allow %s", arg) < 0)
+                return -ENOMEM;
+        if (!colon)
+                return fail(error, "%s: expected PERMS:PATH, e.g. --allow rw:/data/", where);
+        r = parse_perms(where, arg, colon - arg, &bits, error);
+        if (r < 0)
+                return r;
+        return add_rule(p, where, false, bits, colon + 1, error);
+}
+
+int openhook_policy_deny(struct openhook_policy *p, const char *path, char **error)
+{
+        _cleanup_free_ char *where = NULL;
+
+        if (asprintf(&where, "--deny %s", path) < 0)
+                return -ENOMEM;
+        return add_rule(p, where, true, 0, path, error);
+}
+
+/* ---- Policy files -------------------------------------------------------- */
+
+/* One line being parsed: [pos, end) is what is left of it. */
+struct line {
+        const char *where;      /* "FILE:LINE" */
+        const char *start;
+        const char *pos;
+        const char *end;
+};
+
+static bool is_blank(char c)
+{
+        return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static void skip_blanks(struct line *l)
+{
+        while (l->pos < l->end && is_blank(*l->pos))
+                l->pos++;
+}
+
+/* The next blank-separated word, or an empty one at the end of the line. */
+static size_t word(struct line *l, const char **ret)
+{
+        const char *w;
+
+        skip_blanks(l);
+        w = l->pos;
+        while (l->pos < l->end && !is_blank(*l->pos))
+                l->pos++;
+        *ret = w;
+        return l->pos - w;
+}
+
+/* A path is one word, or a double-quoted string (for paths with blanks)
+ * in which a backslash takes the next character literally. */
+static int path_token(struct line *l, const char *expected, char out[static PATH_MAX], char **error)
+{
+        const char *quote;
+        size_t o = 0;
+
+        skip_blanks(l);
+        if (l->pos == l->end)
+                return fail(error, "%s: missing path (expected '%s')", l->where, expected);
+        if (*l->pos != '"') {
+                const char *w;
+                size_t n = word(l, &w);
+
+                if (n >= PATH_MAX)
+                        return fail(error, "%s: path is too long (%zu bytes, at most %d)", l->where, n, PATH_MAX - 1);
+                memcpy(out, w, n);
+                out[n] = '\0';
+                return 0;
+        }
+        quote = l->pos;
+        for (l->pos++; l->pos < l->end && *l->pos != '"'; l->pos++) {
+                if (*l->pos == '\\' && l->pos + 1 < l->end)
+                        l->pos++;
+                if (o >= PATH_MAX - 1)
+                        return fail(error, "%s: path is too long (at most %d bytes)", l->where, PATH_MAX - 1);
+                out[o++] = *l->pos;
+        }
+        if (l->pos == l->end)
+                return fail(error, "%s: unterminated quoted path from column %zu (missing closing '\"')",
+                            l->where, (size_t) (quote - l->start) + 1);
+        l->pos++;
+        out[o] = '\0';
+        return 0;
+}
+
+static int expect_end(struct line *l, char **error)
+{
+        const char *w;
+        size_t n;
+
+        skip_blanks(l);
+        if (l->pos == l->end)
+                return 0;
+        n = (size_t) (l->end - l->pos);
+        w = l->pos;
+        return fail(error, "%s: unexpected '%.*s' after the path at column %zu "
+                    "(put a path containing blanks in double quotes)",
+                    l->where, shown(n), w, (size_t) (w - l->start) + 1);
+}
+
+static int parse_allow(struct openhook_policy *p, struct line *l, char **error)
+{
+        char path[PATH_MAX];
+        const char *w;
+        size_t n = word(l, &w);
+        unsigned bits;
+        int r;
+
+        if (n == 0)
+                return fail(error, "%s: missing permissions and path (expected 'allow PERMS PATH')", l->where);
+        if (w[0] == '/' || w[0] == '"')
+                return fail(error, "%s: missing permissions before the path (expected 'allow PERMS PATH', "
+                            "PERMS %s)", l->where, perms_expected);
+        r = parse_perms(l->where, w, n, &bits, error);
+        if (r < 0)
+                return r;
+        r = path_token(l, "allow PERMS PATH", path, error);
+        if (r < 0)
+                return r;
+        r = expect_end(l, error);
+        if (r < 0)
+                return r;
+        return add_rule(p, l->where, false, bits, path, error);
+}
+
+static int parse_deny(struct openhook_policy *p, struct line *l, char **error)
+{
+        char path[PATH_MAX];
+        int r;
+
+        r = path_token(l, "deny PATH", path, error);
+        if (r < 0)
+                return r;
+        r = expect_end(l, error);
+        if (r < 0)
+                return r;
+        return add_rule(p, l->where, true, 0, path, error);
+}
+
+static int parse_line(struct openhook_policy *p, struct line *l, char **error)
+{
+        const char *w;
+        size_t n;
+
+        if (memchr(l->start, '\0', l->end - l->start))
+                return fail(error, "%s: NUL byte in line", l->where);
+        skip_blanks(l);
+        if (l->pos == l->end || *l->pos == '#')
+                return 0;
+        n = word(l, &w);
+        if (n == 5 && memcmp(w, "allow", 5) == 0)
+                return parse_allow(p, l, error);
+        if (n == 4 && memcmp(w, "deny", 4) == 0)
+                return parse_deny(p, l, error);
+        return fail(error, "%s: expected 'allow PERMS PATH' or 'deny PATH', got '%.*s'",
+                    l->where, shown(n), w);
+}
+
+int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const char *buf, size_t len, char **error)
+{
+        size_t before = p->n_rules;
+        const char *end = buf + len;
+        unsigned lineno = 0;
+
+        for (const char *s = buf; s < end;) {
+                const char *nl = memchr(s, '\n', end - s);
+                _cleanup_free_ char *where = NULL;
+                struct line l;
+                int r;
+
+                if (asprintf(&where, "%s:%u", name, ++lineno) < 0) {
+                        truncate_rules(p, before);
+                        return -ENOMEM;
+                }
+                l = (struct line) { .where = where, .start = s, .pos = s, .end = nl ? nl : end };
+                r = parse_line(p, &l, error);
+                if (r < 0) {
+                        truncate_rules(p, before);
+                        return r;
+                }
+                s = l.end + 1;
+        }
+        return 0;
+}
+
+static int read_all(int fd, char **ret, size_t *ret_len)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, size = 0;
+
+        for (;;) {
+                ssize_t n;
+
+                if (len == size) {
+                        char *b;
+
+                        if (size >= POLICY_FILE_MAX)
+                                return -EFBIG;
+                        size = size ? size * 2 : 4096;
+                        b = realloc(buf, size);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                n = read(fd, buf + len, size - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return oh_negerrno();
+                if (n == 0)
+                        break;
+                len += n;
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+int openhook_policy_load_file(struct openhook_policy *p, const char *file, char **error)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        int r;
+
+        fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                r = oh_negerrno();
+                fail(error, "%s: cannot open: %s", file, strerror(-r));
+                return r;
+        }
+        r = read_all(fd, &buf, &len);
+        if (r == -EFBIG)
+                return fail(error, "%s: too large for a policy file (more than %u bytes)", file, POLICY_FILE_MAX);
+        if (r < 0) {
+                fail(error, "%s: cannot read: %s", file, strerror(-r));
+                return r;
+        }
+        return oh_policy_parse_buffer(p, file, buf, len, error);
+}

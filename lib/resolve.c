@@ -1,2 +1,765 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "openhook.h"
+/* Race-free resolution and the file operations done for a peer.
+ *
+ * The three steps of doc/DESIGN.md "Resolution": walk the requested path to
+ * a canonical path C (no symlink, `.` or `..`), decide on C, then act on C
+ * with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+ * so that the kernel itself guarantees the object acted on is the one at C.
+ *
+ * We act from a cached fd of "/" with C made relative.  Rule paths are
+ * canonical, so this is the same walk as first opening the deciding rule's
+ * directory with RESOLVE_NO_SYMLINKS and then resolving the rest beneath it,
+ * with one syscall instead of two: without symlinks and `..` a
+ * resolution can only ever follow C's own components. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "policy.h"
+#include "resolve.h"
+#include "util.h"
+
+#define MAX_HOPS 40             /* symlinks per walk, as the kernel */
+#define MAX_ATTEMPTS 16         /* walks per request when the tree keeps changing */
+#define STRICT (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+
+#define R OPENHOOK_PERM_R
+#define W OPENHOOK_PERM_W
+#define C OPENHOOK_PERM_C
+#define D OPENHOOK_PERM_D
+
+/* The kernel's O_LARGEFILE, which 64-bit glibc hides as 0 but which a
+ * 32-bit client (or a seccomp-notified syscall) may pass. */
+#if defined(__x86_64__) || defined(__i386__)
+#define KERNEL_O_LARGEFILE 0100000
+#else
+#define KERNEL_O_LARGEFILE O_LARGEFILE
+#endif
+
+#define KNOWN_OPEN_FLAGS (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | \
+                          O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | KERNEL_O_LARGEFILE | \
+                          O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_PATH | O_TMPFILE)
+/* Status flags F_SETFL can change and that we may have to restore. */
+#define SETFL_FLAGS (O_APPEND | O_DIRECT | O_NOATIME)
+#define MODE_BITS 0777          /* setuid, setgid and sticky are never granted */
+
+/* Where a path leads, as far as the walk could tell. */
+struct target {
+        char path[OPENHOOK_PATH_MAX];   /* C: canonical, or best known if the walk failed */
+        size_t len;
+        int walk_error;                 /* kernel error met before the last component, or 0 */
+        bool reveal;                    /* walk_error may be told to the peer */
+        bool symlink;                   /* the last component is a symlink left unfollowed */
+        bool slash;                     /* requested with a trailing '/' */
+        bool fast;                      /* C is the request as is, not yet verified */
+};
+
+static int root_fd = -1;
+
+static int root(void)
+{
+        int fd = __atomic_load_n(&root_fd, __ATOMIC_ACQUIRE), expected = -1;
+
+        if (fd >= 0)
+                return fd;
+        fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return oh_negerrno();
+        if (!__atomic_compare_exchange_n(&root_fd, &expected, fd, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                close(fd);
+                return expected;
+        }
+        return fd;
+}
+
+static int openat2_strict(const char *canon, uint64_t flags, uint64_t mode)
+{
+        struct open_how how = { .flags = flags, .mode = mode, .resolve = STRICT };
+        int rootfd = root();
+        long fd;
+
+        if (rootfd < 0)
+                return rootfd;
+        fd = syscall(SYS_openat2, rootfd, canon[1] ? canon + 1 : ".", &how, sizeof(how));
+        return fd < 0 ? oh_negerrno() : (int) fd;
+}
+
+static void verdict_reset(struct oh_verdict *v)
+{
+        v->denied = 0;
+        v->hint[0] = '\0';
+}
+
+static int refuse(const struct openhook_policy *p, const char *path, unsigned needed, struct oh_verdict *v)
+{
+        v->denied = 1;
+        oh_policy_hint(p, path, needed, v->hint, sizeof(v->hint));
+        return -EACCES;
+}
+
+/* Kernel errors that mean the tree changed under us (or, on the fast path,
+ * that the request was not canonical): walk again.  Acting on C meets a
+ * symlink legitimately only when C's last component is one that the
+ * request said not to follow (O_NOFOLLOW). */
+static bool must_retry(int r, const struct target *t)
+{
+        if (r == -ELOOP)
+                return !t->symlink || t->fast;
+        return r == -EXDEV || r == -EAGAIN;
+}
+
+/* A parent directory is always opened by its canonical path, so ELOOP
+ * there means the tree changed: never an answer for the peer. */
+static int parent_failed(int r)
+{
+        return r == -ELOOP ? -EAGAIN : r;
+}
+
+/* ---- Step 1: the canonicalising walk ----------------------------------- */
+
+/* A path already in canonical form needs no walk: acting on it with
+ * RESOLVE_NO_SYMLINKS succeeds only if it really is canonical. */
+static bool lexically_clean(const char *path)
+{
+        const char *c = path;
+
+        if (path[0] != '/')
+                return false;
+        if (path[1] == '\0')
+                return true;
+        while (*c == '/') {
+                const char *s = ++c;
+
+                while (*c && *c != '/')
+                        c++;
+                if (c == s || (c - s == 1 && s[0] == '.') || (c - s == 2 && s[0] == '.' && s[1] == '.'))
+                        return false;
+        }
+        return true;
+}
+
+static bool next_name(const char **cursor, const char **name, size_t *len)
+{
+        const char *c = *cursor;
+
+        while (*c == '/')
+                c++;
+        if (!*c)
+                return false;
+        *name = c;
+        while (*c && *c != '/')
+                c++;
+        *len = c - *name;
+        *cursor = c;
+        return true;
+}
+
+static bool only_slashes(const char *c)
+{
+        return c[strspn(c, "/")] == '\0';
+}
+
+static int append(struct target *t, const char *name, size_t len)
+{
+        if (t->len + 1 + len >= sizeof(t->path))
+                return -ENAMETOOLONG;
+        t->path[t->len++] = '/';
+        memcpy(t->path + t->len, name, len);
+        t->len += len;
+        t->path[t->len] = '\0';
+        return 0;
+}
+
+static void pop(struct target *t)
+{
+        while (t->len > 0 && t->path[--t->len] != '/')
+                ;
+        t->path[t->len] = '\0';
+}
+
+/* The walk built C with "" for "/"; everyone else wants "/". */
+static void finish(struct target *t)
+{
+        if (t->len == 0) {
+                t->path[0] = '/';
+                t->path[1] = '\0';
+                t->len = 1;
+        }
+}
+
+/* May the walk show that PATH exists, by stepping out of it with `..` or
+ * by failing in it?  Only if the policy covers it or a rule lies below it:
+ * otherwise a peer could probe for names anywhere on the system. */
+static bool may_reveal(const struct openhook_policy *p, const char *path)
+{
+        return oh_policy_letters(p, path) || oh_policy_is_ancestor(p, path);
+}
+
+/* The walk met kernel error ERR at the component just appended to T.
+ * Decide on the best-known path: that component plus the rest, taken
+ * lexically. */
+static int walk_failed(const struct openhook_policy *p, struct target *t, int err, const char *rest,
+                       unsigned needed, struct oh_verdict *v)
+{
+        const char *name;
+        size_t len;
+
+        t->walk_error = err;
+        t->reveal = may_reveal(p, t->path);
+        if (!t->reveal) {
+                finish(t);
+                oh_policy_hint(p, t->path, needed, v->hint, sizeof(v->hint));
+        }
+        while (next_name(&rest, &name, &len)) {
+                if (len == 1 && name[0] == '.')
+                        continue;
+                if (len == 2 && name[0] == '.' && name[1] == '.')
+                        pop(t);
+                else if (append(t, name, len) < 0)
+                        return -ENAMETOOLONG;
+        }
+        finish(t);
+        return 0;
+}
+
+/* Replaces REST (whose unwalked part starts at *CURSOR) by LINK + "/" +
+ * that part. */
+static int splice_link(char *rest, size_t size, const char **cursor, const char *link, size_t link_len)
+{
+        char tmp[OPENHOOK_PATH_MAX];
+        size_t tail = strlen(*cursor);
+
+        if (link_len + 1 + tail >= sizeof(tmp) || link_len + 1 + tail >= size)
+                return -ENAMETOOLONG;
+        memcpy(tmp, link, link_len);
+        tmp[link_len] = '/';
+        memcpy(tmp + link_len + 1, *cursor, tail + 1);
+        memcpy(rest, tmp, link_len + tail + 2);
+        *cursor = rest;
+        return 0;
+}
+
+/* Walks PATH (absolute) one component at a time without following any
+ * symlink implicitly, expanding each symlink itself.  Fills T with the
+ * canonical path.  Returns 0 (T may carry a walk_error) or -EACCES when
+ * the walk itself would leave the policy. */
+static int walk(const struct openhook_policy *p, const char *path, bool follow_last, unsigned needed,
+                struct target *t, struct oh_verdict *v)
+{
+        _cleanup_close_ int owned = -1;
+        char rest[OPENHOOK_PATH_MAX], link[OPENHOOK_PATH_MAX];
+        const char *cursor = rest, *name;
+        size_t len, plen = strlen(path);
+        int cur = root(), hops = 0;
+
+        if (cur < 0)
+                return cur;
+        if (plen >= sizeof(rest))
+                return -ENAMETOOLONG;
+        memcpy(rest, path, plen + 1);
+        *t = (struct target) { .slash = plen > 1 && path[plen - 1] == '/' };
+
+        while (next_name(&cursor, &name, &len)) {
+                bool last = only_slashes(cursor);
+                ssize_t n;
+                int fd;
+
+                if (len == 1 && name[0] == '.')
+                        continue;
+                if (len == 2 && name[0] == '.' && name[1] == '.') {
+                        if (t->len == 0)
+                                continue;
+                        if (!may_reveal(p, t->path))
+                                return refuse(p, t->path, needed, v);
+                        fd = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                        if (fd < 0)
+                                return walk_failed(p, t, oh_negerrno(), cursor, needed, v);
+                        oh_closep(&owned);
+                        cur = owned = fd;
+                        pop(t);
+                        continue;
+                }
+
+                if (append(t, name, len) < 0)
+                        return -ENAMETOOLONG;
+                /* Most components are directories: one syscall for them. */
+                if (!last) {
+                        fd = openat(cur, t->path + t->len - len, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+                        if (fd >= 0) {
+                                oh_closep(&owned);
+                                cur = owned = fd;
+                                continue;
+                        }
+                        if (errno != ENOTDIR)
+                                return walk_failed(p, t, oh_negerrno(), cursor, needed, v);
+                }
+                n = readlinkat(cur, t->path + t->len - len, link, sizeof(link));
+                if (n < 0) {
+                        if (last && (errno == EINVAL || errno == ENOENT))
+                                break;  /* an existing non-symlink, or a name to create */
+                        return walk_failed(p, t, errno == EINVAL ? -ENOTDIR : oh_negerrno(), cursor, needed, v);
+                }
+                if (last && !follow_last && !t->slash) {
+                        t->symlink = true;
+                        break;
+                }
+                if ((size_t) n >= sizeof(link))
+                        return walk_failed(p, t, -ENAMETOOLONG, cursor, needed, v);
+                if (!oh_policy_letters(p, t->path))
+                        return refuse(p, t->path, needed, v);
+                if (++hops > MAX_HOPS)
+                        return walk_failed(p, t, -ELOOP, cursor, needed, v);
+                if (splice_link(rest, sizeof(rest), &cursor, link, n) < 0)
+                        return -ENAMETOOLONG;
+                if (link[0] == '/') {
+                        oh_closep(&owned);
+                        cur = root();
+                        t->len = 0;
+                        t->path[0] = '\0';
+                } else
+                        pop(t);
+        }
+        finish(t);
+        return 0;
+}
+
+/* Fills T for PATH: the request itself on the first attempt when it is
+ * already canonical, else the walk's result. */
+static int resolve(const struct openhook_policy *p, const char *path, bool follow_last, unsigned needed,
+                   int attempt, struct target *t, struct oh_verdict *v)
+{
+        size_t len;
+
+        if (path[0] != '/')
+                return -EINVAL;
+        if (attempt > 0 || !lexically_clean(path))
+                return walk(p, path, follow_last, needed, t, v);
+        len = strlen(path);
+        if (len >= sizeof(t->path))
+                return -ENAMETOOLONG;
+        t->len = len;
+        t->walk_error = 0;
+        t->reveal = t->symlink = t->slash = false;
+        t->fast = true;
+        memcpy(t->path, path, len + 1);
+        return 0;
+}
+
+/* ---- Step 2: deciding ---------------------------------------------------- */
+
+/* Checks that C grants NEEDED and that a failed walk may be reported.
+ * Returns 0, the walk's error, or -EACCES. */
+static int decide(const struct openhook_policy *p, const struct target *t, unsigned needed, struct oh_verdict *v)
+{
+        if ((oh_policy_letters(p, t->path) & needed) != needed)
+                return refuse(p, t->path, needed, v);
+        if (t->walk_error) {
+                if (t->reveal)
+                        return t->walk_error;
+                v->denied = 1;          /* hint written by the walk */
+                return -EACCES;
+        }
+        return 0;
+}
+
+/* Runs OP on PATH, walking again when the fast path guessed wrong or the
+ * tree changed between deciding and acting. */
+typedef int (*path_op)(const struct openhook_policy *p, struct target *t, const void *args, struct oh_verdict *v);
+
+static int with_path(const struct openhook_policy *p, const char *path, bool follow_last, unsigned needed,
+                     path_op op, const void *args, struct oh_verdict *v)
+{
+        struct target t;
+
+        verdict_reset(v);
+        for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+                int r = resolve(p, path, follow_last, needed, attempt, &t, v);
+
+                if (r < 0)
+                        return r;
+                r = op(p, &t, args, v);
+                if (t.fast && r == -EACCES && v->denied) {
+                        verdict_reset(v);       /* maybe allowed once symlinks are expanded */
+                        continue;
+                }
+                if (!must_retry(r, &t))
+                        return r;
+        }
+        return -ELOOP;
+}
+
+/* ---- Step 3: acting ---------------------------------------------------- */
+
+struct open_args {
+        uint32_t flags;         /* as requested */
+        uint64_t kflags;        /* what the broker passes to the kernel */
+        uint32_t mode;
+        unsigned needed;        /* letters to open an existing file */
+};
+
+static bool takes_mode(uint64_t kflags)
+{
+        return (kflags & O_CREAT) || (kflags & O_TMPFILE) == O_TMPFILE;
+}
+
+static int act_open(const struct target *t, uint64_t kflags, uint32_t mode, uint32_t flags)
+{
+        char slashed[OPENHOOK_PATH_MAX + 1];
+        const char *path = t->path;
+        int fd;
+
+        if (t->slash && t->len > 1) {
+                memcpy(slashed, t->path, t->len);
+                memcpy(slashed + t->len, "/", 2);
+                path = slashed;
+        }
+        fd = openat2_strict(path, kflags, takes_mode(kflags) ? mode : 0);
+        if (fd < 0 || (kflags & O_PATH) || (flags & O_NONBLOCK))
+                return fd;
+        /* Opened non-blocking so a FIFO or device cannot stall the broker;
+         * the peer did not ask for that. */
+        if (fcntl(fd, F_SETFL, (int) (kflags & SETFL_FLAGS)) < 0) {
+                int r = oh_negerrno();
+
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+/* The letters O_CREAT needs depend on what is there: c to create, the
+ * ordinary ones to open what exists.  Never create, truncate or write
+ * without the letter for it, even if the request then fails. */
+static int open_op(const struct openhook_policy *p, struct target *t, const void *args, struct oh_verdict *v)
+{
+        const struct open_args *a = args;
+        unsigned letters = oh_policy_letters(p, t->path);
+        int r;
+
+        if (!(a->kflags & O_CREAT) || (a->kflags & O_EXCL)) {
+                r = decide(p, t, a->kflags & O_CREAT ? C : a->needed, v);
+                return r < 0 ? r : act_open(t, a->kflags, a->mode, a->flags);
+        }
+        if (!(letters & C)) {
+                r = decide(p, t, a->needed, v);
+                if (r < 0)
+                        return r;
+                r = act_open(t, a->kflags & ~(uint64_t) O_CREAT, 0, a->flags);
+                return r == -ENOENT ? refuse(p, t->path, a->needed | C, v) : r;
+        }
+        r = decide(p, t, C, v);
+        if (r < 0)
+                return r;
+        if ((letters & a->needed) == a->needed)
+                return act_open(t, a->kflags, a->mode, a->flags);
+        r = act_open(t, a->kflags | O_EXCL, a->mode, a->flags);
+        return r == -EEXIST ? refuse(p, t->path, a->needed, v) : r;
+}
+
+static unsigned access_letters(uint32_t flags)
+{
+        switch (flags & O_ACCMODE) {
+        case O_RDONLY:
+                return R;
+        case O_WRONLY:
+                return W;
+        default:
+                return R | W;
+        }
+}
+
+/* Validates FLAGS and works out what to ask of the kernel and the policy. */
+static int open_prepare(uint32_t flags, uint32_t mode, struct open_args *a)
+{
+        if ((flags & ~(uint32_t) KNOWN_OPEN_FLAGS) || (flags & O_ACCMODE) == O_ACCMODE)
+                return -EINVAL;
+        *a = (struct open_args) { .flags = flags, .mode = mode & MODE_BITS };
+        if (flags & O_PATH) {
+                a->kflags = O_PATH | O_CLOEXEC | (flags & (O_NOFOLLOW | O_DIRECTORY));
+                a->needed = R;
+                return 0;
+        }
+        a->kflags = (flags & ~(uint32_t) KERNEL_O_LARGEFILE) | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+        if ((flags & O_TMPFILE) == O_TMPFILE) {
+                if ((flags & O_ACCMODE) == O_RDONLY || (flags & O_CREAT))
+                        return -EINVAL;
+                a->needed = C | W;
+                return 0;
+        }
+        a->needed = access_letters(flags) | (flags & O_TRUNC ? W : 0);
+        return 0;
+}
+
+static bool follows_last(uint32_t flags)
+{
+        if (flags & O_NOFOLLOW)
+                return false;
+        return (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
+}
+
+#if OH_TEST_BYPASS_POLICY
+/* TEST ONLY (meson -Dtest_bypass_policy=true): lets a test show that the
+ * broker's self-confinement holds even if its policy check were wrong. */
+static bool bypass_policy(void)
+{
+        const char *e = getenv("OPENHOOK_TEST_BYPASS_POLICY");
+
+        return e && strcmp(e, "1") == 0;
+}
+#endif
+
+int oh_do_open(const struct openhook_policy *p, const char *path, uint32_t flags, uint32_t mode, struct oh_verdict *v)
+{
+        struct open_args a;
+        int r;
+
+#if OH_TEST_BYPASS_POLICY
+        if (bypass_policy()) {
+                verdict_reset(v);
+                r = openat(AT_FDCWD, path, (int) flags | O_CLOEXEC, (mode_t) mode);
+                return r < 0 ? oh_negerrno() : r;
+        }
+#endif
+        r = open_prepare(flags, mode, &a);
+        if (r < 0) {
+                verdict_reset(v);
+                return r;
+        }
+        return with_path(p, path, follows_last(flags), a.needed, open_op, &a, v);
+}
+
+/* ---- Operations on a name in a directory ------------------------------- */
+
+/* Opens the parent of C for an *at() call and points *NAME at C's last
+ * component.  "/" has no parent: ROOT_ERROR. */
+static int open_parent(struct target *t, const char **name, int root_error)
+{
+        char *slash = strrchr(t->path, '/');
+        int fd;
+
+        if (t->len <= 1)
+                return root_error;
+        *slash = '\0';
+        fd = openat2_strict(slash == t->path ? "/" : t->path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        *slash = '/';
+        *name = slash + 1;
+        return fd;
+}
+
+enum name_op { NAME_MKDIR, NAME_UNLINK, NAME_RMDIR, NAME_SYMLINK };
+
+struct name_args {
+        enum name_op op;
+        unsigned needed;
+        uint32_t mode;
+        const char *target;
+};
+
+static int name_op(const struct openhook_policy *p, struct target *t, const void *args, struct oh_verdict *v)
+{
+        const struct name_args *a = args;
+        _cleanup_close_ int dfd = -1;
+        const char *name;
+        int r;
+
+        r = decide(p, t, a->needed, v);
+        if (r < 0)
+                return r;
+        dfd = open_parent(t, &name, a->op == NAME_MKDIR || a->op == NAME_SYMLINK ? -EEXIST : -EBUSY);
+        if (dfd < 0)
+                return parent_failed(dfd);
+        switch (a->op) {
+        case NAME_MKDIR:
+                r = mkdirat(dfd, name, a->mode & MODE_BITS);
+                break;
+        case NAME_UNLINK:
+                r = unlinkat(dfd, name, 0);
+                break;
+        case NAME_RMDIR:
+                r = unlinkat(dfd, name, AT_REMOVEDIR);
+                break;
+        case NAME_SYMLINK:
+                r = symlinkat(a->target, dfd, name);
+                break;
+        }
+        return r < 0 ? oh_negerrno() : 0;
+}
+
+static int do_name_op(const struct openhook_policy *p, const char *path, const struct name_args *a, struct oh_verdict *v)
+{
+        return with_path(p, path, false, a->needed, name_op, a, v);
+}
+
+int oh_do_mkdir(const struct openhook_policy *p, const char *path, uint32_t mode, struct oh_verdict *v)
+{
+        return do_name_op(p, path, &(struct name_args) { .op = NAME_MKDIR, .needed = C, .mode = mode }, v);
+}
+
+int oh_do_unlink(const struct openhook_policy *p, const char *path, struct oh_verdict *v)
+{
+        return do_name_op(p, path, &(struct name_args) { .op = NAME_UNLINK, .needed = D }, v);
+}
+
+int oh_do_rmdir(const struct openhook_policy *p, const char *path, struct oh_verdict *v)
+{
+        return do_name_op(p, path, &(struct name_args) { .op = NAME_RMDIR, .needed = D }, v);
+}
+
+/* The target string is not checked: whoever uses the link later has it
+ * resolved under the policy. */
+int oh_do_symlink(const struct openhook_policy *p, const char *target, const char *linkpath, struct oh_verdict *v)
+{
+        if (!target[0]) {
+                verdict_reset(v);
+                return -ENOENT;
+        }
+        return do_name_op(p, linkpath, &(struct name_args) { .op = NAME_SYMLINK, .needed = C, .target = target }, v);
+}
+
+struct truncate_args {
+        uint64_t length;
+};
+
+static int truncate_op(const struct openhook_policy *p, struct target *t, const void *args, struct oh_verdict *v)
+{
+        const struct truncate_args *a = args;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        r = decide(p, t, W, v);
+        if (r < 0)
+                return r;
+        fd = act_open(t, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0, O_NONBLOCK);
+        if (fd < 0)
+                return fd;
+        return ftruncate(fd, (off_t) a->length) < 0 ? oh_negerrno() : 0;
+}
+
+int oh_do_truncate(const struct openhook_policy *p, const char *path, uint64_t length, struct oh_verdict *v)
+{
+        if (length > (uint64_t) INT64_MAX) {
+                verdict_reset(v);
+                return -EINVAL;
+        }
+        return with_path(p, path, true, W, truncate_op, &(struct truncate_args) { .length = length }, v);
+}
+
+/* ---- Operations on two names: rename and link -------------------------- */
+
+enum pair_op { PAIR_RENAME, PAIR_LINK };
+
+/* Resolves both paths (neither last component followed), decides with
+ * CHECK, then acts; walks again on a race like with_path(). */
+typedef int (*pair_check)(const struct openhook_policy *p, const struct target *old, const struct target *new,
+                          uint32_t *flags, struct oh_verdict *v);
+
+static int act_pair(enum pair_op op, struct target *old, struct target *new, uint32_t flags)
+{
+        _cleanup_close_ int odfd = -1, ndfd = -1;
+        const char *oname, *nname;
+        int r;
+
+        odfd = open_parent(old, &oname, -EBUSY);
+        if (odfd < 0)
+                return parent_failed(odfd);
+        ndfd = open_parent(new, &nname, op == PAIR_LINK ? -EEXIST : -EBUSY);
+        if (ndfd < 0)
+                return parent_failed(ndfd);
+        if (op == PAIR_RENAME)
+                r = renameat2(odfd, oname, ndfd, nname, flags);
+        else
+                r = linkat(odfd, oname, ndfd, nname, 0);
+        return r < 0 ? oh_negerrno() : 0;
+}
+
+static int with_pair(const struct openhook_policy *p, const char *oldpath, const char *newpath, enum pair_op op,
+                     uint32_t flags, pair_check check, struct oh_verdict *v)
+{
+        struct target old, new;
+
+        verdict_reset(v);
+        for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+                uint32_t kflags = flags;
+                int r;
+
+                r = resolve(p, oldpath, false, D, attempt, &old, v);
+                if (r < 0)
+                        return r;
+                r = resolve(p, newpath, false, C, attempt, &new, v);
+                if (r < 0)
+                        return r;
+                r = check(p, &old, &new, &kflags, v);
+                if (r == -EACCES && v->denied && (old.fast || new.fast)) {
+                        verdict_reset(v);
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                r = act_pair(op, &old, &new, kflags);
+                if (r == -EEXIST && kflags != flags)
+                        return refuse(p, new.path, C | D, v);   /* replacing needs d */
+                if (r != -EAGAIN && r != -EXDEV)
+                        return r;
+        }
+        return -ELOOP;
+}
+
+/* Renaming needs d on the old name and c on the new one, plus d there if
+ * it replaces something: without it the kernel is told RENAME_NOREPLACE.
+ * Exchanging moves both names both ways, so both need c and d. */
+static int rename_check(const struct openhook_policy *p, const struct target *old, const struct target *new,
+                        uint32_t *flags, struct oh_verdict *v)
+{
+        unsigned both = *flags & RENAME_EXCHANGE ? C | D : 0;
+        int r;
+
+        r = decide(p, old, D | both, v);
+        if (r < 0)
+                return r;
+        r = decide(p, new, C | both, v);
+        if (r < 0)
+                return r;
+        if (!(oh_policy_letters(p, new->path) & D))
+                *flags |= RENAME_NOREPLACE;
+        return 0;
+}
+
+int oh_do_rename(const struct openhook_policy *p, const char *oldpath, const char *newpath, uint32_t flags, struct oh_verdict *v)
+{
+        if ((flags & ~(uint32_t) (RENAME_NOREPLACE | RENAME_EXCHANGE)) ||
+            (flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) == (RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+                verdict_reset(v);
+                return -EINVAL;
+        }
+        return with_pair(p, oldpath, newpath, PAIR_RENAME, flags, rename_check, v);
+}
+
+/* A hard link gives the inode a second name; that name must not grant
+ * more of r and w than the first, or linking would widen access.  The old
+ * name must lie in the policy at all. */
+static int link_check(const struct openhook_policy *p, const struct target *old, const struct target *new,
+                      uint32_t *flags, struct oh_verdict *v)
+{
+        unsigned widened = oh_policy_letters(p, new->path) & (R | W);
+        int r;
+
+        r = decide(p, new, C, v);
+        if (r < 0)
+                return r;
+        if (!oh_policy_letters(p, old->path))
+                return refuse(p, old->path, widened ? widened : R, v);
+        return decide(p, old, widened, v);
+}
+
+int oh_do_link(const struct openhook_policy *p, const char *oldpath, const char *newpath, struct oh_verdict *v)
+{
+        return with_pair(p, oldpath, newpath, PAIR_LINK, 0, link_check, v);
+}

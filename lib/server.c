@@ -1,2 +1,412 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "openhook.h"
+/* One connection's state machine and the command table.  The connection
+ * alternates between reading a request and sending its one response; the
+ * host's event loop calls openhook_conn_process() whenever the fd is ready
+ * for openhook_conn_events(). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "resolve.h"
+#include "server.h"
+#include "util.h"
+
+/* Requests handled per openhook_conn_process() call, so that a client
+ * flooding the broker gives the others their turn. */
+#define OH_BUDGET 32
+
+/* ---- the command table --------------------------------------------------- */
+
+/* A handler returns an fd (for commands that answer with one) or 0, or
+ * -errno.  Fields were validated by oh_wire_decode(). */
+typedef int (*oh_handler_fn)(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v);
+
+struct oh_command {
+        const char *name;
+        oh_handler_fn handler;
+        bool gives_fd;
+};
+
+static int answer_open(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        return oh_do_open(c->server->policy, req->path, req->flags, req->mode, v);
+}
+
+static int answer_mkdir(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        return oh_do_mkdir(c->server->policy, req->path, req->mode, v);
+}
+
+static int answer_unlink(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        return oh_do_unlink(c->server->policy, req->path, v);
+}
+
+static int answer_rmdir(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        return oh_do_rmdir(c->server->policy, req->path, v);
+}
+
+static int answer_rename(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        return oh_do_rename(c->server->policy, req->path, req->path2, req->flags, v);
+}
+
+static int answer_symlink(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        return oh_do_symlink(c->server->policy, req->path, req->path2, v);
+}
+
+static int answer_link(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        return oh_do_link(c->server->policy, req->path, req->path2, v);
+}
+
+static int answer_truncate(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        return oh_do_truncate(c->server->policy, req->path, req->length, v);
+}
+
+/* A new private connection under the same policy: the host adopts one end
+ * through its add_conn callback, the client receives the other. */
+static int answer_connect(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        struct openhook_server *s = c->server;
+        struct openhook_conn *nc;
+        int pair[2];
+
+        if (!s->add_conn)
+                return -ENOSYS;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+                return oh_negerrno();
+        _cleanup_close_ int theirs = pair[1];
+
+        int r = openhook_server_add(s, pair[0], &nc);
+        if (r < 0)
+                return r;
+        r = s->add_conn(nc, s->add_conn_data);
+        if (r < 0) {
+                openhook_conn_free(nc);
+                return r;
+        }
+        return TAKE_FD(theirs);
+}
+
+static const struct oh_command commands[] = {
+        [OPENHOOK_CMD_OPEN]     = { "open", answer_open, true },
+        [OPENHOOK_CMD_MKDIR]    = { "mkdir", answer_mkdir, false },
+        [OPENHOOK_CMD_UNLINK]   = { "unlink", answer_unlink, false },
+        [OPENHOOK_CMD_RMDIR]    = { "rmdir", answer_rmdir, false },
+        [OPENHOOK_CMD_RENAME]   = { "rename", answer_rename, false },
+        [OPENHOOK_CMD_SYMLINK]  = { "symlink", answer_symlink, false },
+        [OPENHOOK_CMD_LINK]     = { "link", answer_link, false },
+        [OPENHOOK_CMD_TRUNCATE] = { "truncate", answer_truncate, false },
+        [OPENHOOK_CMD_CONNECT]  = { "connect", answer_connect, true },
+};
+
+static const struct oh_command *command_of(uint32_t command)
+{
+        if (command >= ELEMENTSOF(commands) || !commands[command].handler)
+                return NULL;
+        return &commands[command];
+}
+
+/* ---- logging ------------------------------------------------------------- */
+
+static void log_decision(struct openhook_conn *c, const struct oh_request *req, int result, const struct oh_verdict *v, const char *hint)
+{
+        struct openhook_server *s = c->server;
+
+        if (!s->log)
+                return;
+        struct openhook_decision d = {
+                .pid = c->pid,
+                .command = req->command,
+                .path = req->path,
+                .path2 = req->path2,
+                .flags = req->flags,
+                .mode = req->mode,
+                .result = result,
+                .denied = v && v->denied,
+                .hint = hint,
+        };
+        pthread_mutex_lock(&s->log_lock);
+        s->log(&d, s->log_data);
+        pthread_mutex_unlock(&s->log_lock);
+}
+
+/* Framing that cannot be trusted: say why, then the caller hangs up. */
+static int framing_error(struct openhook_conn *c, const struct oh_request *req, const char *reason)
+{
+        log_decision(c, req, -EPROTO, NULL, reason);
+        return -EPROTO;
+}
+
+/* ---- the state machine ----------------------------------------------------- */
+
+static void queue_response(struct openhook_conn *c, uint32_t command, int result, int fd)
+{
+        oh_wire_encode_response(command, result, c->out);
+        c->out_len = OH_RESPONSE_SIZE;
+        c->out_off = 0;
+        c->out_fd = fd;
+}
+
+static void answer(struct openhook_conn *c, const struct oh_request *req)
+{
+        struct oh_verdict v;
+        const char *hint = NULL;
+        int result, fd = -1;
+
+        v.denied = 0;
+        v.hint[0] = '\0';
+
+        const struct oh_command *cmd = command_of(req->command);
+        if (req->status < 0) {
+                result = req->status;
+                hint = req->reason;
+        } else if (!cmd) {
+                result = -ENOSYS;
+        } else {
+                int r = cmd->handler(c, req, &v);
+                if (r >= 0 && cmd->gives_fd)
+                        fd = r;
+                result = r < 0 ? r : 0;
+                if (v.hint[0])
+                        hint = v.hint;
+        }
+
+        log_decision(c, req, result, &v, hint);
+        queue_response(c, req->command, result, fd);
+}
+
+/* Sends what is pending.  Returns 0 once nothing is left, -EAGAIN while the
+ * peer is not reading, or another -errno. */
+static int flush(struct openhook_conn *c)
+{
+        while (c->out_off < c->out_len) {
+                ssize_t n = oh_send(c->fd, c->out + c->out_off, c->out_len - c->out_off, c->out_fd);
+                if (n < 0)
+                        return (int) n;
+                /* The fd went with the first byte; ours is a duplicate. */
+                if (c->out_fd >= 0) {
+                        close(c->out_fd);
+                        c->out_fd = -1;
+                }
+                c->out_off += (size_t) n;
+        }
+        c->out_len = c->out_off = 0;
+        return 0;
+}
+
+/* Answers the first request in the input buffer.  Returns 1 if one was
+ * answered, 0 if more bytes are needed, -EPROTO to hang up. */
+static int handle_buffered(struct openhook_conn *c)
+{
+        struct oh_request req;
+        struct oh_pathbuf paths;
+
+        if (c->in_len == 0)
+                return 0;
+        int r = oh_wire_decode(c->in, c->in_len, &req, &paths);
+        if (r < 0)
+                return framing_error(c, &req, req.reason);
+        if (c->seqpacket) {
+                /* One message per datagram: anything else means the sender
+                 * and we disagree about where messages end. */
+                if (r == 0)
+                        return framing_error(c, &req, "datagram shorter than its message_size");
+                if ((size_t) r != c->in_len)
+                        return framing_error(c, &req, "datagram longer than its message_size");
+        }
+        if (r == 0)
+                return 0;
+
+        answer(c, &req);
+        c->in_len -= (size_t) r;
+        memmove(c->in, c->in + r, c->in_len);
+        return 1;
+}
+
+/* Reads more input.  Returns 1 if bytes (or the end) arrived, 0 if none are
+ * there yet, or -errno to hang up. */
+static int fill(struct openhook_conn *c)
+{
+        struct oh_received rc;
+        struct oh_request none = {};
+        ssize_t n;
+
+        /* MSG_TRUNC makes recv() report a datagram's real length, so one
+         * larger than any valid message is recognised, not cut silently. */
+        n = oh_recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len,
+                    MSG_CMSG_CLOEXEC | (c->seqpacket ? MSG_TRUNC : 0), &rc);
+        /* A client has no business sending us fds: never keep one. */
+        oh_received_close(&rc);
+        if (n == -EAGAIN)
+                return 0;
+        if (n < 0)
+                return -ECONNRESET;
+        c->pid = rc.pid > 0 ? rc.pid : c->peer_pid;
+        if (n == 0) {
+                c->eof = true;
+                return 1;
+        }
+        if (rc.trunc || (size_t) n > sizeof(c->in) - c->in_len)
+                return framing_error(c, &none, "datagram above OPENHOOK_MSG_MAX");
+        c->in_len += (size_t) n;
+        return 1;
+}
+
+int openhook_conn_process(struct openhook_conn *c)
+{
+        c->backlog = false;
+        for (unsigned int budget = OH_BUDGET; budget > 0; budget--) {
+                int r = flush(c);
+                if (r == -EAGAIN)
+                        return 0;
+                if (r < 0)
+                        return -ECONNRESET;
+
+                r = handle_buffered(c);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+
+                if (c->eof)
+                        return -ECONNRESET;
+                r = fill(c);
+                if (r <= 0)
+                        return r;
+        }
+        c->backlog = true;
+        return 0;
+}
+
+uint32_t openhook_conn_events(const struct openhook_conn *c)
+{
+        /* With work already buffered there is nothing to wait for: asking
+         * for POLLOUT (a socket is nearly always writable) brings the host
+         * straight back to openhook_conn_process(). */
+        if (c->out_len > 0 || c->backlog)
+                return POLLOUT;
+        return POLLIN;
+}
+
+int openhook_conn_fd(const struct openhook_conn *c)
+{
+        return c->fd;
+}
+
+void openhook_conn_free(struct openhook_conn *c)
+{
+        if (!c)
+                return;
+        if (c->out_fd >= 0)
+                close(c->out_fd);
+        if (c->fd >= 0)
+                close(c->fd);
+        free(c);
+}
+
+static pid_t peer_pid(int fd)
+{
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return 0;
+        return cred.pid;
+}
+
+static int prepare_socket(int fd, bool *seqpacket)
+{
+        int type = 0, one = 1;
+        socklen_t len = sizeof(type);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+                return oh_negerrno();
+        if (type != SOCK_STREAM && type != SOCK_SEQPACKET)
+                return -EPROTOTYPE;
+        *seqpacket = type == SOCK_SEQPACKET;
+
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+                return oh_negerrno();
+        /* Every message then carries its sender's pid, for the log. */
+        if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+                return oh_negerrno();
+        return 0;
+}
+
+int openhook_server_add(struct openhook_server *s, int fd, struct openhook_conn **ret)
+{
+        _cleanup_close_ int owned = fd;
+        bool seqpacket;
+
+        if (!s || fd < 0 || !ret)
+                return -EINVAL;
+        int r = prepare_socket(fd, &seqpacket);
+        if (r < 0)
+                return r;
+
+        struct openhook_conn *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->server = s;
+        c->fd = TAKE_FD(owned);
+        c->seqpacket = seqpacket;
+        c->peer_pid = peer_pid(c->fd);
+        c->out_fd = -1;
+        *ret = c;
+        return 0;
+}
+
+int openhook_server_new(const struct openhook_policy *policy, struct openhook_server **ret)
+{
+        if (!policy || !ret)
+                return -EINVAL;
+
+        struct openhook_server *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->policy = policy;
+        pthread_mutex_init(&s->log_lock, NULL);
+        /* Made now so openhook_server_stop() has nothing to set up and can
+         * be called from a signal handler at any time. */
+        s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (s->stop_fd < 0) {
+                int r = oh_negerrno();
+                pthread_mutex_destroy(&s->log_lock);
+                free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+void openhook_server_free(struct openhook_server *s)
+{
+        if (!s)
+                return;
+        close(s->stop_fd);
+        pthread_mutex_destroy(&s->log_lock);
+        free(s);
+}
+
+void openhook_server_set_log(struct openhook_server *s, openhook_log_fn fn, void *userdata)
+{
+        s->log = fn;
+        s->log_data = userdata;
+}
+
+void openhook_server_set_add_conn(struct openhook_server *s, openhook_add_conn_fn fn, void *userdata)
+{
+        s->add_conn = fn;
+        s->add_conn_data = userdata;
+}

@@ -1,2 +1,292 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "openhook.h"
+/* The ready-made loop: one epoll set shared by NTHREADS workers.  Every
+ * connection is armed with EPOLLONESHOT, so exactly one worker handles it
+ * at a time and no connection needs a lock; a slow client occupies at most
+ * one worker for one request, never the others. */
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "util.h"
+
+/* Connections accepted per wake-up before the listening socket goes back
+ * to the queue, so a connection storm does not starve existing clients. */
+#define OH_ACCEPT_BATCH 64
+#define OH_THREADS_MAX 256
+
+struct loop {
+        struct openhook_server *server;
+        int epfd;
+        int listen_fd;                  /* -1 unless listening */
+        pthread_mutex_t lock;           /* guards conns and nconns */
+        struct openhook_conn *conns;
+        size_t nconns;
+        atomic_bool stopping;
+        atomic_int error;               /* first fatal -errno */
+};
+
+/* Tags for the two fds in the epoll set that are not connections. */
+static char tag_listen, tag_stop;
+
+static void loop_stop(struct loop *l, int error)
+{
+        int expected = 0;
+        uint64_t one = 1;
+
+        if (error < 0)
+                atomic_compare_exchange_strong(&l->error, &expected, error);
+        atomic_store(&l->stopping, true);
+        /* The eventfd is level-triggered and never drained while the loop
+         * runs, so every worker sleeping in epoll_wait() sees it. */
+        (void) !write(l->server->stop_fd, &one, sizeof(one));
+}
+
+static int arm(struct loop *l, int op, int fd, void *ptr, uint32_t poll_events)
+{
+        struct epoll_event ev = {
+                .events = EPOLLONESHOT |
+                          (poll_events & POLLIN ? EPOLLIN : 0) |
+                          (poll_events & POLLOUT ? EPOLLOUT : 0),
+                .data.ptr = ptr,
+        };
+
+        if (epoll_ctl(l->epfd, op, fd, &ev) < 0)
+                return oh_negerrno();
+        return 0;
+}
+
+static int loop_add_conn(struct openhook_conn *c, void *userdata)
+{
+        struct loop *l = userdata;
+
+        pthread_mutex_lock(&l->lock);
+        c->prev = NULL;
+        c->next = l->conns;
+        if (l->conns)
+                l->conns->prev = c;
+        l->conns = c;
+        l->nconns++;
+        pthread_mutex_unlock(&l->lock);
+
+        int r = arm(l, EPOLL_CTL_ADD, c->fd, c, openhook_conn_events(c));
+        if (r < 0) {
+                pthread_mutex_lock(&l->lock);
+                if (c->prev)
+                        c->prev->next = c->next;
+                else
+                        l->conns = c->next;
+                if (c->next)
+                        c->next->prev = c->prev;
+                l->nconns--;
+                pthread_mutex_unlock(&l->lock);
+        }
+        return r;
+}
+
+static void loop_drop_conn(struct loop *l, struct openhook_conn *c)
+{
+        bool last;
+
+        (void) epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        pthread_mutex_lock(&l->lock);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                l->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        last = --l->nconns == 0;
+        pthread_mutex_unlock(&l->lock);
+        openhook_conn_free(c);
+
+        /* Without a listening socket nobody new can arrive. */
+        if (last && l->listen_fd < 0)
+                loop_stop(l, 0);
+}
+
+static void serve_conn(struct loop *l, struct openhook_conn *c)
+{
+        if (openhook_conn_process(c) < 0) {
+                loop_drop_conn(l, c);
+                return;
+        }
+        if (arm(l, EPOLL_CTL_MOD, c->fd, c, openhook_conn_events(c)) < 0)
+                loop_drop_conn(l, c);
+}
+
+static void accept_some(struct loop *l)
+{
+        for (unsigned int i = 0; i < OH_ACCEPT_BATCH; i++) {
+                int fd = accept4(l->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                                /* The pending client stays queued; give the
+                                 * others a moment to release fds instead of
+                                 * spinning on the still-readable socket. */
+                                struct timespec ts = { 0, 10 * 1000 * 1000 };
+                                nanosleep(&ts, NULL);
+                        }
+                        break;
+                }
+
+                struct openhook_conn *c;
+                if (openhook_server_add(l->server, fd, &c) < 0)
+                        continue;
+                if (loop_add_conn(c, l) < 0)
+                        openhook_conn_free(c);
+        }
+        if (arm(l, EPOLL_CTL_MOD, l->listen_fd, &tag_listen, POLLIN) < 0)
+                loop_stop(l, oh_negerrno());
+}
+
+static void *worker(void *userdata)
+{
+        struct loop *l = userdata;
+
+        while (!atomic_load(&l->stopping)) {
+                struct epoll_event ev;
+                int n = epoll_wait(l->epfd, &ev, 1, -1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        loop_stop(l, oh_negerrno());
+                        break;
+                }
+                if (n == 0)
+                        continue;
+                if (ev.data.ptr == &tag_stop) {
+                        atomic_store(&l->stopping, true);
+                        break;
+                }
+                if (ev.data.ptr == &tag_listen)
+                        accept_some(l);
+                else
+                        serve_conn(l, ev.data.ptr);
+        }
+        return NULL;
+}
+
+/* Serving many clients needs many fds; the hard limit is ours to take. */
+static void raise_fd_limit(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+static unsigned int default_threads(void)
+{
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (unsigned int) n : 1;
+}
+
+static int loop_init(struct loop *l, struct openhook_server *s, int fd, bool listening)
+{
+        struct epoll_event stop = { .events = EPOLLIN, .data.ptr = &tag_stop };
+
+        l->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (l->epfd < 0)
+                return oh_negerrno();
+        if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->stop_fd, &stop) < 0)
+                return oh_negerrno();
+
+        if (listening) {
+                int one = 1;
+                /* Lets accepted sockets start out with SO_PASSCRED, so even
+                 * a client's first message names its pid. */
+                (void) setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+                l->listen_fd = fd;
+                return arm(l, EPOLL_CTL_ADD, fd, &tag_listen, POLLIN);
+        }
+
+        struct openhook_conn *c;
+        int r = openhook_server_add(s, fd, &c);
+        if (r < 0)
+                return r;
+        r = loop_add_conn(c, l);
+        if (r < 0)
+                openhook_conn_free(c);
+        return r;
+}
+
+static void loop_done(struct loop *l)
+{
+        uint64_t drained;
+
+        while (l->conns) {
+                struct openhook_conn *c = l->conns;
+                l->conns = c->next;
+                openhook_conn_free(c);
+        }
+        if (l->epfd >= 0)
+                close(l->epfd);
+        /* Leaves the server ready for another run. */
+        (void) !read(l->server->stop_fd, &drained, sizeof(drained));
+        pthread_mutex_destroy(&l->lock);
+}
+
+int openhook_server_run(struct openhook_server *s, int fd, int listening, unsigned int nthreads)
+{
+        struct loop l = {
+                .server = s,
+                .epfd = -1,
+                .listen_fd = -1,
+                .lock = PTHREAD_MUTEX_INITIALIZER,
+        };
+
+        if (!s || fd < 0)
+                return -EINVAL;
+        raise_fd_limit();
+
+        openhook_add_conn_fn saved_fn = s->add_conn;
+        void *saved_data = s->add_conn_data;
+        openhook_server_set_add_conn(s, loop_add_conn, &l);
+
+        int r = loop_init(&l, s, fd, listening);
+        if (r < 0) {
+                loop_done(&l);
+                openhook_server_set_add_conn(s, saved_fn, saved_data);
+                return r;
+        }
+
+        if (nthreads == 0)
+                nthreads = default_threads();
+        if (nthreads > OH_THREADS_MAX)
+                nthreads = OH_THREADS_MAX;
+        /* The calling thread is one of the workers. */
+        pthread_t threads[OH_THREADS_MAX];
+        unsigned int started = 0;
+        for (unsigned int i = 0; i + 1 < nthreads; i++)
+                if (pthread_create(&threads[started], NULL, worker, &l) == 0)
+                        started++;
+
+        worker(&l);
+        for (unsigned int i = 0; i < started; i++)
+                pthread_join(threads[i], NULL);
+
+        r = atomic_load(&l.error);
+        loop_done(&l);
+        openhook_server_set_add_conn(s, saved_fn, saved_data);
+        return r;
+}
+
+void openhook_server_stop(struct openhook_server *s)
+{
+        uint64_t one = 1;
+
+        /* Only write(2): safe in a signal handler. */
+        (void) !write(s->stop_fd, &one, sizeof(one));
+}

@@ -1,2 +1,305 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "openhook.h"
+/* The wire codec.  Every command's payload is a short sequence of fields,
+ * described once in a table that both the decoder and the encoder walk, so
+ * the two can never disagree about a layout.  All integers are in host byte
+ * order (the protocol is only spoken on one machine). */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "util.h"
+#include "wire.h"
+
+enum field {
+        F_END = 0,
+        F_FLAGS,        /* u32 -> flags */
+        F_MODE,         /* u32 -> mode */
+        F_LENGTH,       /* u64 -> length */
+        F_PATH,         /* u16 len + bytes, absolute -> path */
+        F_TARGET,       /* u16 len + bytes, any non-empty string -> path */
+        F_PATH2,        /* u16 len + bytes, absolute -> path2 */
+};
+
+struct layout {
+        bool known;
+        uint8_t fields[4];
+};
+
+static const struct layout layouts[] = {
+        [OPENHOOK_CMD_OPEN]     = { true, { F_FLAGS, F_MODE, F_PATH } },
+        [OPENHOOK_CMD_MKDIR]    = { true, { F_MODE, F_PATH } },
+        [OPENHOOK_CMD_UNLINK]   = { true, { F_PATH } },
+        [OPENHOOK_CMD_RMDIR]    = { true, { F_PATH } },
+        [OPENHOOK_CMD_RENAME]   = { true, { F_FLAGS, F_PATH, F_PATH2 } },
+        [OPENHOOK_CMD_SYMLINK]  = { true, { F_TARGET, F_PATH2 } },
+        [OPENHOOK_CMD_LINK]     = { true, { F_PATH, F_PATH2 } },
+        [OPENHOOK_CMD_TRUNCATE] = { true, { F_LENGTH, F_PATH } },
+        [OPENHOOK_CMD_CONNECT]  = { true, { F_END } },
+};
+
+static const struct layout *layout_of(uint32_t command)
+{
+        if (command >= ELEMENTSOF(layouts) || !layouts[command].known)
+                return NULL;
+        return &layouts[command];
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+struct cursor {
+        const uint8_t *p;
+        size_t left;
+};
+
+static bool take(struct cursor *c, void *out, size_t n)
+{
+        if (c->left < n)
+                return false;
+        memcpy(out, c->p, n);
+        c->p += n;
+        c->left -= n;
+        return true;
+}
+
+struct span {
+        const uint8_t *p;
+        size_t len;
+};
+
+static bool take_span(struct cursor *c, struct span *s)
+{
+        uint16_t len;
+
+        if (!take(c, &len, sizeof(len)) || c->left < len)
+                return false;
+        s->p = c->p;
+        s->len = len;
+        c->p += len;
+        c->left -= len;
+        return true;
+}
+
+/* Checks one path-like field and copies it NUL-terminated into OUT.  One
+ * trailing NUL is tolerated because some clients send C strings with it. */
+static int check_path(struct span s, bool absolute, char out[OPENHOOK_PATH_MAX], const char **reason)
+{
+        size_t n = s.len;
+
+        if (n > 0 && s.p[n - 1] == '\0')
+                n--;
+        if (memchr(s.p, '\0', n)) {
+                *reason = "path contains a NUL byte";
+                return -EINVAL;
+        }
+        if (n == 0) {
+                *reason = "empty path";
+                return -ENOENT;
+        }
+        if (n >= OPENHOOK_PATH_MAX) {
+                *reason = "path too long";
+                return -ENAMETOOLONG;
+        }
+        if (absolute && s.p[0] != '/') {
+                *reason = "path is not absolute";
+                return -EINVAL;
+        }
+        memcpy(out, s.p, n);
+        out[n] = '\0';
+        return 0;
+}
+
+static int decode_payload(const struct layout *l, struct cursor *c, struct oh_request *req, struct oh_pathbuf *paths)
+{
+        struct span spans[2] = {};
+        bool absolute[2] = { true, true };
+        size_t nspans = 0;
+
+        /* Framing first: a payload whose fields do not fit cannot be
+         * trusted, whatever else is wrong with it. */
+        for (size_t i = 0; i < ELEMENTSOF(l->fields) && l->fields[i] != F_END; i++) {
+                bool ok;
+
+                switch (l->fields[i]) {
+                case F_FLAGS:
+                        ok = take(c, &req->flags, sizeof(req->flags));
+                        break;
+                case F_MODE:
+                        ok = take(c, &req->mode, sizeof(req->mode));
+                        break;
+                case F_LENGTH:
+                        ok = take(c, &req->length, sizeof(req->length));
+                        break;
+                case F_TARGET:
+                        absolute[nspans] = false;
+                        __attribute__((fallthrough));
+                case F_PATH:
+                case F_PATH2:
+                        ok = take_span(c, &spans[nspans++]);
+                        break;
+                default:
+                        ok = false;
+                }
+                if (!ok) {
+                        req->reason = "payload shorter than its fields";
+                        return -EPROTO;
+                }
+        }
+
+        if (c->left > 0) {
+                req->status = -EINVAL;
+                req->reason = "bytes left over after the fields";
+                return 0;
+        }
+
+        char *out[2] = { paths->a, paths->b };
+        const char **dest[2] = { &req->path, &req->path2 };
+        for (size_t i = 0; i < nspans; i++) {
+                int r = check_path(spans[i], absolute[i], out[i], &req->reason);
+                if (r < 0) {
+                        req->status = r;
+                        return 0;
+                }
+                *dest[i] = out[i];
+        }
+        return 0;
+}
+
+int oh_wire_decode(const uint8_t *buf, size_t len, struct oh_request *req, struct oh_pathbuf *paths)
+{
+        struct cursor c = { buf, len };
+        uint32_t size, command;
+
+        *req = (struct oh_request) {};
+
+        /* The size alone already tells whether the framing can be trusted,
+         * so judge it as soon as it has arrived. */
+        if (!take(&c, &size, sizeof(size)))
+                return 0;
+        if (size < OH_HEADER_SIZE || size > OPENHOOK_MSG_MAX) {
+                req->reason = size < OH_HEADER_SIZE ? "message_size below 8" : "message_size above OPENHOOK_MSG_MAX";
+                return -EPROTO;
+        }
+        if (len < size)
+                return 0;
+        (void) take(&c, &command, sizeof(command));
+
+        req->size = size;
+        req->command = command;
+
+        const struct layout *l = layout_of(command);
+        if (!l) {
+                req->status = -ENOSYS;
+                req->reason = "unknown command";
+                return (int) size;
+        }
+
+        c.left = size - OH_HEADER_SIZE;
+        int r = decode_payload(l, &c, req, paths);
+        if (r < 0)
+                return r;
+        return (int) size;
+}
+
+/* ---- encoding ------------------------------------------------------------ */
+
+struct writer {
+        uint8_t *p;
+        size_t left;
+        int error;
+};
+
+static void put(struct writer *w, const void *data, size_t n)
+{
+        if (w->error)
+                return;
+        if (w->left < n) {
+                w->error = -ENOBUFS;
+                return;
+        }
+        memcpy(w->p, data, n);
+        w->p += n;
+        w->left -= n;
+}
+
+static void put_path(struct writer *w, const char *path)
+{
+        if (!path) {
+                w->error = w->error ?: -EINVAL;
+                return;
+        }
+        size_t n = strlen(path);
+        if (n >= OPENHOOK_PATH_MAX) {
+                w->error = w->error ?: -ENAMETOOLONG;
+                return;
+        }
+        uint16_t len = (uint16_t) n;
+        put(w, &len, sizeof(len));
+        put(w, path, n);
+}
+
+int oh_wire_encode_request(const struct oh_request *req, uint8_t *buf, size_t size)
+{
+        const struct layout *l = layout_of(req->command);
+        struct writer w = { buf, size, 0 };
+        uint32_t placeholder = 0;
+
+        if (!l)
+                return -EINVAL;
+
+        put(&w, &placeholder, sizeof(placeholder));
+        put(&w, &req->command, sizeof(req->command));
+        for (size_t i = 0; i < ELEMENTSOF(l->fields) && l->fields[i] != F_END; i++) {
+                switch (l->fields[i]) {
+                case F_FLAGS:
+                        put(&w, &req->flags, sizeof(req->flags));
+                        break;
+                case F_MODE:
+                        put(&w, &req->mode, sizeof(req->mode));
+                        break;
+                case F_LENGTH:
+                        put(&w, &req->length, sizeof(req->length));
+                        break;
+                case F_PATH:
+                case F_TARGET:
+                        put_path(&w, req->path);
+                        break;
+                case F_PATH2:
+                        put_path(&w, req->path2);
+                        break;
+                }
+        }
+        if (w.error)
+                return w.error;
+
+        uint32_t total = (uint32_t) (size - w.left);
+        memcpy(buf, &total, sizeof(total));
+        return (int) total;
+}
+
+void oh_wire_encode_response(uint32_t command, int32_t result, uint8_t out[OH_RESPONSE_SIZE])
+{
+        uint32_t size = OH_RESPONSE_SIZE;
+
+        memcpy(out, &size, 4);
+        memcpy(out + 4, &command, 4);
+        memcpy(out + 8, &result, 4);
+}
+
+/* The kernel never uses errno values above this (see MAX_ERRNO). */
+#define OH_ERRNO_MAX 4095
+
+int oh_wire_decode_response(const uint8_t *buf, size_t len, uint32_t command, int32_t *result)
+{
+        uint32_t size, cmd;
+        int32_t r;
+
+        if (len != OH_RESPONSE_SIZE)
+                return -EPROTO;
+        memcpy(&size, buf, 4);
+        memcpy(&cmd, buf + 4, 4);
+        memcpy(&r, buf + 8, 4);
+        if (size != OH_RESPONSE_SIZE || cmd != command || r > 0 || r < -OH_ERRNO_MAX)
+                return -EPROTO;
+        *result = r;
+        return 0;
+}

@@ -11,6 +11,11 @@
 #define OH_HEADER_SIZE 8u
 #define OH_RESPONSE_SIZE 12u
 
+/* The longest request an encoder can produce: two paths of
+ * OPENHOOK_PATH_MAX - 1 bytes plus the largest fixed fields.  Clients keep
+ * a buffer of this size on the stack. */
+#define OH_REQUEST_MAX (OH_HEADER_SIZE + 8u + 2u * (2u + OPENHOOK_PATH_MAX))
+
 /* A decoded request.  Paths point into caller-provided storage and are NUL
  * terminated; they are never longer than OPENHOOK_PATH_MAX - 1. */
 struct oh_request {
@@ -23,7 +28,10 @@ struct oh_request {
         const char *path2;      /* RENAME, LINK: new path; SYMLINK: link path (path is the target) */
         int status;             /* 0, or -errno to answer without doing anything
                                  * (bad path: -EINVAL, -ENOENT, -ENAMETOOLONG;
-                                 * unknown command: -ENOSYS) */
+                                 * unknown command: -ENOSYS).  A path that
+                                 * failed its check is left NULL. */
+        const char *reason;     /* with -EPROTO or a non-zero status: a static
+                                 * description of what was wrong, for the log */
 };
 
 struct oh_pathbuf {
@@ -33,18 +41,22 @@ struct oh_pathbuf {
 
 /* Decodes the first message of BUF[0..LEN).  Returns the number of bytes the
  * message occupies (> 0) with *REQ filled in, 0 if more bytes are needed, or
- * -EPROTO if the framing cannot be trusted (the connection must be closed).
- * Never reads outside BUF[0..LEN) and never allocates. */
+ * -EPROTO if the framing cannot be trusted (the connection must be closed;
+ * req->reason says why).  Never reads outside BUF[0..LEN) and never
+ * allocates. */
 int oh_wire_decode(const uint8_t *buf, size_t len, struct oh_request *req, struct oh_pathbuf *paths);
 
-/* Encodes a request into BUF (at least OPENHOOK_MSG_MAX bytes).  Returns its
- * length or -errno (-ENAMETOOLONG, -EINVAL for a command it does not know). */
+/* Encodes a request into BUF of SIZE bytes (OH_REQUEST_MAX always suffices).
+ * Paths are sent without a trailing NUL.  Returns its length or -errno
+ * (-ENAMETOOLONG, -EINVAL for a missing path or a command it does not know,
+ * -ENOBUFS if SIZE is too small). */
 int oh_wire_encode_request(const struct oh_request *req, uint8_t *buf, size_t size);
 
 void oh_wire_encode_response(uint32_t command, int32_t result, uint8_t out[OH_RESPONSE_SIZE]);
 
-/* Checks a 12-byte response to COMMAND.  Returns 0 with *RESULT set, or
- * -EPROTO. */
+/* Checks a 12-byte response to COMMAND.  Returns 0 with *RESULT set (0 or
+ * -errno), or -EPROTO (wrong size, wrong command, a positive or absurd
+ * result). */
 int oh_wire_decode_response(const uint8_t *buf, size_t len, uint32_t command, int32_t *result);
 
 #endif

@@ -1,5 +1,446 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The broker's own walls, raised once its policy, socket and log are set
+ * up: Landlock, no_new_privs, capabilities, seccomp (in that order: each
+ * step needs syscalls or privileges the next one takes away).
+ *
+ * The policy engine is the inner wall; these are the outer one.  They are
+ * coarser than the policy by design (Landlock has no deny rules and names
+ * inodes, not paths), so they never decide alone: they only make sure that
+ * a bug in the broker's own checks cannot reach beyond the union of what
+ * the policy could ever grant. */
 #include <errno.h>
-#include "confine.h"
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
 
-int oh_broker_confine(const struct openhook_policy *policy, unsigned int flags) { return -ENOSYS; }
+#include "confine.h"
+#include "landlock.h"
+#include "policy.h"
+#include "util.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define OH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OH_ASAN 1
+#endif
+#endif
+#ifndef OH_ASAN
+#define OH_ASAN 0
+#endif
+
+/* ---- Landlock ----------------------------------------------------------- */
+
+struct ll_rules {
+        struct oh_ll_rule *v;
+        size_t n, allocated;
+        char **owned;           /* strings made here (parent directories) */
+        size_t n_owned;
+};
+
+static void ll_rules_done(struct ll_rules *r)
+{
+        for (size_t i = 0; i < r->n_owned; i++)
+                free(r->owned[i]);
+        free(r->owned);
+        free(r->v);
+}
+
+static int ll_rules_add(struct ll_rules *r, const char *path, unsigned int access, bool owned)
+{
+        if (r->n == r->allocated) {
+                size_t m = r->allocated ? r->allocated * 2 : 16;
+                struct oh_ll_rule *v = reallocarray(r->v, m, sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                char **o = reallocarray(r->owned, m, sizeof(*o));
+                if (!o) {
+                        r->v = v;
+                        return -ENOMEM;
+                }
+                r->v = v;
+                r->owned = o;
+                r->allocated = m;
+        }
+        r->v[r->n++] = (struct oh_ll_rule) { .path = path, .access = access };
+        if (owned)
+                r->owned[r->n_owned++] = (char *)path;
+        return 0;
+}
+
+static unsigned int ll_access_of(unsigned int perms)
+{
+        unsigned int a = 0;
+
+        if (perms & OPENHOOK_PERM_R)
+                a |= OH_LL_READ;
+        if (perms & OPENHOOK_PERM_W)
+                a |= OH_LL_WRITE;
+        if (perms & OPENHOOK_PERM_C)
+                a |= OH_LL_CREATE;
+        if (perms & OPENHOOK_PERM_D)
+                a |= OH_LL_DELETE;
+        return a;
+}
+
+static int ll_add_on_parent(struct ll_rules *r, const char *path, unsigned int access)
+{
+        const char *slash = strrchr(path, '/');
+        char *parent = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+
+        if (!slash || !parent) {
+                free(parent);
+                return slash ? -ENOMEM : -EINVAL;
+        }
+        int k = ll_rules_add(r, parent, access, true);
+        if (k < 0)
+                free(parent);
+        return k;
+}
+
+/* Landlock attaches rights to inodes that exist now, while the policy names
+ * paths that may come and go.  So:
+ *  - a subtree rule gives its letters to the directory (a directory that
+ *    does not exist yet is skipped by oh_landlock_apply: the broker cannot
+ *    serve it until restarted);
+ *  - an exact-file rule with only r/w gives them to the file itself;
+ *  - an exact-file rule with c or d, or naming a file that does not exist
+ *    yet, gives its letters to the PARENT directory: creating or removing
+ *    a name is a right on the directory, and a file the broker creates is a
+ *    new inode that inherits only the directory's rights.  This is broader
+ *    than the policy (every name in that directory): the policy engine
+ *    still narrows it to the one file, Landlock is the second wall.
+ * Deny rules add nothing: Landlock cannot subtract, so the outer wall is
+ * the union of the allow rules. */
+static int ll_add_policy_rule(struct ll_rules *r, const char *path, unsigned int perms, bool subtree)
+{
+        unsigned int access = ll_access_of(perms);
+        struct stat st;
+
+        if (access == 0)
+                return 0;
+        if (subtree)
+                return ll_rules_add(r, path, access, false);
+        if (!(perms & (OPENHOOK_PERM_C | OPENHOOK_PERM_D)) && stat(path, &st) == 0)
+                return ll_rules_add(r, path, access, false);
+        return ll_add_on_parent(r, path, access);
+}
+
+static int ll_collect(const struct openhook_policy *policy, struct ll_rules *r)
+{
+        size_t n;
+        const struct oh_rule *rules = oh_policy_rules(policy, &n);
+
+        for (size_t i = 0; i < n; i++) {
+                if (rules[i].deny)
+                        continue;
+                int k = ll_add_policy_rule(r, rules[i].path, rules[i].perms, rules[i].subtree);
+                if (k < 0)
+                        return k;
+        }
+
+#if OH_ASAN
+        /* LeakSanitizer reads /proc/self/maps and /proc/self/task at exit,
+         * and a report is symbolized from the executable. */
+        int k = ll_rules_add(r, "/proc/self", OH_LL_READ, false);
+        if (k < 0)
+                return k;
+        char exe[4096];
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (len > 0) {
+                char *p = strndup(exe, (size_t)len);
+                if (!p || (k = ll_rules_add(r, p, OH_LL_READ, true)) < 0) {
+                        free(p);
+                        return -ENOMEM;
+                }
+        }
+#endif
+        return 0;
+}
+
+static int confine_landlock(const struct openhook_policy *policy)
+{
+        struct ll_rules r = {};
+        int k = ll_collect(policy, &r);
+
+        if (k >= 0)
+                k = oh_landlock_apply(r.v, r.n);
+        ll_rules_done(&r);
+        return k;
+}
+
+/* ---- Capabilities --------------------------------------------------------- */
+
+/* The broker acts for its clients with the file access it was started
+ * with: a broker run as root may open root's files inside the policy (the
+ * QEMU case: disk images owned by root, handed to an unprivileged guest
+ * process), so it keeps the capabilities that make up "file access":
+ *  - CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH: read/write/search regardless of
+ *    mode bits;
+ *  - CAP_FOWNER: O_NOATIME and unlink/rename in sticky directories (/tmp)
+ *    on files it does not own.
+ * It never changes ownership (no CAP_CHOWN), never keeps setuid bits (no
+ * CAP_FSETID) and does nothing else privileged.  A seccomp supervisor also
+ * keeps CAP_SYS_PTRACE, needed to read the memory of a target that is not
+ * dumpable.  Each is kept only if the broker had it. */
+static uint64_t caps_wanted(unsigned int flags)
+{
+        uint64_t keep = UINT64_C(1) << CAP_DAC_OVERRIDE | UINT64_C(1) << CAP_DAC_READ_SEARCH |
+                        UINT64_C(1) << CAP_FOWNER;
+
+        if (flags & OH_CONFINE_SECCOMP_SUPERVISOR)
+                keep |= UINT64_C(1) << CAP_SYS_PTRACE;
+        return keep;
+}
+
+/* Removing a capability from the bounding set needs CAP_SETPCAP in the
+ * effective set, so this runs before capset() drops it.  Without it there
+ * is nothing to gain from the bounding set anyway: no_new_privs is set and
+ * seccomp forbids execve. */
+static int drop_bounding(uint64_t keep, uint64_t effective)
+{
+        if (!(effective & UINT64_C(1) << CAP_SETPCAP))
+                return 0;
+        for (unsigned long cap = 0; cap < 64; cap++) {
+                int in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+                if (in < 0)
+                        break;          /* EINVAL: past the kernel's last capability */
+                if (in == 1 && !(keep & UINT64_C(1) << cap) &&
+                    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+                        return oh_negerrno();
+        }
+        return 0;
+}
+
+static int confine_capabilities(unsigned int flags)
+{
+        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+        if (syscall(SYS_capget, &header, data) < 0)
+                return oh_negerrno();
+        uint64_t permitted = data[0].permitted | (uint64_t)data[1].permitted << 32;
+        uint64_t effective = data[0].effective | (uint64_t)data[1].effective << 32;
+        uint64_t keep = caps_wanted(flags) & permitted;
+
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+                return oh_negerrno();
+        int k = drop_bounding(keep, effective);
+        if (k < 0)
+                return k;
+
+        for (size_t i = 0; i < ELEMENTSOF(data); i++) {
+                data[i].permitted = data[i].effective = (uint32_t)(keep >> (32 * i));
+                data[i].inheritable = 0;
+        }
+        if (syscall(SYS_capset, &header, data) < 0)
+                return oh_negerrno();
+        return 0;
+}
+
+/* ---- seccomp ------------------------------------------------------------ */
+
+/* Every syscall the broker (server loop, resolver, log, glibc's malloc and
+ * threads) makes once it is confined.  What is not here kills the process:
+ * a broker doing something it never does is compromised, and a loud death
+ * (logged by the kernel with the syscall number) is better than an EPERM an
+ * attacker can probe around.  Filesystem syscalls are all here because
+ * Landlock, not seccomp, bounds where they reach. */
+static const int allowed_syscalls[] = {
+        /* the server loop and fd passing */
+        SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait),
+        SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_pwait2), SCMP_SYS(poll), SCMP_SYS(ppoll),
+        SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),
+        SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
+        SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(shutdown),
+        SCMP_SYS(eventfd2), SCMP_SYS(pipe2),
+        /* descriptors */
+        SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
+        SCMP_SYS(pread64), SCMP_SYS(lseek), SCMP_SYS(close), SCMP_SYS(close_range),
+        SCMP_SYS(fcntl), SCMP_SYS(dup), SCMP_SYS(dup3), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
+        /* the resolver and the file operations */
+        SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(readlinkat),
+        SCMP_SYS(readlink), SCMP_SYS(newfstatat), SCMP_SYS(fstat), SCMP_SYS(stat),
+        SCMP_SYS(lstat), SCMP_SYS(statx), SCMP_SYS(fstatfs), SCMP_SYS(statfs),
+        SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(getdents64),
+        SCMP_SYS(mkdirat), SCMP_SYS(unlinkat), SCMP_SYS(renameat), SCMP_SYS(renameat2),
+        SCMP_SYS(symlinkat), SCMP_SYS(linkat), SCMP_SYS(ftruncate), SCMP_SYS(umask),
+        SCMP_SYS(getcwd),
+        /* memory */
+        SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
+        SCMP_SYS(mprotect), SCMP_SYS(madvise),
+        /* threads (clone itself is handled below) */
+        SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(get_robust_list),
+        SCMP_SYS(rseq), SCMP_SYS(set_tid_address), SCMP_SYS(sched_yield),
+        SCMP_SYS(sched_getaffinity), SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(getppid),
+        SCMP_SYS(exit), SCMP_SYS(exit_group),
+        /* signals: handlers, masks, and ending the broker's own child (run) */
+        SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(rt_sigtimedwait), SCMP_SYS(signalfd4), SCMP_SYS(sigaltstack),
+        SCMP_SYS(restart_syscall), SCMP_SYS(kill), SCMP_SYS(wait4), SCMP_SYS(waitid),
+        /* time, limits and identity (log lines, qsort's sysinfo, sysconf) */
+        SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday),
+        SCMP_SYS(time), SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
+        SCMP_SYS(getrandom), SCMP_SYS(prlimit64), SCMP_SYS(getrlimit), SCMP_SYS(sysinfo),
+        SCMP_SYS(uname), SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
+        SCMP_SYS(getegid), SCMP_SYS(getgroups),
+};
+
+/* The supervisor answers notifications and reads paths from the target's
+ * memory.  libseccomp asks seccomp() for the notification sizes; seccomp()
+ * can only ever add restrictions, so it is allowed whole. */
+static const int supervisor_syscalls[] = {
+        SCMP_SYS(process_vm_readv), SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_getfd),
+        SCMP_SYS(pidfd_send_signal), SCMP_SYS(seccomp),
+};
+
+/* ID_VALID also under its first, wrong-direction number, which the kernel
+ * still accepts and older libseccomp sends. */
+static const unsigned long supervisor_ioctls[] = {
+        SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND, SECCOMP_IOCTL_NOTIF_ID_VALID,
+        SECCOMP_IOR(2, __u64), SECCOMP_IOCTL_NOTIF_ADDFD,
+};
+
+static int allow_all(scmp_filter_ctx ctx, const int *nrs, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                int k = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nrs[i], 0);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+/* ioctl is limited to request numbers (compared as the kernel's 32-bit
+ * command) the broker sends: TCGETS is stdio asking whether a stream is a
+ * terminal. */
+static int allow_ioctl(scmp_filter_ctx ctx, unsigned long request)
+{
+        return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                                SCMP_A1(SCMP_CMP_MASKED_EQ, UINT32_MAX, request));
+}
+
+/* Threads yes, processes no: clone must carry CLONE_THREAD.  clone3 passes
+ * its flags in memory seccomp cannot read, so it fails with ENOSYS, which
+ * makes glibc fall back to clone. */
+static int allow_threads_only(scmp_filter_ctx ctx)
+{
+        int k = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                                 SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+        if (k < 0)
+                return k;
+        return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+}
+
+static int build_filter(scmp_filter_ctx ctx, unsigned int flags)
+{
+        pid_t self = getpid();
+        int k;
+
+        if ((k = allow_all(ctx, allowed_syscalls, ELEMENTSOF(allowed_syscalls))) < 0 ||
+            (k = allow_threads_only(ctx)) < 0 ||
+            (k = allow_ioctl(ctx, TCGETS)) < 0)
+                return k;
+        /* CONNECT hands out new socketpairs; no other socket is ever made. */
+        if ((k = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+                                  SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0))) < 0)
+                return k;
+        /* raise() and abort() signal this process only. */
+        if ((k = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+                                  SCMP_A0(SCMP_CMP_EQ, (uint64_t)self, 0))) < 0)
+                return k;
+
+        if (!(flags & OH_CONFINE_SECCOMP_SUPERVISOR))
+                return 0;
+        if ((k = allow_all(ctx, supervisor_syscalls, ELEMENTSOF(supervisor_syscalls))) < 0)
+                return k;
+        for (size_t i = 0; i < ELEMENTSOF(supervisor_ioctls); i++)
+                if ((k = allow_ioctl(ctx, supervisor_ioctls[i])) < 0)
+                        return k;
+        return 0;
+}
+
+static int confine_seccomp(unsigned int flags)
+{
+        /* AddressSanitizer's runtime (shadow memory, LeakSanitizer's ptrace
+         * of every thread at exit, the report symbolizer) makes syscalls the
+         * broker never does; under ASan this layer is left out, the others
+         * are still tested. */
+        if (OH_ASAN)
+                return 0;
+
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+        if (!ctx)
+                return -ENOMEM;
+
+        /* TSYNC: threads that already exist get the filter too. */
+        int k = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+        if (k >= 0)
+                k = build_filter(ctx, flags);
+        if (k >= 0)
+                k = seccomp_load(ctx);
+        seccomp_release(ctx);
+        return k < 0 ? k : 0;
+}
+
+/* ---- Putting it together ---------------------------------------------- */
+
+/* Landlock and capabilities are per thread: a thread that already runs
+ * would keep the broker's old powers, so confinement must come first. */
+static int check_single_threaded(void)
+{
+        _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        char buf[8192];
+
+        if (fd < 0)
+                return oh_negerrno();
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return oh_negerrno();
+        buf[n] = '\0';
+        const char *t = strstr(buf, "\nThreads:");
+        if (!t)
+                return -EIO;
+        return strtoul(t + strlen("\nThreads:"), NULL, 10) == 1 ? 0 : -EBUSY;
+}
+
+int oh_broker_confine(const struct openhook_policy *policy, unsigned int flags)
+{
+        int k = check_single_threaded();
+        if (k < 0)
+                return k;
+
+        /* glibc reads the time zone on first use; the log should not find
+         * /etc/localtime walled off. */
+        tzset();
+
+        /* A seccomp supervisor must read paths from its targets' memory,
+         * and Landlock lets a restricted process do that (process_vm_readv,
+         * /proc/PID/mem) only for processes in its own or a nested domain:
+         * the programs it supervises are not.  It keeps the other layers. */
+        if (!(flags & OH_CONFINE_SECCOMP_SUPERVISOR))
+                k = confine_landlock(policy);
+        else if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                k = oh_negerrno();
+        if (k < 0)
+                return k;
+
+        k = confine_capabilities(flags);
+        if (k < 0)
+                return k;
+        return confine_seccomp(flags);
+}

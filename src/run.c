@@ -1,9 +1,630 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* openhook run: start a broker, then COMMAND confined by Landlock, its
+ * opens going to the broker (through the LD_PRELOAD shim, or seccomp user
+ * notification); wait for COMMAND and exit with its status, as env(1). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdnoreturn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
 #include "commands.h"
+#include "fdpass.h"
+#include "run.h"
+#include "seccomp_notify.h"
+#include "util.h"
+
+enum {
+        OPT_MODE = OH_OPT_FIRST_FREE,
+        OPT_LOG,
+        OPT_LEARN,
+        OPT_LEARN_COLLAPSE,
+        OPT_DIRECT,
+        OPT_NO_DEFAULT_DIRECT,
+        OPT_UNCONFINED,
+};
+
+struct run_options {
+        enum run_mode mode;
+        struct oh_cli_policy pol;
+        const char *log_file;
+        const char *learn_file;
+        bool learn_collapse;
+        bool unconfined;
+        bool default_direct;
+        const char **direct;            /* --direct arguments */
+        size_t n_direct;
+        char **argv;                    /* COMMAND [ARG]... */
+};
+
+static void help(void)
+{
+        printf("Usage: openhook run [OPTION]... -- COMMAND [ARG]...\n"
+               "Run COMMAND with its file opens brokered: a broker process checks each\n"
+               "request against the policy and passes back the opened descriptor, while\n"
+               "Landlock denies COMMAND direct access to anything but the direct set\n"
+               "(system libraries and programs, /proc, the standard devices).\n"
+               "\n"
+               "Options:\n"
+               "  --mode preload|seccomp  how opens reach the broker: an LD_PRELOAD shim\n"
+               "                       (default) or seccomp user notification\n"
+               OH_CLI_POLICY_HELP
+               "  --log FILE           append every decision to FILE as a JSON line\n"
+               "  --learn FILE         allow everything, then write to FILE the policy\n"
+               "                       that grants exactly what COMMAND used\n"
+               "  --learn-collapse     with --learn: one DIR/ rule for two or more files\n"
+               "                       used in the same directory\n"
+               "  --direct PATH        let COMMAND read and execute PATH (a file or a\n"
+               "                       tree) itself, without the broker; repeatable\n"
+               "  --no-default-direct  start from an empty direct set\n"
+               "  --unconfined         do not apply Landlock (needed where the kernel\n"
+               "                       lacks it): direct opens are then not prevented\n"
+               "  -h, --help           show this help\n"
+               "\n"
+               "Exit status: that of COMMAND (128+N if signal N killed it); 125 if\n"
+               "openhook run itself failed, 126 if COMMAND cannot be executed, 127 if\n"
+               "it was not found.  See openhook(1).\n");
+}
+
+__attribute__((format(printf, 1, 2)))
+static noreturn void run_usage(const char *fmt, ...)
+{
+        va_list ap;
+        char text[OPENHOOK_PATH_MAX];
+
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        oh_warn("%s", text);
+        oh_die_bad_option(OH_EXIT_RUN_FAILED);
+}
+
+static void add_direct(struct run_options *o, const char *path)
+{
+        const char **direct = realloc(o->direct, (o->n_direct + 1) * sizeof(*direct));
+        if (!direct)
+                oh_die_errno(OH_EXIT_RUN_FAILED, -ENOMEM, "--direct");
+        o->direct = direct;
+        o->direct[o->n_direct++] = path;
+}
+
+static void parse_options(struct run_options *o, int argc, char **argv)
+{
+        static const struct option options[] = {
+                OH_CLI_POLICY_LONG_OPTIONS,
+                { "mode", required_argument, NULL, OPT_MODE },
+                { "log", required_argument, NULL, OPT_LOG },
+                { "learn", required_argument, NULL, OPT_LEARN },
+                { "learn-collapse", no_argument, NULL, OPT_LEARN_COLLAPSE },
+                { "direct", required_argument, NULL, OPT_DIRECT },
+                { "no-default-direct", no_argument, NULL, OPT_NO_DEFAULT_DIRECT },
+                { "unconfined", no_argument, NULL, OPT_UNCONFINED },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+                if (oh_cli_policy_option(&o->pol, c, optarg))
+                        continue;
+                switch (c) {
+                case OPT_MODE:
+                        if (strcmp(optarg, "preload") == 0)
+                                o->mode = RUN_MODE_PRELOAD;
+                        else if (strcmp(optarg, "seccomp") == 0)
+                                o->mode = RUN_MODE_SECCOMP;
+                        else
+                                run_usage("unknown --mode '%s' (expected preload or seccomp)", optarg);
+                        break;
+                case OPT_LOG:
+                        o->log_file = optarg;
+                        break;
+                case OPT_LEARN:
+                        o->learn_file = optarg;
+                        break;
+                case OPT_LEARN_COLLAPSE:
+                        o->learn_collapse = true;
+                        break;
+                case OPT_DIRECT:
+                        if (optarg[0] != '/' || strchr(optarg, ':'))
+                                run_usage("--direct needs an absolute path without ':', not '%s'", optarg);
+                        add_direct(o, optarg);
+                        break;
+                case OPT_NO_DEFAULT_DIRECT:
+                        o->default_direct = false;
+                        break;
+                case OPT_UNCONFINED:
+                        o->unconfined = true;
+                        break;
+                case 'h':
+                        help();
+                        exit(OH_EXIT_OK);
+                default:
+                        oh_die_bad_option(OH_EXIT_RUN_FAILED);
+                }
+        }
+        if (optind >= argc)
+                run_usage("%s", "missing COMMAND");
+        if (o->learn_file && o->pol.n_options > 0)
+                run_usage("%s", "--learn writes a policy: it takes no --policy, --allow or --deny");
+        if (o->learn_collapse && !o->learn_file)
+                run_usage("%s", "--learn-collapse needs --learn FILE");
+        o->argv = argv + optind;
+}
+
+/* Landlock is what makes the broker matter: without it the command could
+ * simply open files itself, so running without it must be asked for. */
+static void require_landlock(const struct run_options *o)
+{
+        if (o->unconfined)
+                return;
+        int abi = oh_landlock_abi();
+        if (abi < 0)
+                oh_die(OH_EXIT_RUN_FAILED,
+                       "this kernel has no Landlock (%s), so COMMAND could open any file "
+                       "directly; pass --unconfined to run it anyway", strerror(-abi));
+}
+
+/* The file execvp() would run.  Found here, not by execvp() in the child,
+ * because Landlock must be told which file COMMAND is. */
+static int find_command(const char *name, char **ret)
+{
+        if (strchr(name, '/'))
+                return (*ret = strdup(name)) ? 0 : -ENOMEM;
+
+        const char *search = getenv("PATH");
+        if (!search || !*search)
+                search = "/usr/local/bin:/usr/bin:/bin";
+
+        _cleanup_free_ char *not_executable = NULL;
+        for (const char *dir = search;; dir++) {
+                size_t len = strcspn(dir, ":");
+                _cleanup_free_ char *candidate = NULL;
+                struct stat st;
+
+                if (asprintf(&candidate, "%.*s/%s", (int)len, len ? dir : ".", name) < 0)
+                        return -ENOMEM;
+                if (stat(candidate, &st) == 0 && !S_ISDIR(st.st_mode)) {
+                        if (access(candidate, X_OK) == 0) {
+                                *ret = TAKE_PTR(candidate);
+                                return 0;
+                        }
+                        if (!not_executable)
+                                not_executable = TAKE_PTR(candidate);
+                }
+                dir += len;
+                if (*dir == '\0')
+                        break;
+        }
+        /* As execvp(): a file found but not executable fails with EACCES. */
+        if (not_executable) {
+                *ret = TAKE_PTR(not_executable);
+                return 0;
+        }
+        return -ENOENT;
+}
+
+/* OPENHOOK_PRELOAD, else the shim next to this binary in a build tree
+ * (<build>/src/openhook and <build>/preload/), else the installed one. */
+static int find_preload(char **ret)
+{
+        const char *env = getenv("OPENHOOK_PRELOAD");
+        char exe[PATH_MAX], candidate[PATH_MAX + 64];
+        const char *path = OH_PRELOAD_INSTALLED;
+
+        if (env && *env)
+                path = env;
+        else {
+                ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+                if (n > 0) {
+                        exe[n] = '\0';
+                        for (int i = 0; i < 2; i++) {
+                                char *slash = strrchr(exe, '/');
+                                if (slash)
+                                        *slash = '\0';
+                        }
+                        snprintf(candidate, sizeof(candidate), "%s/preload/libopenhook-preload.so", exe);
+                        if (access(candidate, R_OK) == 0)
+                                path = candidate;
+                }
+        }
+        *ret = realpath(path, NULL);
+        if (!*ret)
+                return oh_negerrno();
+        if (strpbrk(*ret, ": "))
+                return -EINVAL;         /* LD_PRELOAD separates entries with these */
+        return 0;
+}
+
+/* The direct set, plus what exec needs: COMMAND itself and the shim. */
+static int build_direct(const struct run_options *o, const char *command, const char *preload,
+                        struct run_direct *d)
+{
+        int r = o->default_direct ? run_direct_add_defaults(d) : 0;
+
+        for (size_t i = 0; r >= 0 && i < o->n_direct; i++)
+                r = run_direct_add(d, o->direct[i], OH_LL_READ | OH_LL_EXEC);
+        if (r >= 0 && preload)
+                r = run_direct_add(d, preload, OH_LL_READ | OH_LL_EXEC);
+        if (r < 0)
+                return r;
+
+        /* Script interpreters read COMMAND too.  Missing: exec reports it. */
+        _cleanup_free_ char *real = realpath(command, NULL);
+        if (real && !strchr(real, ':'))
+                r = run_direct_add(d, real, OH_LL_READ | OH_LL_EXEC);
+        return r;
+}
+
+static struct openhook_policy *make_policy(struct run_options *o)
+{
+        if (!o->learn_file)
+                return oh_cli_policy_take(&o->pol);
+
+        struct openhook_policy *policy;
+        _cleanup_free_ char *error = NULL;
+        int r = openhook_policy_new(&policy);
+        if (r >= 0)
+                r = openhook_policy_allow(policy, "rwcd", "/", &error);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the learning policy%s%s",
+                             error ? ": " : "", error ? error : "");
+        return policy;
+}
+
+/* ---- The command ---------------------------------------------------------- */
+
+struct run_child {
+        enum run_mode mode;
+        const char *path;               /* what to execute */
+        char **argv;
+        int sock;                       /* our end of the socketpair with the broker */
+        const char *preload;
+        const struct run_direct *direct;
+        bool landlock;
+        sigset_t sigmask;               /* restored before exec */
+        int status_fd;                  /* CLOEXEC: a failure before or at exec */
+};
+
+enum child_stage {
+        STAGE_SETUP,
+        STAGE_LANDLOCK,
+        STAGE_SECCOMP,
+        STAGE_EXEC,
+};
+
+struct child_failure {
+        int stage;
+        int error;                      /* -errno */
+};
+
+static noreturn void child_fail(const struct run_child *c, enum child_stage stage, int error)
+{
+        struct child_failure f = { stage, error };
+
+        (void)!write(c->status_fd, &f, sizeof(f));
+        if (stage != STAGE_EXEC)
+                _exit(OH_EXIT_RUN_FAILED);
+        _exit(error == -ENOENT ? OH_EXIT_NOT_FOUND : OH_EXIT_CANNOT_EXEC);
+}
+
+/* The shim goes first, so it sees the program's opens before any other
+ * preloaded library makes them. */
+static int set_preload_env(const char *preload)
+{
+        const char *old = getenv("LD_PRELOAD");
+        _cleanup_free_ char *value = NULL;
+
+        if (old && *old ? asprintf(&value, "%s:%s", preload, old) < 0
+                        : !(value = strdup(preload)))
+                return -ENOMEM;
+        return setenv("LD_PRELOAD", value, 1) < 0 ? oh_negerrno() : 0;
+}
+
+/* OPENHOOK_FD is the one descriptor the command inherits on purpose. */
+static int child_env(const struct run_child *c)
+{
+        char fd[16];
+
+        if (c->mode != RUN_MODE_PRELOAD)
+                return unsetenv("OPENHOOK_FD") < 0 ? oh_negerrno() : 0;
+        if (fcntl(c->sock, F_SETFD, 0) < 0)
+                return oh_negerrno();
+        snprintf(fd, sizeof(fd), "%d", c->sock);
+        if (setenv("OPENHOOK_FD", fd, 1) < 0)
+                return oh_negerrno();
+        return set_preload_env(c->preload);
+}
+
+/* The listener reaches the broker before execve, so the filter's first
+ * notification (possibly execve itself) already has someone to answer. */
+static int child_seccomp(const struct run_child *c)
+{
+        _cleanup_close_ int listener = oh_seccomp_install();
+        if (listener < 0)
+                return listener;
+        char byte = 0;
+        ssize_t n = oh_send(c->sock, &byte, sizeof(byte), listener);
+        return n < 0 ? (int)n : 0;
+}
+
+static noreturn void child_run(const struct run_child *c)
+{
+        int r;
+
+        sigprocmask(SIG_SETMASK, &c->sigmask, NULL);
+        r = child_env(c);
+        if (r < 0)
+                child_fail(c, STAGE_SETUP, r);
+        if (c->landlock) {
+                r = oh_landlock_apply(c->direct->rules, c->direct->n);
+                if (r < 0)
+                        child_fail(c, STAGE_LANDLOCK, r);
+        }
+        if (c->mode == RUN_MODE_SECCOMP) {
+                r = child_seccomp(c);
+                if (r < 0)
+                        child_fail(c, STAGE_SECCOMP, r);
+                close(c->sock);
+        }
+        execv(c->path, c->argv);
+        child_fail(c, STAGE_EXEC, oh_negerrno());
+}
+
+static int report_failure(const struct run_child *c, const struct child_failure *f)
+{
+        switch (f->stage) {
+        case STAGE_EXEC:
+                oh_warn("%s: %s", c->argv[0], strerror(-f->error));
+                return f->error == -ENOENT ? OH_EXIT_NOT_FOUND : OH_EXIT_CANNOT_EXEC;
+        case STAGE_LANDLOCK:
+                oh_warn("cannot confine COMMAND with Landlock: %s", strerror(-f->error));
+                break;
+        case STAGE_SECCOMP:
+                if (f->error == -ENOSYS)
+                        oh_warn("--mode seccomp is not available in this build");
+                else
+                        oh_warn("cannot install the seccomp filter: %s", strerror(-f->error));
+                break;
+        default:
+                oh_warn("cannot prepare COMMAND: %s", strerror(-f->error));
+                break;
+        }
+        return OH_EXIT_RUN_FAILED;
+}
+
+/* Returns the pid, with *FAILED set to the exit status to use once it is
+ * reaped if it never got to run COMMAND (0 if it did); or -errno. */
+static pid_t start_command(struct run_child *c, int *failed)
+{
+        int status_pipe[2];
+
+        if (pipe2(status_pipe, O_CLOEXEC) < 0)
+                return oh_negerrno();
+        _cleanup_close_ int status_read = status_pipe[0];
+        c->status_fd = status_pipe[1];
+
+        pid_t pid = fork();
+        if (pid == 0) {
+                close(TAKE_FD(status_read));
+                child_run(c);
+        }
+        close(c->status_fd);
+        if (pid < 0)
+                return oh_negerrno();
+
+        /* End of file: execve succeeded and closed the pipe. */
+        struct child_failure f;
+        ssize_t n;
+        do
+                n = read(status_read, &f, sizeof(f));
+        while (n < 0 && errno == EINTR);
+        *failed = n == sizeof(f) ? report_failure(c, &f) : 0;
+        return pid;
+}
+
+/* ---- Waiting ------------------------------------------------------------ */
+
+static int exit_code(int status)
+{
+        return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+struct run_wait {
+        pid_t command, broker;
+        int command_status;             /* -1 while it runs */
+        int broker_status;              /* -1 while it runs */
+};
+
+static void reap(struct run_wait *w)
+{
+        int status;
+        pid_t pid;
+
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                if (pid == w->command)
+                        w->command_status = exit_code(status);
+                else if (pid == w->broker)
+                        w->broker_status = exit_code(status);
+        }
+}
+
+/* Signals from the terminal (SI_KERNEL) already reached the command, which
+ * shares our process group; those sent to us alone are passed on.  Once
+ * the command is gone, a signal ends the wait for the broker instead. */
+static void wait_all(struct run_wait *w, const sigset_t *mask, bool wait_broker)
+{
+        while (w->command_status < 0 || (wait_broker && w->broker_status < 0)) {
+                siginfo_t si;
+                int sig = sigwaitinfo(mask, &si);
+
+                if (sig < 0)
+                        continue;
+                if (sig == SIGCHLD) {
+                        reap(w);
+                        continue;
+                }
+                if (w->command_status >= 0) {
+                        oh_warn("not waiting for the broker to finish (%s)", strsignal(sig));
+                        return;
+                }
+                if (si.si_code != SI_KERNEL)
+                        kill(w->command, sig);
+        }
+}
+
+/* ---- Putting it together ---------------------------------------------- */
+
+struct run_state {
+        struct run_options opt;
+        char *command;
+        char *preload;
+        struct run_direct direct;
+        struct openhook_policy *policy;
+        struct oh_decision_log *log;
+        struct oh_learn *learn;
+        int learn_fd;
+};
+
+static void run_state_done(struct run_state *s)
+{
+        oh_learn_free(s->learn);
+        oh_decision_log_free(s->log);
+        openhook_policy_free(s->policy);
+        run_direct_done(&s->direct);
+        free(s->preload);
+        free(s->command);
+        free(s->opt.direct);
+        oh_cli_policy_done(&s->opt.pol);
+        if (s->learn_fd >= 0)
+                close(s->learn_fd);
+}
+
+/* Everything that can fail because of the command line or the system, so
+ * that nothing has been started when it does. */
+static void prepare(struct run_state *s)
+{
+        struct run_options *o = &s->opt;
+        int r;
+
+        require_landlock(o);
+        r = find_command(o->argv[0], &s->command);
+        if (r == -ENOENT)
+                oh_die(OH_EXIT_NOT_FOUND, "%s: command not found", o->argv[0]);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "%s", o->argv[0]);
+
+        if (o->mode == RUN_MODE_PRELOAD) {
+                r = find_preload(&s->preload);
+                if (r < 0)
+                        oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot use the preload library "
+                                     "(set OPENHOOK_PRELOAD to libopenhook-preload.so)");
+        }
+        r = build_direct(o, s->command, s->preload, &s->direct);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the direct set");
+        _cleanup_free_ char *direct_env = run_direct_env(&s->direct);
+        /* The broker sees it too: a seccomp supervisor lets these through. */
+        if (!direct_env || setenv("OPENHOOK_DIRECT", direct_env, 1) < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, -ENOMEM, "OPENHOOK_DIRECT");
+
+        s->policy = make_policy(o);
+        r = oh_decision_log_new(o->log_file, 0, &s->log);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot open log file '%s'", o->log_file);
+        if (o->learn_file) {
+                s->learn_fd = open(o->learn_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+                if (s->learn_fd < 0)
+                        oh_die_errno(OH_EXIT_RUN_FAILED, oh_negerrno(), "cannot write '%s'", o->learn_file);
+                r = oh_learn_new((const char *const *)s->direct.paths, o->learn_collapse, &s->learn);
+                if (r < 0)
+                        oh_die_errno(OH_EXIT_RUN_FAILED, r, "--learn");
+        }
+}
+
+static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old_mask)
+{
+        int sv[2];
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, oh_negerrno(), "socketpair");
+        _cleanup_close_ int broker_end = sv[0];
+        _cleanup_close_ int command_end = sv[1];
+
+        struct run_broker b = {
+                .mode = s->opt.mode,
+                .policy = s->policy,
+                .sock = broker_end,
+                .peer = command_end,
+                .log = s->log,
+                .learn = s->learn,
+                .learn_fd = s->learn_fd,
+                .argv = s->opt.argv,
+        };
+        struct run_wait w = { .command_status = -1, .broker_status = -1 };
+        w.broker = run_broker_start(&b);
+        if (w.broker < 0)
+                return OH_EXIT_RUN_FAILED;
+        close(TAKE_FD(broker_end));
+
+        struct run_child c = {
+                .mode = s->opt.mode,
+                .path = s->command,
+                .argv = s->opt.argv,
+                .sock = command_end,
+                .preload = s->preload,
+                .direct = &s->direct,
+                .landlock = !s->opt.unconfined,
+                .sigmask = *old_mask,
+        };
+        int failed = 0;
+        w.command = start_command(&c, &failed);
+        if (w.command < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, w.command, "fork");
+        close(TAKE_FD(command_end));
+
+        wait_all(&w, mask, s->learn != NULL);
+        if (failed)
+                return failed;
+        if (s->learn && w.broker_status != 0)
+                return OH_EXIT_RUN_FAILED;
+        return w.command_status < 0 ? OH_EXIT_RUN_FAILED : w.command_status;
+}
 
 int cmd_run(int argc, char **argv)
 {
-        fprintf(stderr, "openhook run: not built yet\n");
-        return 125;
+        struct run_state s = {
+                .opt = {
+                        .pol = OH_CLI_POLICY_INIT("run", OH_EXIT_RUN_FAILED, OH_EXIT_RUN_FAILED),
+                        .default_direct = true,
+                },
+                .learn_fd = -1,
+        };
+        sigset_t mask, old_mask;
+
+        parse_options(&s.opt, argc, argv);
+        prepare(&s);
+
+        /* Blocked before the first fork, so no signal or child exit can be
+         * missed; the children restore the mask. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        signal(SIGCHLD, SIG_DFL);
+        sigprocmask(SIG_BLOCK, &mask, &old_mask);
+
+        int status = launch(&s, &mask, &old_mask);
+        run_state_done(&s);
+        return status;
 }

@@ -1,6 +1,782 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* openhook run --mode seccomp.
+ *
+ * The confined program's path syscalls stop in the kernel and become user
+ * notifications.  For each one the supervisor reads the arguments out of
+ * the stopped task once, checks the notification is still alive (so the
+ * TID it read from was not recycled), makes the path absolute as the task
+ * would have seen it, lets the policy engine decide and act (lib/resolve.c),
+ * and answers: the fd it opened is installed in the task with
+ * SECCOMP_IOCTL_NOTIF_ADDFD + SECCOMP_ADDFD_FLAG_SEND, any other result is
+ * the syscall's return value.  The kernel never re-reads the program's
+ * memory for a brokered call, so a thread rewriting the path buffer after
+ * the check changes nothing.
+ *
+ * The one exception (SECCOMP_USER_NOTIF_FLAG_CONTINUE) is a read-only
+ * open()/openat() of a path in the Landlock "direct" set: see
+ * direct_read(). */
 #include <errno.h>
-#include "seccomp_notify.h"
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-int oh_seccomp_install(void) { return -ENOSYS; }
-int oh_seccomp_supervise(int listener, const struct openhook_policy *policy, openhook_log_fn log, void *userdata) { return -ENOSYS; }
+#include "resolve.h"
+#include "seccomp_notify.h"
+#include "seccomp_target.h"
+#include "util.h"
+
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+#ifndef SECCOMP_ADDFD_FLAG_SEND
+#define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
+#endif
+
+/* The kernel's O_LARGEFILE on x86; glibc's x86_64 headers define it as 0,
+ * but i386 programs pass it on every open and it means nothing to a 64-bit
+ * broker. */
+#define OH_X86_O_LARGEFILE 0100000u
+
+#define ARG_NONE (-1)     /* no such argument */
+#define DIRFD_CWD (-1)    /* the path is looked up from the cwd */
+#define DIRFD_RAW (-2)    /* the string is not looked up (symlink target) */
+
+enum {
+        SC_HOW = 1u << 0,       /* arg 2 is a struct open_how, arg 3 its size */
+        SC_LEN64 = 1u << 1,     /* length split over args 1 (low) and 2 (high) */
+};
+
+struct sc_call;
+
+struct sc_path_arg {
+        int8_t path;            /* argument index of the string */
+        int8_t dirfd;           /* argument index of the dirfd, or DIRFD_* */
+};
+
+/* One notified syscall: where its arguments are and who answers it. */
+struct sc_syscall {
+        const char *name;
+        int (*act)(struct sc_call *c);
+        struct sc_path_arg p[2];
+        int8_t flags_arg;
+        int8_t mode_arg;
+        uint32_t fixed_flags;
+        unsigned int opts;
+};
+
+struct sc_nr {
+        uint32_t arch;
+        int nr;
+        const struct sc_syscall *sys;
+};
+
+struct sc_supervisor {
+        int listener;
+        uint32_t native_arch;
+        const struct openhook_policy *policy;
+        openhook_log_fn log;
+        void *userdata;
+        char *direct_buf;
+        const char *direct[64];
+        size_t n_direct;
+        struct sc_nr map[64];
+        size_t n_map;
+        bool warned_read;
+};
+
+/* Everything one notification needs, read before the validity check. */
+struct sc_call {
+        struct sc_supervisor *sv;
+        const struct seccomp_notif *req;
+        const struct sc_syscall *sys;
+        bool compat;
+        char path[2][PATH_MAX];
+        uint32_t flags;
+        uint32_t mode;
+        uint64_t length;
+        int newfd;              /* opened for the task, to inject */
+        bool cont;              /* let the kernel run the syscall */
+};
+
+static int act_open(struct sc_call *c);
+static int act_mkdir(struct sc_call *c);
+static int act_mknod(struct sc_call *c);
+static int act_unlink(struct sc_call *c);
+static int act_rmdir(struct sc_call *c);
+static int act_rename(struct sc_call *c);
+static int act_symlink(struct sc_call *c);
+static int act_link(struct sc_call *c);
+static int act_truncate(struct sc_call *c);
+
+#define P(path, dirfd) { path, dirfd }
+#define NOP P(ARG_NONE, ARG_NONE)
+
+/* Every syscall that creates, opens, removes, renames or resizes by path.
+ * The names are resolved per architecture; a name an architecture lacks
+ * (truncate64 on x86_64) is skipped there. */
+static const struct sc_syscall syscalls[] = {
+        { "open",       act_open,     { P(0, DIRFD_CWD), NOP }, 1, 2, 0, 0 },
+        { "openat",     act_open,     { P(1, 0), NOP }, 2, 3, 0, 0 },
+        { "openat2",    act_open,     { P(1, 0), NOP }, ARG_NONE, ARG_NONE, 0, SC_HOW },
+        { "creat",      act_open,     { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, O_CREAT | O_WRONLY | O_TRUNC, 0 },
+        { "mkdir",      act_mkdir,    { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, 0, 0 },
+        { "mkdirat",    act_mkdir,    { P(1, 0), NOP }, ARG_NONE, 2, 0, 0 },
+        { "mknod",      act_mknod,    { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, 0, 0 },
+        { "mknodat",    act_mknod,    { P(1, 0), NOP }, ARG_NONE, 2, 0, 0 },
+        { "unlink",     act_unlink,   { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, 0 },
+        { "unlinkat",   act_unlink,   { P(1, 0), NOP }, 2, ARG_NONE, 0, 0 },
+        { "rmdir",      act_rmdir,    { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, 0 },
+        { "rename",     act_rename,   { P(0, DIRFD_CWD), P(1, DIRFD_CWD) }, ARG_NONE, ARG_NONE, 0, 0 },
+        { "renameat",   act_rename,   { P(1, 0), P(3, 2) }, ARG_NONE, ARG_NONE, 0, 0 },
+        { "renameat2",  act_rename,   { P(1, 0), P(3, 2) }, 4, ARG_NONE, 0, 0 },
+        { "symlink",    act_symlink,  { P(0, DIRFD_RAW), P(1, DIRFD_CWD) }, ARG_NONE, ARG_NONE, 0, 0 },
+        { "symlinkat",  act_symlink,  { P(0, DIRFD_RAW), P(2, 1) }, ARG_NONE, ARG_NONE, 0, 0 },
+        { "link",       act_link,     { P(0, DIRFD_CWD), P(1, DIRFD_CWD) }, ARG_NONE, ARG_NONE, 0, 0 },
+        { "linkat",     act_link,     { P(1, 0), P(3, 2) }, 4, ARG_NONE, 0, 0 },
+        { "truncate",   act_truncate, { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, 0 },
+        { "truncate64", act_truncate, { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_LEN64 },
+};
+
+/* Syscalls answered in the filter itself, without a round trip.  Each
+ * would reach a file without a path the policy could judge:
+ * open_by_handle_at and open_tree (an O_PATH fd of any path, not checked
+ * by Landlock), chroot (absolute paths would stop meaning what the
+ * supervisor reads), uselib (opens a library by path).  io_uring would
+ * open files inside the kernel without a syscall to notify; Landlock would
+ * still confine those opens, but refusing it makes programs fall back to
+ * open(2), which is brokered. */
+static const struct {
+        const char *name;
+        int error;
+} refused[] = {
+        { "open_by_handle_at", EPERM },
+        { "open_tree", EPERM },
+        { "chroot", EPERM },
+        { "uselib", EPERM },
+        { "io_uring_setup", ENOSYS },
+};
+
+/* ---- Arguments -------------------------------------------------------- */
+
+static uint64_t arg(const struct sc_call *c, int i)
+{
+        uint64_t v = c->req->data.args[i];
+
+        return c->compat ? (uint32_t)v : v;
+}
+
+static int arg_int(const struct sc_call *c, int i)
+{
+        return (int)(uint32_t)c->req->data.args[i];
+}
+
+static int fetch_how(struct sc_call *c)
+{
+        uint64_t size = arg(c, 3);
+        uint8_t buf[4096];
+        struct open_how how;
+
+        if (size < sizeof how)
+                return -EINVAL;
+        if (size > sizeof buf)
+                return -E2BIG;
+        int r = oh_target_read(c->req->pid, arg(c, 2), buf, size);
+        if (r < 0)
+                return r;
+        /* As the kernel: a larger struct from a newer libc is fine as long
+         * as the fields this kernel does not know are zero. */
+        for (size_t i = sizeof how; i < size; i++)
+                if (buf[i] != 0)
+                        return -E2BIG;
+        memcpy(&how, buf, sizeof how);
+        if (how.flags > UINT32_MAX || how.mode > 07777)
+                return -EINVAL;
+        if (how.mode != 0 && !(how.flags & O_CREAT) && (how.flags & O_TMPFILE) != O_TMPFILE)
+                return -EINVAL;
+        /* The policy engine resolves under its own rules; it cannot promise
+         * RESOLVE_BENEATH and friends relative to the program's dirfd.
+         * ENOSYS makes callers take their openat() fallback. */
+        if (how.resolve & ~(uint64_t)RESOLVE_CACHED)
+                return -ENOSYS;
+        c->flags = (uint32_t)how.flags;
+        c->mode = (uint32_t)how.mode;
+        return 0;
+}
+
+static bool creates(const struct sc_call *c)
+{
+        if (c->sys->act == act_mkdir || c->sys->act == act_mknod)
+                return true;
+        return c->sys->act == act_open &&
+                ((c->flags & O_CREAT) || (c->flags & O_TMPFILE) == O_TMPFILE);
+}
+
+static int fetch_numbers(struct sc_call *c)
+{
+        const struct sc_syscall *s = c->sys;
+        mode_t umask_value;
+        int r;
+
+        if (s->opts & SC_HOW) {
+                r = fetch_how(c);
+                if (r < 0)
+                        return r;
+        }
+        if (s->flags_arg != ARG_NONE)
+                c->flags = (uint32_t)arg(c, s->flags_arg);
+        c->flags |= s->fixed_flags;
+        if (c->compat)
+                c->flags &= ~OH_X86_O_LARGEFILE;
+        if (s->mode_arg != ARG_NONE)
+                c->mode = (uint32_t)arg(c, s->mode_arg);
+        if (s->opts & SC_LEN64)
+                c->length = (uint64_t)(uint32_t)arg(c, 1) | (uint64_t)arg(c, 2) << 32;
+        else if (c->compat)
+                c->length = (uint64_t)(int64_t)(int32_t)arg(c, 1);
+        else
+                c->length = c->req->data.args[1];
+        if (!creates(c))
+                return 0;
+        /* The program's umask, not the broker's, is what the kernel would
+         * apply (the broker's still applies on top, see DESIGN.md). */
+        r = oh_target_status(c->req->pid, NULL, &umask_value);
+        if (r < 0)
+                return r;
+        c->mode = (c->mode & (S_IFMT | 07777)) & ~(uint32_t)umask_value;
+        return 0;
+}
+
+static int fetch_path(struct sc_call *c, int i)
+{
+        const struct sc_path_arg *p = &c->sys->p[i];
+        char raw[PATH_MAX];
+        int r;
+
+        r = oh_target_read_string(c->req->pid, arg(c, p->path), raw, sizeof raw);
+        if (r < 0)
+                return r;
+        if (p->dirfd == DIRFD_RAW) {
+                if (r == 0)
+                        return -ENOENT;
+                memcpy(c->path[i], raw, (size_t)r + 1);
+                return 0;
+        }
+        r = oh_target_abspath(c->req->pid, p->dirfd == DIRFD_CWD ? AT_FDCWD : arg_int(c, p->dirfd),
+                              raw, c->path[i], sizeof c->path[i]);
+        return r < 0 ? r : 0;
+}
+
+static int fetch(struct sc_call *c)
+{
+        int r;
+
+        for (int i = 0; i < 2; i++) {
+                if (c->sys->p[i].path == ARG_NONE)
+                        continue;
+                r = fetch_path(c, i);
+                if (r < 0)
+                        return r;
+        }
+        return fetch_numbers(c);
+}
+
+/* ---- Decisions -------------------------------------------------------- */
+
+static void log_decision(const struct sc_call *c, uint32_t command, int result, const struct oh_verdict *v)
+{
+        struct openhook_decision d = {
+                .pid = (pid_t)c->req->pid,
+                .command = command,
+                .path = c->path[0][0] ? c->path[0] : NULL,
+                .path2 = c->path[1][0] ? c->path[1] : NULL,
+                .flags = c->flags,
+                .mode = c->mode,
+                .result = result > 0 ? 0 : result,
+                .denied = v->denied,
+                .hint = v->denied ? v->hint : NULL,
+        };
+
+        if (c->sv->log)
+                c->sv->log(&d, c->sv->userdata);
+}
+
+static bool path_is_plain(const char *path)
+{
+        for (const char *p = path; (p = strchr(p, '/')); p++) {
+                if (p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
+                        return false;
+                if (p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0'))
+                        return false;
+        }
+        return true;
+}
+
+static bool direct_covers(const struct sc_supervisor *sv, const char *path)
+{
+        for (size_t i = 0; i < sv->n_direct; i++) {
+                size_t n = strlen(sv->direct[i]);
+
+                if (strncmp(path, sv->direct[i], n) == 0 && (path[n] == '/' || path[n] == '\0'))
+                        return true;
+        }
+        return false;
+}
+
+/* Whether the kernel may run this open itself (CONTINUE).  That is safe
+ * only because Landlock is enforced on the program underneath (run puts
+ * OPENHOOK_DIRECT in the supervisor's environment only then): whatever the
+ * kernel then opens -- even if another thread rewrote the path after this
+ * check -- Landlock checks the file actually reached against the direct
+ * set, so CONTINUE grants nothing the direct set does not already grant.
+ * The flags of open() and openat() are registers, fixed when the syscall
+ * stopped; openat2()'s live in memory and are never continued.  O_PATH is
+ * excluded because Landlock does not check O_PATH opens.  This keeps the
+ * dynamic loader's opens (ld.so.cache, libc) off the broker, as in preload
+ * mode, where the shim opens direct paths itself. */
+static bool direct_read(const struct sc_call *c)
+{
+        if (c->sv->n_direct == 0 || (c->sys->opts & SC_HOW) || c->sys->fixed_flags)
+                return false;
+        if ((c->flags & O_ACCMODE) != O_RDONLY || (c->flags & (O_CREAT | O_TRUNC | O_PATH)))
+                return false;
+        return path_is_plain(c->path[0]) && direct_covers(c->sv, c->path[0]);
+}
+
+static int act_open(struct sc_call *c)
+{
+        struct oh_verdict v = {};
+        int fd;
+
+        if (direct_read(c)) {
+                c->cont = true;
+                return 0;
+        }
+        fd = oh_do_open(c->sv->policy, c->path[0], c->flags, c->mode, &v);
+        log_decision(c, OPENHOOK_CMD_OPEN, fd, &v);
+        if (fd < 0)
+                return fd;
+        c->newfd = fd;
+        return 0;
+}
+
+static int act_mkdir(struct sc_call *c)
+{
+        struct oh_verdict v = {};
+        int r;
+
+        c->mode &= 01777;
+        r = oh_do_mkdir(c->sv->policy, c->path[0], c->mode, &v);
+        log_decision(c, OPENHOOK_CMD_MKDIR, r, &v);
+        return r;
+}
+
+/* A regular file made with mknod is a create like open(O_CREAT|O_EXCL);
+ * FIFOs, sockets and devices have no letter in the policy. */
+static int act_mknod(struct sc_call *c)
+{
+        struct oh_verdict v = {};
+        uint32_t type = c->mode & S_IFMT;
+        int fd;
+
+        if (type != 0 && type != S_IFREG)
+                return -EPERM;
+        c->flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+        c->mode &= 07777;
+        fd = oh_do_open(c->sv->policy, c->path[0], c->flags, c->mode, &v);
+        log_decision(c, OPENHOOK_CMD_OPEN, fd, &v);
+        if (fd < 0)
+                return fd;
+        close(fd);
+        return 0;
+}
+
+static int act_rmdir(struct sc_call *c)
+{
+        struct oh_verdict v = {};
+        int r = oh_do_rmdir(c->sv->policy, c->path[0], &v);
+
+        log_decision(c, OPENHOOK_CMD_RMDIR, r, &v);
+        return r;
+}
+
+static int act_unlink(struct sc_call *c)
+{
+        struct oh_verdict v = {};
+        int r;
+
+        if (c->flags & ~(uint32_t)AT_REMOVEDIR)
+                return -EINVAL;
+        if (c->flags & AT_REMOVEDIR)
+                return act_rmdir(c);
+        r = oh_do_unlink(c->sv->policy, c->path[0], &v);
+        log_decision(c, OPENHOOK_CMD_UNLINK, r, &v);
+        return r;
+}
+
+static int act_rename(struct sc_call *c)
+{
+        struct oh_verdict v = {};
+        int r = oh_do_rename(c->sv->policy, c->path[0], c->path[1], c->flags, &v);
+
+        log_decision(c, OPENHOOK_CMD_RENAME, r, &v);
+        return r;
+}
+
+static int act_symlink(struct sc_call *c)
+{
+        struct oh_verdict v = {};
+        int r = oh_do_symlink(c->sv->policy, c->path[0], c->path[1], &v);
+
+        log_decision(c, OPENHOOK_CMD_SYMLINK, r, &v);
+        return r;
+}
+
+/* link(2) never follows a final symlink; linkat's AT_SYMLINK_FOLLOW and
+ * AT_EMPTY_PATH name a file by something other than a path the policy
+ * could judge (often an O_TMPFILE fd), so they are not supported. */
+static int act_link(struct sc_call *c)
+{
+        struct oh_verdict v = {};
+        int r;
+
+        if (c->flags & ~(uint32_t)(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
+                return -EINVAL;
+        if (c->flags)
+                return -EOPNOTSUPP;
+        r = oh_do_link(c->sv->policy, c->path[0], c->path[1], &v);
+        log_decision(c, OPENHOOK_CMD_LINK, r, &v);
+        return r;
+}
+
+static int act_truncate(struct sc_call *c)
+{
+        struct oh_verdict v = {};
+        int r;
+
+        if ((int64_t)c->length < 0)
+                return -EINVAL;
+        r = oh_do_truncate(c->sv->policy, c->path[0], c->length, &v);
+        log_decision(c, OPENHOOK_CMD_TRUNCATE, r, &v);
+        return r;
+}
+
+/* ---- Answering ---------------------------------------------------------- */
+
+/* ADDFD with SEND installs the fd and completes the syscall with its number
+ * in one step, so the fd can never land in the task without the syscall
+ * returning it.  ENOENT: the task was killed or the call interrupted --
+ * nothing to answer, and nothing was installed anywhere. */
+static int inject(const struct sc_call *c, int *ret_installed)
+{
+        struct seccomp_notif_addfd addfd = {
+                .id = c->req->id,
+                .flags = SECCOMP_ADDFD_FLAG_SEND,
+                .srcfd = (uint32_t)c->newfd,
+                .newfd_flags = (c->flags & O_CLOEXEC) ? O_CLOEXEC : 0,
+        };
+        int r = ioctl(c->sv->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+
+        if (r >= 0) {
+                *ret_installed = 1;
+                return 0;
+        }
+        *ret_installed = 0;
+        return errno == ENOENT ? 0 : oh_negerrno();
+}
+
+static void answer(const struct sc_call *c, int result, struct seccomp_notif_resp *resp)
+{
+        int installed = 0;
+
+        if (c->newfd >= 0) {
+                result = inject(c, &installed);
+                if (installed || result == 0)
+                        return;
+                /* e.g. EMFILE from the task's fd table: the syscall fails. */
+        }
+        memset(resp, 0, sizeof *resp);
+        resp->id = c->req->id;
+        if (c->cont)
+                resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        else
+                resp->error = result < 0 ? result : 0;
+        /* Fails only when the task is gone or its call was interrupted. */
+        (void)seccomp_notify_respond(c->sv->listener, resp);
+}
+
+static const struct sc_syscall *lookup(const struct sc_supervisor *sv, uint32_t arch, int nr)
+{
+        for (size_t i = 0; i < sv->n_map; i++)
+                if (sv->map[i].arch == arch && sv->map[i].nr == nr)
+                        return sv->map[i].sys;
+        return NULL;
+}
+
+static void warn_unreadable(struct sc_supervisor *sv, const struct seccomp_notif *req, int r)
+{
+        if (sv->warned_read || (r != -EPERM && r != -EACCES))
+                return;
+        sv->warned_read = true;
+        fprintf(stderr, "openhook: cannot read the arguments of pid %u: %s (is the broker allowed to trace it?)\n",
+                req->pid, strerror(-r));
+}
+
+static void handle(struct sc_supervisor *sv, const struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+        struct sc_call c = {
+                .sv = sv,
+                .req = req,
+                .sys = lookup(sv, req->data.arch, req->data.nr),
+                .compat = req->data.arch != sv->native_arch,
+                .newfd = -1,
+        };
+        int r;
+
+        if (!c.sys) {
+                r = -ENOSYS;
+        } else {
+                r = fetch(&c);
+                warn_unreadable(sv, req, r);
+                /* Whatever was read came from this task only if the task is
+                 * still waiting for this very notification. */
+                if (seccomp_notify_id_valid(sv->listener, req->id) < 0)
+                        return;
+                if (r >= 0)
+                        r = c.sys->act(&c);
+        }
+        answer(&c, r, resp);
+        if (c.newfd >= 0)
+                close(c.newfd);
+}
+
+/* ---- Setup ------------------------------------------------------------ */
+
+static uint32_t compat_arch(uint32_t native)
+{
+        return native == SCMP_ARCH_X86_64 ? SCMP_ARCH_X86 : 0;
+}
+
+static void map_arch(struct sc_supervisor *sv, uint32_t arch)
+{
+        for (size_t i = 0; i < ELEMENTSOF(syscalls) && sv->n_map < ELEMENTSOF(sv->map); i++) {
+                int nr = seccomp_syscall_resolve_name_arch(arch, syscalls[i].name);
+
+                if (nr < 0)
+                        continue;
+                sv->map[sv->n_map++] = (struct sc_nr) { .arch = arch, .nr = nr, .sys = &syscalls[i] };
+        }
+}
+
+/* OPENHOOK_DIRECT: colon-separated absolute prefixes (see direct_read()). */
+static int parse_direct(struct sc_supervisor *sv)
+{
+        const char *env = getenv("OPENHOOK_DIRECT");
+        char *save = NULL;
+
+        if (!env || !*env)
+                return 0;
+        sv->direct_buf = strdup(env);
+        if (!sv->direct_buf)
+                return -ENOMEM;
+        for (char *t = strtok_r(sv->direct_buf, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
+                size_t n = strlen(t);
+
+                if (t[0] != '/' || sv->n_direct >= ELEMENTSOF(sv->direct))
+                        continue;
+                while (n > 0 && t[n - 1] == '/')
+                        t[--n] = '\0';   /* "/" becomes "": every path */
+                sv->direct[sv->n_direct++] = t;
+        }
+        return 0;
+}
+
+/* Receives one notification; 1 when one was handled, 0 when there is
+ * nothing to do (interrupted), -errno on failure. */
+static int serve_one(struct sc_supervisor *sv, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+        memset(req, 0, sizeof *req);
+        if (seccomp_notify_receive(sv->listener, req) < 0) {
+                /* libseccomp reports every ioctl failure as -ECANCELED and
+                 * leaves the ioctl's errno in place.  ENOENT: the task was
+                 * interrupted between poll() and here. */
+                if (errno == ENOENT || errno == EINTR)
+                        return 0;
+                return oh_negerrno();
+        }
+        handle(sv, req, resp);
+        return 1;
+}
+
+int oh_seccomp_supervise(int listener, const struct openhook_policy *policy,
+                         openhook_log_fn log, void *userdata)
+{
+        struct sc_supervisor sv = {
+                .listener = listener,
+                .native_arch = seccomp_arch_native(),
+                .policy = policy,
+                .log = log,
+                .userdata = userdata,
+        };
+        struct seccomp_notif *req = NULL;
+        struct seccomp_notif_resp *resp = NULL;
+        int r;
+
+        r = parse_direct(&sv);
+        if (r < 0)
+                return r;
+        map_arch(&sv, sv.native_arch);
+        if (compat_arch(sv.native_arch))
+                map_arch(&sv, compat_arch(sv.native_arch));
+        r = seccomp_notify_alloc(&req, &resp);
+        if (r < 0)
+                goto out;
+        for (;;) {
+                struct pollfd p = { .fd = listener, .events = POLLIN };
+
+                if (poll(&p, 1, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = oh_negerrno();
+                        break;
+                }
+                if (p.revents & POLLNVAL) {
+                        r = -EBADF;
+                        break;
+                }
+                if (p.revents & POLLIN) {
+                        r = serve_one(&sv, req, resp);
+                        if (r < 0)
+                                break;
+                        continue;
+                }
+                /* POLLHUP: the last task using the filter has exited. */
+                r = 0;
+                break;
+        }
+out:
+        seccomp_notify_free(req, resp);
+        free(sv.direct_buf);
+        return r;
+}
+
+static void filter_releasep(scmp_filter_ctx *ctx)
+{
+        if (*ctx)
+                seccomp_release(*ctx);
+}
+
+/* libseccomp 2.5 cannot ask for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, so
+ * the program it builds is loaded here.  With the flag, a notification the
+ * supervisor has received is only interrupted by a fatal signal: an
+ * ordinary signal (SIGCHLD, a timer, Go's preemption SIGURG) can no longer
+ * make a create the broker has already done look failed to the program,
+ * nor make it repeat a mkdir or an O_EXCL open into EEXIST. */
+static int load_wait_killable(scmp_filter_ctx ctx)
+{
+        _cleanup_close_ int mfd = -1;
+        _cleanup_free_ struct sock_filter *insns = NULL;
+        struct sock_fprog prog;
+        off_t size;
+        int r;
+
+        mfd = memfd_create("openhook-seccomp", MFD_CLOEXEC);
+        if (mfd < 0)
+                return oh_negerrno();
+        r = seccomp_export_bpf(ctx, mfd);
+        if (r < 0)
+                return r;
+        size = lseek(mfd, 0, SEEK_END);
+        if (size <= 0 || size % (off_t)sizeof *insns != 0 || size / (off_t)sizeof *insns > BPF_MAXINSNS)
+                return -EINVAL;
+        insns = malloc((size_t)size);
+        if (!insns)
+                return -ENOMEM;
+        if (pread(mfd, insns, (size_t)size, 0) != size)
+                return -EIO;
+        prog = (struct sock_fprog) { .len = (unsigned short)(size / (off_t)sizeof *insns), .filter = insns };
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return oh_negerrno();
+        r = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                         SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+        return r < 0 ? oh_negerrno() : r;
+}
+
+static int load(scmp_filter_ctx ctx)
+{
+        int r = load_wait_killable(ctx);
+
+        if (r != -EINVAL)
+                return r;
+        /* Kernel before 5.19: without the flag, as libseccomp loads it. */
+        r = seccomp_load(ctx);
+        if (r < 0)
+                return r;
+        r = seccomp_notify_fd(ctx);
+        if (r < 0)
+                return r;
+        r = fcntl(r, F_DUPFD_CLOEXEC, 3);
+        return r < 0 ? oh_negerrno() : r;
+}
+
+static int add_rules(scmp_filter_ctx ctx)
+{
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(syscalls) + ELEMENTSOF(refused); i++) {
+                bool notify = i < ELEMENTSOF(syscalls);
+                const char *name = notify ? syscalls[i].name : refused[i - ELEMENTSOF(syscalls)].name;
+                uint32_t action = notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(refused[i - ELEMENTSOF(syscalls)].error);
+                int nr = seccomp_syscall_resolve_name(name);
+
+                if (nr == __NR_SCMP_ERROR)
+                        continue;
+                r = seccomp_rule_add(ctx, action, nr, 0);
+                /* -EDOM/-EINVAL: a pseudo number for a syscall the native
+                 * arch lacks, added only where it exists or not at all. */
+                if (r < 0 && r != -EDOM && !(nr < 0 && r == -EINVAL))
+                        return r;
+        }
+        return 0;
+}
+
+int oh_seccomp_install(void)
+{
+        __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
+        uint32_t compat;
+        int r;
+
+        ctx = seccomp_init(SCMP_ACT_ALLOW);
+        if (!ctx)
+                return -ENOMEM;
+        /* A syscall from an architecture the filter does not know (arm on
+         * an arm64 host, x32 numbers on x86_64) is never let through
+         * unfiltered. */
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+        if (r < 0)
+                return r;
+        /* i386 syscalls (int $0x80) from a 64-bit or 32-bit program reach
+         * the same files: they are brokered the same way. */
+        compat = compat_arch(seccomp_arch_native());
+        if (compat) {
+                r = seccomp_arch_add(ctx, compat);
+                if (r < 0 && r != -EEXIST)
+                        return r;
+        }
+        r = add_rules(ctx);
+        if (r < 0)
+                return r;
+        return load(ctx);
+}

@@ -1,1 +1,313 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* openhook serve: answer requests on an inherited socket (--fd) or on a
+ * listening Unix socket (--listen) with the library's server loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "confine.h"
+#include "decision_log.h"
 #include "openhook.h"
+#include "util.h"
+
+enum {
+        OPT_FD = OH_OPT_FIRST_FREE,
+        OPT_LISTEN,
+        OPT_LOG,
+        OPT_THREADS,
+        OPT_QUIET,
+        OPT_NO_CONFINE,
+};
+
+struct serve_args {
+        int fd;                         /* --fd, or -1 */
+        const char *listen;             /* --listen, or NULL */
+        const char *log;
+        unsigned int threads;
+        int quiet;
+        int confine;
+};
+
+static void serve_help(void)
+{
+        printf("Usage: openhook serve (--fd N | --listen SOCKET) [OPTION]...\n"
+               "Answer open requests under a policy; pass back the opened descriptors.\n"
+               "\n"
+               "  --fd N               serve the one client at the other end of the inherited\n"
+               "                       Unix socket N; exit 0 once it (and every connection\n"
+               "                       it made with CONNECT) has hung up\n"
+               "  --listen SOCKET      create the Unix socket SOCKET (mode 0600) and serve\n"
+               "                       many clients until SIGTERM or SIGINT\n"
+               OH_CLI_POLICY_HELP
+               "  --log FILE           append one JSON line per decision to FILE\n"
+               "  --threads N          worker threads (default: one per CPU)\n"
+               "  --quiet              do not print denials and warnings on stderr\n"
+               "  --no-confine         do not confine the broker itself (Landlock, seccomp)\n"
+               "  -h, --help           show this help\n"
+               "\n"
+               "At least one rule is required.  Exit status: 0 when done, 1 if serving\n"
+               "failed, 2 for a usage error.\n");
+}
+
+static void parse_fd(const char *arg, struct serve_args *a)
+{
+        unsigned long v;
+        int r = oh_parse_uint(arg, 0, INT32_MAX, &v);
+
+        if (r < 0)
+                oh_die_usage("--fd: '%s' is not a file descriptor number", arg);
+        a->fd = (int)v;
+}
+
+static void parse_args(int argc, char **argv, struct serve_args *a, struct oh_cli_policy *pol)
+{
+        static const struct option options[] = {
+                OH_CLI_POLICY_LONG_OPTIONS,
+                { "fd", required_argument, NULL, OPT_FD },
+                { "listen", required_argument, NULL, OPT_LISTEN },
+                { "log", required_argument, NULL, OPT_LOG },
+                { "threads", required_argument, NULL, OPT_THREADS },
+                { "quiet", no_argument, NULL, OPT_QUIET },
+                { "no-confine", no_argument, NULL, OPT_NO_CONFINE },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        unsigned long v;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+                if (oh_cli_policy_option(pol, c, optarg))
+                        continue;
+                switch (c) {
+                case OPT_FD:
+                        if (a->fd >= 0)
+                                oh_die_usage("--fd given twice");
+                        parse_fd(optarg, a);
+                        break;
+                case OPT_LISTEN:
+                        if (a->listen)
+                                oh_die_usage("--listen given twice");
+                        if (!optarg[0])
+                                oh_die_usage("--listen: empty socket path");
+                        a->listen = optarg;
+                        break;
+                case OPT_LOG:
+                        if (a->log)
+                                oh_die_usage("--log given twice");
+                        a->log = optarg;
+                        break;
+                case OPT_THREADS:
+                        if (oh_parse_uint(optarg, 1, 1024, &v) < 0)
+                                oh_die_usage("--threads: '%s' is not a number from 1 to 1024", optarg);
+                        a->threads = (unsigned int)v;
+                        break;
+                case OPT_QUIET:
+                        a->quiet = 1;
+                        break;
+                case OPT_NO_CONFINE:
+                        a->confine = 0;
+                        break;
+                case 'h':
+                        serve_help();
+                        exit(OH_EXIT_OK);
+                default:
+                        oh_die_bad_option(OH_EXIT_USAGE);
+                }
+        }
+        if (optind < argc)
+                oh_die_usage("unexpected argument '%s'", argv[optind]);
+        if (a->fd >= 0 && a->listen)
+                oh_die_usage("--fd and --listen cannot be used together");
+        if (a->fd < 0 && !a->listen)
+                oh_die_usage("either --fd N or --listen SOCKET is required");
+        if (pol->n_options == 0)
+                oh_die_usage("no rules: give --allow, --deny or --policy (nothing could ever be allowed)");
+}
+
+/* The inherited fd must be a connected Unix socket of a type the server
+ * speaks; anything else is a mistake in how we were started. */
+static void check_client_fd(int fd)
+{
+        int type, domain, listening;
+        socklen_t len = sizeof(int);
+
+        if (fcntl(fd, F_GETFD) < 0)
+                oh_die_usage("--fd %d: not an open file descriptor", fd);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
+                if (errno == ENOTSOCK)
+                        oh_die_usage("--fd %d: not a socket", fd);
+                oh_die_errno(OH_EXIT_USAGE, -errno, "--fd %d", fd);
+        }
+        len = sizeof(int);
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX)
+                oh_die_usage("--fd %d: not a Unix socket", fd);
+        if (type != SOCK_STREAM && type != SOCK_SEQPACKET)
+                oh_die_usage("--fd %d: not a SOCK_STREAM or SOCK_SEQPACKET socket", fd);
+        len = sizeof(int);
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening)
+                oh_die_usage("--fd %d: a listening socket (use --listen for that)", fd);
+        /* Programs the broker might ever start must not inherit it. */
+        if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+                oh_die_errno(OH_EXIT_FAILURE, -errno, "--fd %d", fd);
+}
+
+/* Removes a socket left by a broker that died; refuses to touch anything
+ * else, and a socket some broker is still answering on. */
+static int remove_stale_socket(const struct sockaddr_un *sa)
+{
+        _cleanup_close_ int probe = -1;
+        struct stat st;
+
+        if (lstat(sa->sun_path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISSOCK(st.st_mode))
+                oh_die(OH_EXIT_FAILURE, "--listen %s: exists and is not a socket; not replacing it",
+                       sa->sun_path);
+        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe < 0)
+                return -errno;
+        if (connect(probe, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+                oh_die(OH_EXIT_FAILURE, "--listen %s: a broker is already serving on it", sa->sun_path);
+        if (errno != ECONNREFUSED)
+                return -errno;
+        if (unlink(sa->sun_path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+static int listen_on(const char *path)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -1;
+        mode_t old_umask;
+        int r;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                oh_die_usage("--listen: socket path longer than %zu bytes", sizeof(sa.sun_path) - 1);
+        strcpy(sa.sun_path, path);
+
+        r = remove_stale_socket(&sa);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_FAILURE, r, "--listen %s", path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                oh_die_errno(OH_EXIT_FAILURE, -errno, "socket");
+        /* bind() creates the node with the umask applied: 0600 from the
+         * start, with no moment where others could connect. */
+        old_umask = umask(0177);
+        r = bind(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+        umask(old_umask);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_FAILURE, r, "--listen %s", path);
+        if (listen(fd, SOMAXCONN) < 0) {
+                r = -errno;
+                unlink(path);
+                oh_die_errno(OH_EXIT_FAILURE, r, "--listen %s", path);
+        }
+        return TAKE_FD(fd);
+}
+
+static struct openhook_server *signal_server;
+
+static void on_stop_signal(int sig)
+{
+        openhook_server_stop(signal_server);
+}
+
+/* Once the loop is over, a late SIGTERM must not reach a freed server;
+ * there is nothing left to stop. */
+static void block_stop_signals(void)
+{
+        sigset_t set;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static void install_signals(struct openhook_server *server)
+{
+        struct sigaction sa = { .sa_handler = on_stop_signal };
+
+        signal_server = server;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        /* A client that hangs up must cost an EPIPE, not the broker. */
+        signal(SIGPIPE, SIG_IGN);
+}
+
+static void confine_self(const struct openhook_policy *policy, const struct serve_args *a)
+{
+        int r;
+
+        if (!a->confine)
+                return;
+        r = oh_broker_confine(policy, 0);
+        if (r == -ENOSYS || r == -EOPNOTSUPP) {
+                if (!a->quiet)
+                        oh_warn("warning: cannot confine the broker on this system (%s); serving unconfined",
+                                strerror(-r));
+                return;
+        }
+        if (r < 0)
+                oh_die_errno(OH_EXIT_FAILURE, r, "cannot confine the broker (--no-confine skips this)");
+}
+
+int cmd_serve(int argc, char **argv)
+{
+        struct serve_args a = { .fd = -1, .confine = 1 };
+        struct oh_cli_policy pol = OH_CLI_POLICY_INIT("serve", OH_EXIT_USAGE, OH_EXIT_FAILURE);
+        struct openhook_policy *policy;
+        struct oh_decision_log *log = NULL;
+        struct openhook_server *server = NULL;
+        int fd, r;
+
+        parse_args(argc, argv, &a, &pol);
+        policy = oh_cli_policy_take(&pol);
+
+        if (a.fd >= 0) {
+                check_client_fd(a.fd);
+                fd = a.fd;
+        } else
+                fd = listen_on(a.listen);
+
+        r = oh_decision_log_new(a.log, a.quiet ? OH_DECISION_LOG_QUIET : 0, &log);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_FAILURE, r, "--log %s", a.log);
+        r = openhook_server_new(policy, &server);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_FAILURE, r, "cannot create the server");
+        openhook_server_set_log(server, oh_decision_log_write, log);
+        install_signals(server);
+
+        confine_self(policy, &a);
+
+        /* The server owns a client fd from here on; a listening one stays ours. */
+        r = openhook_server_run(server, fd, a.listen != NULL, a.threads);
+        if (a.listen) {
+                close(fd);
+                if (unlink(a.listen) < 0 && !a.quiet)
+                        oh_warn("warning: cannot remove socket %s: %s", a.listen, strerror(errno));
+        }
+        if (r < 0)
+                oh_warn("serving failed: %s", strerror(-r));
+
+        block_stop_signals();
+        signal_server = NULL;
+        openhook_server_free(server);
+        oh_decision_log_free(log);
+        openhook_policy_free(policy);
+        return r < 0 ? OH_EXIT_FAILURE : OH_EXIT_OK;
+}

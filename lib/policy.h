@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The policy engine's internal interface: the loaded rules (read-only, for
+ * deriving Landlock rulesets) and matching against canonical paths.
+ *
+ * A "canonical path" here is absolute, without symlinks, `.`, `..`, `//` or
+ * a trailing '/' (except "/" itself): what lib/resolve.c computes. */
+#ifndef OH_POLICY_H
+#define OH_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "openhook.h"
+
+#define OH_PERM_ALL (OPENHOOK_PERM_R | OPENHOOK_PERM_W | OPENHOOK_PERM_C | OPENHOOK_PERM_D)
+
+struct oh_rule {
+        char *path;             /* canonical; no trailing '/' except "/" itself */
+        size_t len;             /* strlen(path) */
+        unsigned perms;         /* OPENHOOK_PERM_* bits; 0 for a deny rule */
+        bool subtree;           /* written with a trailing '/': the directory and all below it */
+        bool deny;
+        char *written;          /* the path as the user wrote it, for messages */
+        char *origin;           /* "policy.conf:12", "--allow r:/x" or "--deny /x" */
+};
+
+/* The rules in the order they were added.  Several rules may share a path
+ * (allows of one path merge; a deny beats an allow of the same path). */
+const struct oh_rule *oh_policy_rules(const struct openhook_policy *p, size_t *n);
+
+/* The rule that decides PATH: the longest matching path, an exact-file rule
+ * before a subtree rule of the same path, a deny before an allow.  NULL if
+ * none matches. */
+const struct oh_rule *oh_policy_match(const struct openhook_policy *p, const char *path);
+
+/* The OPENHOOK_PERM_* letters granted on PATH: 0 if no rule or a deny rule
+ * decides, else the union of the allows that share the deciding rule's path
+ * and kind. */
+unsigned oh_policy_letters(const struct openhook_policy *p, const char *path);
+
+/* True if PATH is a proper ancestor of an allow rule's path (so its
+ * existence is no secret: the rule's path lies below it). */
+bool oh_policy_is_ancestor(const struct openhook_policy *p, const char *path);
+
+/* Writes into BUF why PATH lacks the NEEDED letters: "denied by 'deny /etc/'
+ * (policy.conf:3)" when a deny rule decides, else the option that would
+ * permit it, e.g. "--allow rw:/data/x" (the letters already granted plus
+ * NEEDED).  Returns what snprintf returns. */
+int oh_policy_hint(const struct openhook_policy *p, const char *path, unsigned needed, char *buf, size_t size);
+
+/* Parses policy-file text BUF[0..LEN) (need not be NUL-terminated; NUL bytes
+ * are an error) as file NAME.  All rules or none are added.  Returns 0, or
+ * -EINVAL with *ERROR (if not NULL) set to "NAME:LINE: what is wrong",
+ * or -ENOMEM. */
+int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const char *buf, size_t len, char **error);
+
+/* Writes PERMS as letters in the order "rwcd" (at most 4 + NUL) and returns
+ * BUF. */
+char *oh_perms_format(unsigned perms, char buf[static 5]);
+
+#endif

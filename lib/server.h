@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What server.c (one connection at a time) and server_loop.c (the ready-made
+ * epoll loop) share.  Not installed. */
+#ifndef OH_SERVER_H
+#define OH_SERVER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "openhook.h"
+#include "wire.h"
+
+struct openhook_server {
+        const struct openhook_policy *policy;
+        openhook_log_fn log;
+        void *log_data;
+        pthread_mutex_t log_lock;       /* one decision per log call, whole */
+        openhook_add_conn_fn add_conn;
+        void *add_conn_data;
+        int stop_fd;                    /* eventfd: openhook_server_stop() writes it */
+};
+
+/* Memory per connection is fixed: one input buffer of the largest message,
+ * one response with at most one fd.  While a response is pending no further
+ * request is read, so a client that never reads its replies costs the
+ * broker nothing more. */
+struct openhook_conn {
+        struct openhook_server *server;
+        int fd;
+        bool seqpacket;
+        bool eof;
+        bool backlog;                   /* stopped with work left in `in` */
+        pid_t pid;                      /* sender of the latest bytes */
+        pid_t peer_pid;                 /* SO_PEERCRED: for bytes sent before
+                                         * SO_PASSCRED was on */
+
+        uint8_t out[OH_RESPONSE_SIZE];
+        size_t out_len, out_off;
+        int out_fd;                     /* sent with the response, then closed */
+
+        /* Owned by server_loop.c. */
+        struct openhook_conn *prev, *next;
+
+        size_t in_len;
+        uint8_t in[OPENHOOK_MSG_MAX];
+};
+
+#endif

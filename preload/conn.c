@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The per-process private connection to the broker.
+ *
+ * The inherited socket (OPENHOOK_FD) is shared by every process of the
+ * confined tree, so it is used only to ask for a private connection
+ * (doc/DESIGN.md, "Connections and processes").  A forked child drops the
+ * copy of its parent's private socket and asks for its own; threads share
+ * it (the client library serializes requests per socket). */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "openhook.h"
+#include "shim.h"
+
+/* The private socket is moved up here so it does not take the low numbers a
+ * program expects open() to return (e.g. after closing stdin). */
+#define SHIM_FD_FLOOR 200
+
+static struct {
+        int inherited;          /* OPENHOOK_FD, or -1: pass everything through */
+        int priv;               /* this process's private connection, or -1 */
+        pid_t pid;              /* the process the fields below belong to */
+        bool revoked;           /* the program closed the inherited socket */
+        bool shared;            /* the broker has no CONNECT: use the inherited one */
+} state = { .inherited = -1, .priv = -1 };
+
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static int parse_fd(const char *s)
+{
+        char *end;
+        long v;
+
+        if (!s || !*s)
+                return -EINVAL;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || *end || v < 0 || v > INT_MAX)
+                return -EINVAL;
+        return (int) v;
+}
+
+static bool is_socket(int fd)
+{
+        struct stat st;
+
+        return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* After fork() the child holds a copy of its parent's private socket:
+ * talking on it would interleave with the parent, so it is dropped. */
+static void atfork_child(void)
+{
+        if (state.priv >= 0)
+                close(state.priv);
+        state.priv = -1;
+        state.pid = getpid();
+        pthread_mutex_init(&state_lock, NULL);
+}
+
+static void init(void)
+{
+        int saved = errno;
+        int fd = parse_fd(getenv("OPENHOOK_FD"));
+
+        shim_direct_init(getenv("OPENHOOK_DIRECT"));
+        state.pid = getpid();
+        if (fd >= 0 && is_socket(fd)) {
+                state.inherited = fd;
+                pthread_atfork(NULL, NULL, atfork_child);
+        }
+        errno = saved;
+}
+
+/* Runs before main() so a program that edits its environment early cannot
+ * change what the shim saw. */
+__attribute__((constructor)) static void shim_init(void)
+{
+        pthread_once(&init_once, init);
+}
+
+bool shim_enabled(void)
+{
+        pthread_once(&init_once, init);
+        return state.inherited >= 0;
+}
+
+static int move_up(int fd)
+{
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, SHIM_FD_FLOOR);
+
+        if (high < 0)
+                return fd;
+        close(fd);
+        return high;
+}
+
+static int new_connection(void)
+{
+        int fd;
+
+        if (state.revoked || !is_socket(state.inherited))
+                return -EACCES;
+        fd = openhook_new_connection(state.inherited);
+        if (fd == -ENOSYS) {
+                shim_warn_unsupported("CONNECT (private connections; sharing the inherited socket)");
+                return -ENOSYS;
+        }
+        if (fd < 0)
+                return fd == -EBADF || fd == -ENOTSOCK ? -EACCES : fd;
+        return move_up(fd);
+}
+
+int shim_conn_get(struct shim_conn *c)
+{
+        int fd;
+
+        c->oneshot = false;
+        if (getpid() != __atomic_load_n(&state.pid, __ATOMIC_RELAXED)) {
+                /* vfork child (or a raw clone): our memory is not ours to
+                 * change. */
+                c->fd = new_connection();
+                c->oneshot = c->fd >= 0;
+                if (c->fd == -ENOSYS && !state.revoked)
+                        c->fd = state.inherited;
+                return c->fd < 0 ? c->fd : 0;
+        }
+
+        fd = __atomic_load_n(&state.priv, __ATOMIC_ACQUIRE);
+        if (fd >= 0) {
+                c->fd = fd;
+                return 0;
+        }
+
+        pthread_mutex_lock(&state_lock);
+        if (state.priv < 0 && !state.shared) {
+                fd = new_connection();
+                if (fd >= 0)
+                        __atomic_store_n(&state.priv, fd, __ATOMIC_RELEASE);
+                else if (fd == -ENOSYS)
+                        state.shared = true;
+        }
+        if (state.priv >= 0)
+                fd = state.priv;
+        else if (state.shared && !state.revoked)
+                fd = state.inherited;
+        else
+                fd = state.revoked ? -EACCES : fd;
+        pthread_mutex_unlock(&state_lock);
+
+        c->fd = fd;
+        return fd < 0 ? fd : 0;
+}
+
+void shim_conn_put(struct shim_conn *c)
+{
+        if (c->oneshot && c->fd >= 0)
+                close(c->fd);
+        c->fd = -1;
+}
+
+/* Lock-free: the client library closes fds of its own while the state
+ * lock is held, and those closes come back here through our close(). */
+void shim_fds_closing(unsigned int lo, unsigned int hi)
+{
+        int fd;
+
+        if (!shim_enabled() || getpid() != state.pid)
+                return;
+        fd = __atomic_load_n(&state.priv, __ATOMIC_ACQUIRE);
+        if (fd >= 0 && (unsigned int) fd >= lo && (unsigned int) fd <= hi)
+                __atomic_compare_exchange_n(&state.priv, &fd, -1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        if ((unsigned int) state.inherited >= lo && (unsigned int) state.inherited <= hi)
+                __atomic_store_n(&state.revoked, true, __ATOMIC_RELEASE);
+}
+
+void shim_warn_unsupported(const char *what)
+{
+        /* Per operation would need a table; once per process is enough to
+         * tell the person why calls fail. */
+        static bool warned;
+        char msg[256];
+        int n, saved = errno;
+
+        if (__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+                return;
+        n = snprintf(msg, sizeof(msg),
+                     "openhook: the broker does not implement %s; it speaks only the seed protocol\n", what);
+        if (n > 0)
+                (void) !write(STDERR_FILENO, msg, (size_t) n < sizeof(msg) ? (size_t) n : sizeof(msg) - 1);
+        errno = saved;
+}

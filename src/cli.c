@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+static const char *cli_command;
+
+void oh_cli_set_command(const char *command)
+{
+        cli_command = command;
+}
+
+static void vmessage(const char *fmt, va_list ap, int negerrno)
+{
+        /* One fputs per message, so lines from a dying program and from
+         * worker threads do not interleave. */
+        char text[OPENHOOK_PATH_MAX * 2];
+        char line[sizeof(text) + 256];
+
+        vsnprintf(text, sizeof(text), fmt, ap);
+        if (negerrno)
+                snprintf(line, sizeof(line), "openhook%s%s: %s: %s\n",
+                         cli_command ? " " : "", cli_command ? cli_command : "",
+                         text, strerror(-negerrno));
+        else
+                snprintf(line, sizeof(line), "openhook%s%s: %s\n",
+                         cli_command ? " " : "", cli_command ? cli_command : "", text);
+        fputs(line, stderr);
+}
+
+void oh_warn(const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vmessage(fmt, ap, 0);
+        va_end(ap);
+}
+
+void oh_die(int status, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vmessage(fmt, ap, 0);
+        va_end(ap);
+        exit(status);
+}
+
+void oh_die_errno(int status, int negerrno, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vmessage(fmt, ap, negerrno < 0 ? negerrno : -EIO);
+        va_end(ap);
+        exit(status);
+}
+
+static noreturn void point_at_help(int status)
+{
+        fprintf(stderr, "Try 'openhook%s%s --help' for more information.\n",
+                cli_command ? " " : "", cli_command ? cli_command : "");
+        exit(status);
+}
+
+void oh_die_usage(const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vmessage(fmt, ap, 0);
+        va_end(ap);
+        point_at_help(OH_EXIT_USAGE);
+}
+
+void oh_die_bad_option(int status)
+{
+        point_at_help(status);
+}
+
+int oh_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *ret)
+{
+        char *end;
+        unsigned long v;
+
+        /* strtoul() would accept " 12", "-1" and "+3"; a flag value is
+         * digits only. */
+        if (s[0] < '0' || s[0] > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (*end != '\0')
+                return -EINVAL;
+        if (errno == ERANGE || v < min || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+static int policy_error(struct oh_cli_policy *cp, int is_file, const char *what, const char *arg,
+                        int r, const char *error)
+{
+        if (error)
+                oh_warn("%s", error);
+        else if (is_file)
+                oh_warn("cannot read policy file '%s': %s", arg, strerror(-r));
+        else
+                oh_warn("invalid %s '%s': %s", what, arg, strerror(-r));
+
+        if (!cp->keep_going) {
+                if (is_file)
+                        exit(cp->file_status);
+                point_at_help(cp->usage_status);
+        }
+        if (is_file)
+                cp->n_file_errors++;
+        else
+                cp->n_usage_errors++;
+        return 1;
+}
+
+int oh_cli_policy_option(struct oh_cli_policy *cp, int opt, const char *arg)
+{
+        _cleanup_free_ char *error = NULL;
+        const char *what;
+        int r;
+
+        if (opt != OH_OPT_POLICY && opt != OH_OPT_ALLOW && opt != OH_OPT_DENY)
+                return 0;
+
+        if (!cp->policy) {
+                r = openhook_policy_new(&cp->policy);
+                if (r < 0)
+                        oh_die_errno(cp->file_status, r, "cannot create a policy");
+        }
+        cp->n_options++;
+
+        switch (opt) {
+        case OH_OPT_POLICY:
+                what = "--policy";
+                r = openhook_policy_load_file(cp->policy, arg, &error);
+                break;
+        case OH_OPT_ALLOW:
+                what = "--allow";
+                r = openhook_policy_allow_arg(cp->policy, arg, &error);
+                break;
+        default:
+                what = "--deny";
+                r = openhook_policy_deny(cp->policy, arg, &error);
+                break;
+        }
+        if (r < 0)
+                return policy_error(cp, opt == OH_OPT_POLICY, what, arg, r, error);
+        return 1;
+}
+
+struct openhook_policy *oh_cli_policy_take(struct oh_cli_policy *cp)
+{
+        if (!cp->policy) {
+                int r = openhook_policy_new(&cp->policy);
+                if (r < 0)
+                        oh_die_errno(cp->file_status, r, "cannot create a policy");
+        }
+        return TAKE_PTR(cp->policy);
+}
+
+void oh_cli_policy_done(struct oh_cli_policy *cp)
+{
+        openhook_policy_free(TAKE_PTR(cp->policy));
+}

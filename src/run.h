@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* openhook run, shared by its files: run.c (options, the command, waiting),
+ * run_direct.c (what the command may open itself), run_broker.c (the
+ * broker process). */
+#ifndef OH_RUN_H
+#define OH_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "decision_log.h"
+#include "landlock.h"
+#include "learn.h"
+#include "openhook.h"
+
+enum run_mode {
+        RUN_MODE_PRELOAD,
+        RUN_MODE_SECCOMP,
+};
+
+/* ---- run_direct.c ------------------------------------------------------ */
+
+/* The direct set: the paths the command opens without the broker, as
+ * Landlock rules, and as the OPENHOOK_DIRECT list the shim reads. */
+struct run_direct {
+        char **paths;                   /* owned, NULL-terminated */
+        struct oh_ll_rule *rules;       /* rules[i].path == paths[i] */
+        size_t n;
+};
+
+/* Adds the default entries (openhook(1), THE DIRECT SET). */
+int run_direct_add_defaults(struct run_direct *d);
+
+/* Adds PATH (absolute; trailing slashes are dropped) with ACCESS (OH_LL_*).
+ * Returns 0, -EINVAL for a relative path or one with ':' (which the
+ * OPENHOOK_DIRECT list cannot carry), or -ENOMEM. */
+int run_direct_add(struct run_direct *d, const char *path, unsigned int access);
+
+/* The colon-separated OPENHOOK_DIRECT value, malloc'ed; NULL when out of
+ * memory. */
+char *run_direct_env(const struct run_direct *d);
+
+void run_direct_done(struct run_direct *d);
+
+/* ---- run_broker.c ------------------------------------------------------ */
+
+struct run_broker {
+        enum run_mode mode;
+        const struct openhook_policy *policy;
+        int sock;                       /* our end of the socketpair with the command:
+                                         * preload: served as OPENHOOK_FD;
+                                         * seccomp: the command sends its listener */
+        int peer;                       /* the command's end, closed in the broker */
+        struct oh_decision_log *log;
+        struct oh_learn *learn;         /* NULL unless --learn */
+        int learn_fd;                   /* where the learned policy goes */
+        char *const *argv;              /* the command, for the learned file's header */
+};
+
+/* Forks the broker process and waits until it is ready (confined).
+ * Returns its pid, or -errno if it could not start (it has said why). */
+pid_t run_broker_start(const struct run_broker *b);
+
+#endif

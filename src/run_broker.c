@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The broker process of openhook run.  It is a child of run, not run
+ * itself, so it can outlive the command: it serves until the last process
+ * of the confined tree has closed its connection, while run returns the
+ * command's status as soon as the command exits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "confine.h"
+#include "fdpass.h"
+#include "run.h"
+#include "seccomp_notify.h"
+#include "util.h"
+
+/* Every decision goes to the log (denial lines, --log) and to --learn. */
+static void broker_log(const struct openhook_decision *d, void *userdata)
+{
+        const struct run_broker *b = userdata;
+
+        oh_decision_log_write(d, b->log);
+        if (b->learn)
+                oh_learn_observe(d, b->learn);
+}
+
+static int serve_socket(const struct run_broker *b)
+{
+        struct openhook_server *server;
+        int r = openhook_server_new(b->policy, &server);
+        if (r < 0)
+                return r;
+        openhook_server_set_log(server, broker_log, (void *)b);
+        r = openhook_server_run(server, b->sock, 0, 0);
+        openhook_server_free(server);
+        return r;
+}
+
+/* The command installs its filter and sends us the listener right before
+ * execve; end of stream without one means it failed earlier (run reports
+ * that). */
+static int serve_seccomp(const struct run_broker *b)
+{
+        struct oh_received rcv = {};
+        char byte;
+
+        ssize_t n = oh_recv(b->sock, &byte, sizeof(byte), MSG_CMSG_CLOEXEC, &rcv);
+        if (n < 0)
+                return (int)n;
+        if (rcv.nfds != 1) {
+                oh_received_close(&rcv);
+                return 0;
+        }
+        _cleanup_close_ int listener = rcv.fds[0];
+        return oh_seccomp_supervise(listener, b->policy, broker_log, (void *)b);
+}
+
+static int broker_main(const struct run_broker *b)
+{
+        int r = b->mode == RUN_MODE_SECCOMP ? serve_seccomp(b) : serve_socket(b);
+        if (r < 0) {
+                oh_warn("broker: %s", strerror(-r));
+                return OH_EXIT_RUN_FAILED;
+        }
+        if (b->learn) {
+                r = oh_learn_write(b->learn, b->learn_fd, b->argv);
+                if (r < 0) {
+                        oh_warn("cannot write the learned policy: %s", strerror(-r));
+                        return OH_EXIT_RUN_FAILED;
+                }
+        }
+        return OH_EXIT_OK;
+}
+
+/* In the new process: leave the terminal's process group (a ^C meant for
+ * the command must not take its broker away first), drop the command's
+ * end and its stdin/stdout, confine ourselves. */
+static int broker_setup(const struct run_broker *b)
+{
+        sigset_t none;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        (void)setpgid(0, 0);
+        close(b->peer);
+        /* Only stderr is ours (denial lines); holding the command's stdin
+         * and stdout would keep a pipeline waiting for the broker. */
+        _cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+                (void)dup2(null, STDIN_FILENO);
+                (void)dup2(null, STDOUT_FILENO);
+        }
+
+        unsigned int flags = b->mode == RUN_MODE_SECCOMP ? OH_CONFINE_SECCOMP_SUPERVISOR : 0;
+        int r = oh_broker_confine(b->policy, flags);
+        /* Not built, or no Landlock: the latter only gets here with
+         * --unconfined, which accepted running without it. */
+        return r == -ENOSYS || r == -EOPNOTSUPP ? 0 : r;
+}
+
+pid_t run_broker_start(const struct run_broker *b)
+{
+        int ready[2];
+
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                return oh_negerrno();
+        _cleanup_close_ int ready_read = ready[0];
+        _cleanup_close_ int ready_write = ready[1];
+
+        pid_t pid = fork();
+        if (pid < 0)
+                return oh_negerrno();
+        if (pid == 0) {
+                close(TAKE_FD(ready_read));
+                int r = broker_setup(b);
+                (void)!write(ready_write, &r, sizeof(r));
+                close(TAKE_FD(ready_write));
+                if (r < 0)
+                        _exit(OH_EXIT_RUN_FAILED);
+                _exit(broker_main(b));
+        }
+
+        close(TAKE_FD(ready_write));
+        int r;
+        ssize_t n;
+        do
+                n = read(ready_read, &r, sizeof(r));
+        while (n < 0 && errno == EINTR);
+        if (n != sizeof(r))
+                r = -EPIPE;
+        if (r < 0) {
+                oh_warn("the broker could not confine itself: %s", strerror(-r));
+                return r;
+        }
+        return pid;
+}

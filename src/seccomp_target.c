@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "seccomp_target.h"
+#include "util.h"
+
+/* Splits a remote read at the page boundary after ADDR: a string near the
+ * end of a mapping is followed by an unmapped page, and process_vm_readv
+ * only reports partial success per iovec element. */
+static ssize_t read_split(pid_t tid, uint64_t addr, void *buf, size_t size)
+{
+        static size_t page;
+        struct iovec local = { .iov_base = buf, .iov_len = size };
+        struct iovec remote[2];
+        size_t first;
+        ssize_t n;
+
+        if (page == 0)
+                page = (size_t)sysconf(_SC_PAGESIZE);
+        first = page - (size_t)(addr % page);
+        if (first > size)
+                first = size;
+        remote[0] = (struct iovec) { .iov_base = (void *)(uintptr_t)addr, .iov_len = first };
+        remote[1] = (struct iovec) { .iov_base = (void *)(uintptr_t)(addr + first), .iov_len = size - first };
+        n = process_vm_readv(tid, &local, 1, remote, size > first ? 2 : 1, 0);
+        return n < 0 ? oh_negerrno() : n;
+}
+
+int oh_target_read_string(pid_t tid, uint64_t addr, char *buf, size_t size)
+{
+        ssize_t n = read_split(tid, addr, buf, size);
+        const char *nul;
+
+        if (n < 0)
+                return (int)n;
+        nul = memchr(buf, '\0', (size_t)n);
+        if (!nul)
+                return (size_t)n == size ? -ENAMETOOLONG : -EFAULT;
+        return (int)(nul - buf);
+}
+
+int oh_target_read(pid_t tid, uint64_t addr, void *buf, size_t size)
+{
+        ssize_t n = read_split(tid, addr, buf, size);
+
+        if (n < 0)
+                return (int)n;
+        return (size_t)n == size ? 0 : -EFAULT;
+}
+
+int oh_target_status(pid_t tid, pid_t *ret_tgid, mode_t *ret_umask)
+{
+        char name[64], buf[4096];
+        _cleanup_close_ int fd = -1;
+        const char *tgid, *umask_line;
+        ssize_t n;
+
+        snprintf(name, sizeof name, "/proc/%d/status", (int)tid);
+        fd = open(name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : oh_negerrno();
+        /* Umask and Tgid are in the first lines; one read is enough. */
+        n = read(fd, buf, sizeof buf - 1);
+        if (n < 0)
+                return oh_negerrno();
+        buf[n] = '\0';
+        tgid = strstr(buf, "\nTgid:");
+        umask_line = strstr(buf, "\nUmask:");
+        if (!tgid || !umask_line)
+                return -EIO;
+        if (ret_tgid)
+                *ret_tgid = (pid_t)strtol(tgid + 6, NULL, 10);
+        if (ret_umask)
+                *ret_umask = (mode_t)strtoul(umask_line + 7, NULL, 8) & 0777;
+        return 0;
+}
+
+/* The directory a relative PATH starts from: the task's cwd or DIRFD. */
+static int target_base(pid_t tid, int dirfd, char *out, size_t size)
+{
+        char link[64];
+        ssize_t n;
+
+        if (dirfd == AT_FDCWD)
+                snprintf(link, sizeof link, "/proc/%d/cwd", (int)tid);
+        else if (dirfd < 0)
+                return -EBADF;
+        else
+                snprintf(link, sizeof link, "/proc/%d/fd/%d", (int)tid, dirfd);
+        n = readlink(link, out, size);
+        if (n < 0)
+                return errno == ENOENT ? (dirfd == AT_FDCWD ? -ESRCH : -EBADF) : oh_negerrno();
+        if ((size_t)n >= size)
+                return -ENAMETOOLONG;
+        out[n] = '\0';
+        /* Sockets, pipes and anonymous inodes read as "socket:[N]": not a
+         * directory the kernel could look a name up in. */
+        if (out[0] != '/')
+                return -ENOTDIR;
+        return (int)n;
+}
+
+/* Skips "/", "//" and "/./" and returns the next component (length in
+ * *LEN), or NULL at the end. */
+static const char *next_component(const char *p, size_t *len)
+{
+        for (;;) {
+                while (*p == '/')
+                        p++;
+                if (p[0] == '.' && (p[1] == '/' || p[1] == '\0')) {
+                        p++;
+                        continue;
+                }
+                break;
+        }
+        if (*p == '\0')
+                return NULL;
+        *len = strcspn(p, "/");
+        return p;
+}
+
+static bool component_is(const char *c, size_t len, const char *word)
+{
+        return c && len == strlen(word) && memcmp(c, word, len) == 0;
+}
+
+/* /proc/self means the broker when the broker looks it up; the program
+ * meant itself. */
+static int rewrite_proc_self(pid_t tid, char *path, size_t size)
+{
+        const char *c1, *c2;
+        size_t l1 = 0, l2 = 0;
+        char rest[4096], head[64];
+        pid_t tgid;
+        int r;
+
+        c1 = next_component(path, &l1);
+        if (!component_is(c1, l1, "proc"))
+                return 0;
+        c2 = next_component(c1 + l1, &l2);
+        if (!component_is(c2, l2, "self") && !component_is(c2, l2, "thread-self"))
+                return 0;
+        r = oh_target_status(tid, &tgid, NULL);
+        if (r < 0)
+                return r;
+        if (l2 == 4)
+                snprintf(head, sizeof head, "/proc/%d", (int)tgid);
+        else
+                snprintf(head, sizeof head, "/proc/%d/task/%d", (int)tgid, (int)tid);
+        if (snprintf(rest, sizeof rest, "%s", c2 + l2) >= (int)sizeof rest)
+                return -ENAMETOOLONG;
+        if (snprintf(path, size, "%s%s", head, rest) >= (int)size)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+int oh_target_abspath(pid_t tid, int dirfd, const char *path, char *out, size_t size)
+{
+        int n, r;
+
+        if (path[0] == '\0')
+                return -ENOENT;
+        if (path[0] == '/') {
+                if (strlen(path) >= size)
+                        return -ENAMETOOLONG;
+                strcpy(out, path);
+        } else {
+                n = target_base(tid, dirfd, out, size);
+                if (n < 0)
+                        return n;
+                if (snprintf(out + n, size - (size_t)n, "%s%s", n > 1 ? "/" : "", path) >= (int)(size - (size_t)n))
+                        return -ENAMETOOLONG;
+        }
+        r = rewrite_proc_self(tid, out, size);
+        if (r < 0)
+                return r;
+        return (int)strlen(out);
+}

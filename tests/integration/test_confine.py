@@ -1,0 +1,270 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The broker's self-confinement (`openhook serve` without --no-confine):
+what the kernel reports about the running broker, that every normal
+operation still works inside the walls, and that a broker whose policy
+check is switched off (the test_bypass_policy build, OPENHOOK_BYPASS_BIN)
+still cannot open a file outside the policy."""
+
+import errno
+import os
+import socket
+import struct
+
+import ohtest
+from ohtest import (CMD_CONNECT, CMD_LINK, CMD_MKDIR, CMD_RENAME, CMD_RMDIR,
+                    CMD_SYMLINK, CMD_TRUNCATE, CMD_UNLINK, Broker, case, check,
+                    check_eq, check_result, fd_read, link_msg, message,
+                    mkdir_msg, open_, path, read, recv_reply, rename_msg,
+                    request, rmdir_msg, symlink_msg, truncate_msg, unlink_msg,
+                    write)
+
+EACCES = -errno.EACCES
+BYPASS_BIN = os.environ.get("OPENHOOK_BYPASS_BIN")
+
+# What a broker started as root keeps (src/confine.c: file access only).
+CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER = 1, 2, 3
+KEPT_CAPS = (1 << CAP_DAC_OVERRIDE) | (1 << CAP_DAC_READ_SEARCH) | (1 << CAP_FOWNER)
+
+
+def status(pid):
+    """/proc/PID/status as a dict of its fields."""
+    fields = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return fields
+
+
+def under_asan(pid):
+    """The seccomp layer is left out of ASan builds (src/confine.c)."""
+    with open("/proc/%d/maps" % pid) as f:
+        maps = f.read()
+    return "libasan" in maps or "clang_rt.asan" in maps
+
+
+def data_tree():
+    write(path("data", "hello"), b"hello\n")
+    write(path("secret"), b"secret\n")
+    return path("data")
+
+
+def wait_confined(br):
+    """The broker confines itself before it serves: once a request is
+    answered, the walls are up."""
+    open_(br.sock, path("data", "hello"))
+
+
+def op(br, msg, command, want=0):
+    check_result(request(br.sock, msg), want, command)
+
+
+def skip_without_bypass(fn):
+    """Scenarios that need the test_bypass_policy build report a TAP SKIP
+    when the harness did not build it."""
+    if BYPASS_BIN:
+        return case(fn)
+
+    def skipped():
+        pass
+    skipped.__name__ = fn.__name__ + " # SKIP OPENHOOK_BYPASS_BIN is not set"
+    return case(skipped)
+
+
+def bypass_broker(args, confine):
+    """The test_bypass_policy build, with its policy check switched off."""
+    check(os.access(BYPASS_BIN, os.X_OK), "OPENHOOK_BYPASS_BIN %s is not executable" % BYPASS_BIN)
+    saved_bin, saved_env = ohtest.BIN, os.environ.get("OPENHOOK_TEST_BYPASS_POLICY")
+    ohtest.BIN = BYPASS_BIN
+    os.environ["OPENHOOK_TEST_BYPASS_POLICY"] = "1"
+    try:
+        return Broker(args + ([] if confine else ["--no-confine"]), quiet=True)
+    finally:
+        ohtest.BIN = saved_bin
+        if saved_env is None:
+            del os.environ["OPENHOOK_TEST_BYPASS_POLICY"]
+        else:
+            os.environ["OPENHOOK_TEST_BYPASS_POLICY"] = saved_env
+
+
+# ---- What the kernel says about a confined broker ------------------------------
+
+@case
+def confined_broker_has_no_new_privs_and_a_seccomp_filter():
+    d = data_tree()
+    br = Broker(["--allow", "r:%s/" % d], quiet=True)
+    wait_confined(br)
+    st = status(br.pid)
+    check_eq(st["NoNewPrivs"], "1", "NoNewPrivs")
+    check_eq(st["Seccomp"], "0" if under_asan(br.pid) else "2", "Seccomp mode")
+
+
+@case
+def confined_broker_keeps_only_file_access_capabilities():
+    d = data_tree()
+    br = Broker(["--allow", "r:%s/" % d], quiet=True)
+    wait_confined(br)
+    st = status(br.pid)
+    mine = int(status(os.getpid())["CapEff"], 16)
+    for key in ("CapEff", "CapPrm", "CapBnd"):
+        caps = int(st[key], 16)
+        check_eq(caps & ~KEPT_CAPS, 0, "%s beyond file access (%s)" % (key, st[key]))
+    check_eq(int(st["CapEff"], 16), mine & KEPT_CAPS, "CapEff: what we had, narrowed")
+    check_eq(int(st["CapInh"], 16), 0, "CapInh")
+    check_eq(int(st["CapAmb"], 16), 0, "CapAmb")
+
+
+@case
+def unconfined_broker_keeps_what_it_was_given():
+    """The status checks above can fail: --no-confine leaves it all."""
+    d = data_tree()
+    br = Broker(["--allow", "r:%s/" % d, "--no-confine"], quiet=True)
+    wait_confined(br)
+    st = status(br.pid)
+    check_eq(st["Seccomp"], "0", "Seccomp mode")
+    check_eq(st["CapEff"], status(os.getpid())["CapEff"], "CapEff")
+
+
+@case
+def all_worker_threads_are_confined():
+    d = data_tree()
+    br = Broker(["--allow", "r:%s/" % d, "--threads", "3"], quiet=True)
+    wait_confined(br)
+    tasks = os.listdir("/proc/%d/task" % br.pid)
+    check(len(tasks) > 1, "the broker runs worker threads (%d tasks)" % len(tasks))
+    asan = under_asan(br.pid)
+    for tid in tasks:
+        st = status(int(tid))
+        check_eq(st["NoNewPrivs"], "1", "NoNewPrivs of thread %s" % tid)
+        check_eq(st["Seccomp"], "0" if asan else "2", "Seccomp of thread %s" % tid)
+        check_eq(int(st["CapEff"], 16) & ~KEPT_CAPS, 0, "CapEff of thread %s" % tid)
+
+
+# ---- Everything legitimate still works inside the walls ------------------------
+
+@case
+def confined_broker_serves_every_operation():
+    d = data_tree()
+    write(path("data", "old"), b"old\n")
+    os.mkdir(path("data", "gone"))
+    br = Broker(["--allow", "rwcd:%s/" % d], quiet=True)
+    wait_confined(br)
+
+    r = open_(br.sock, d + "/new", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(r.fd, b"written through the broker\n")
+    check_eq(read(d + "/new"), b"written through the broker\n", "created file")
+    r = open_(br.sock, d + "/hello", os.O_WRONLY | os.O_TRUNC)
+    check_eq(read(d + "/hello"), b"", "truncated by O_TRUNC")
+    open_(br.sock, d, os.O_RDONLY | os.O_DIRECTORY)
+
+    op(br, mkdir_msg(d + "/dir"), CMD_MKDIR)
+    check(os.path.isdir(d + "/dir"), "mkdir made the directory")
+    op(br, symlink_msg("new", d + "/dir/link"), CMD_SYMLINK)
+    check_eq(os.readlink(d + "/dir/link"), "new", "symlink target")
+    op(br, link_msg(d + "/new", d + "/dir/hard"), CMD_LINK)
+    check_eq(os.stat(d + "/dir/hard").st_ino, os.stat(d + "/new").st_ino, "hard link")
+    op(br, rename_msg(d + "/old", d + "/dir/moved"), CMD_RENAME)
+    check_eq(read(d + "/dir/moved"), b"old\n", "renamed across directories")
+    op(br, truncate_msg(d + "/dir/moved", 1), CMD_TRUNCATE)
+    check_eq(read(d + "/dir/moved"), b"o", "truncated")
+    op(br, unlink_msg(d + "/dir/moved"), CMD_UNLINK)
+    check(not os.path.lexists(d + "/dir/moved"), "unlinked")
+    op(br, rmdir_msg(d + "/gone"), CMD_RMDIR)
+    check(not os.path.lexists(d + "/gone"), "rmdir removed it")
+    check(br.alive(), "broker still alive after every operation")
+
+
+@case
+def confined_broker_hands_out_new_connections():
+    """CONNECT makes a socketpair after confinement."""
+    d = data_tree()
+    br = Broker(["--allow", "r:%s/" % d], sock_type=socket.SOCK_SEQPACKET, quiet=True)
+    wait_confined(br)
+    r = check_result(request(br.sock, message(CMD_CONNECT)), 0, CMD_CONNECT)
+    conn = socket.socket(fileno=os.dup(r.fd))
+    ohtest.defer(conn.close)
+    check_eq(fd_read(open_(conn, d + "/hello").fd), b"hello\n", "read on the new connection")
+
+
+@case
+def confined_listening_broker_accepts_many_clients():
+    d = data_tree()
+    br = Broker(["--allow", "r:%s/" % d], mode="listen", quiet=True)
+    for _ in range(5):
+        s = br.connect()
+        check_eq(fd_read(open_(s, d + "/hello").fd), b"hello\n")
+    check(br.alive(), "broker alive after serving several clients")
+
+
+@case
+def exact_file_rules_work_when_confined():
+    """r/w on an existing file is granted on the file itself, c on a file
+    that does not exist yet on its directory (then read and written)."""
+    d = data_tree()
+    write(d + "/rw", b"rw\n")
+    br = Broker(["--allow", "r:%s/hello" % d, "--allow", "rw:%s/rw" % d,
+                 "--allow", "rwc:%s/made" % d], quiet=True)
+    check_eq(fd_read(open_(br.sock, d + "/hello").fd), b"hello\n")
+    r = open_(br.sock, d + "/rw", os.O_RDWR | os.O_APPEND)
+    os.write(r.fd, b"more\n")
+    check_eq(read(d + "/rw"), b"rw\nmore\n")
+    r = open_(br.sock, d + "/made", os.O_RDWR | os.O_CREAT, 0o600)
+    os.write(r.fd, b"made\n")
+    check_eq(read(d + "/made"), b"made\n")
+    open_(br.sock, d + "/made", os.O_RDONLY)
+    check(br.alive(), "broker alive")
+
+
+@case
+def outside_open_is_refused_and_broker_survives():
+    d = data_tree()
+    br = Broker(["--allow", "rwcd:%s/" % d], quiet=True)
+    wait_confined(br)
+    open_(br.sock, path("secret"), want=EACCES)
+    open_(br.sock, "/etc/passwd", want=EACCES)
+    open_(br.sock, path("outside-new"), os.O_WRONLY | os.O_CREAT, 0o600, want=EACCES)
+    check(not os.path.lexists(path("outside-new")), "nothing created outside")
+    check(br.alive(), "broker alive")
+
+
+# ---- With the policy check switched off, Landlock still holds -----------------
+
+@skip_without_bypass
+def bypassed_policy_without_confinement_opens_outside_files():
+    """Shows the bypass is real: nothing but the broker's own check stood
+    between the client and the file."""
+    d = data_tree()
+    br = bypass_broker(["--allow", "r:%s/" % d], confine=False)
+    check_eq(fd_read(open_(br.sock, path("secret")).fd), b"secret\n", "outside file read")
+    open_(br.sock, path("outside-new"), os.O_WRONLY | os.O_CREAT, 0o600)
+    check(os.path.exists(path("outside-new")), "outside file created")
+
+
+@skip_without_bypass
+def bypassed_policy_with_confinement_is_stopped_by_landlock():
+    d = data_tree()
+    br = bypass_broker(["--allow", "r:%s/" % d], confine=True)
+    check_eq(fd_read(open_(br.sock, d + "/hello").fd), b"hello\n", "inside still served")
+    open_(br.sock, path("secret"), want=EACCES)
+    open_(br.sock, "/etc/passwd", want=EACCES)
+    open_(br.sock, path("outside-new"), os.O_WRONLY | os.O_CREAT, 0o600, want=EACCES)
+    check(not os.path.lexists(path("outside-new")), "nothing created outside")
+    open_(br.sock, d + "/hello", os.O_WRONLY, want=EACCES)
+    check_eq(read(d + "/hello"), b"hello\n", "r-only rule: not opened for writing")
+    open_(br.sock, d + "/new", os.O_WRONLY | os.O_CREAT, 0o600, want=EACCES)
+    check(not os.path.lexists(d + "/new"), "r-only rule: nothing created inside")
+    check(br.alive(), "broker alive")
+
+
+@skip_without_bypass
+def bypassed_policy_with_confinement_still_honours_an_exact_file_rule():
+    d = data_tree()
+    write(d + "/other", b"other\n")
+    br = bypass_broker(["--allow", "r:%s/hello" % d], confine=True)
+    check_eq(fd_read(open_(br.sock, d + "/hello").fd), b"hello\n", "the one file")
+    open_(br.sock, d + "/other", want=EACCES)
+
+
+if __name__ == "__main__":
+    raise SystemExit(ohtest.main())

@@ -1,0 +1,382 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""`openhook run`: the command's exit status, signals, Landlock around the
+command, the broker's lifetime, and --learn."""
+
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import ohtest
+from ohtest import BIN, case, check, check_eq, path, read, run_openhook, write
+
+PYTHON = "/usr/bin/python3"
+
+# Runs inside the confined command: asks the broker for a file over the
+# inherited OPENHOOK_FD, speaking the wire protocol itself (no shim needed).
+BROKER_OPEN = r'''
+import os, socket, struct
+def broker_open(p, flags=os.O_RDONLY, mode=0):
+    s = socket.socket(fileno=os.dup(int(os.environ["OPENHOOK_FD"])))
+    name = os.fsencode(p)
+    payload = struct.pack("=IIH", flags, mode, len(name)) + name
+    s.send(struct.pack("=II", 8 + len(payload), 1) + payload)
+    msg, fds, _, _ = socket.recv_fds(s, 12, 1)
+    s.close()
+    size, command, result = struct.unpack("=IIi", msg)
+    if result < 0:
+        raise OSError(-result, os.strerror(-result), p)
+    return fds[0]
+'''
+
+RAW_OPEN_C = r'''
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+/* Opens argv[1] with the raw syscall, out of any LD_PRELOAD shim's reach. */
+int main(int argc, char **argv)
+{
+        long fd = syscall(SYS_openat, AT_FDCWD, argv[1], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                printf("%s\n", strerror(errno));
+                return 1;
+        }
+        printf("opened\n");
+        return 0;
+}
+'''
+
+# Starts a program with Landlock unavailable: landlock_create_ruleset()
+# fails with ENOSYS, as on a kernel built without it.
+NO_LANDLOCK_C = r'''
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+        struct sock_filter filter[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_create_ruleset, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = { sizeof(filter) / sizeof(filter[0]), filter };
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+                perror("seccomp");
+                return 99;
+        }
+        execv(argv[1], argv + 1);
+        perror("execv");
+        return 98;
+}
+'''
+
+
+def run(*args, timeout=30):
+    return run_openhook("run", *args, timeout=timeout)
+
+
+def compile_c(name, source):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    check(cc is not None, "no C compiler to build the %s helper" % name)
+    src = write(path(name + ".c"), source)
+    exe = path(name)
+    subprocess.run([cc, "-O1", "-o", exe, src], check=True)
+    return exe
+
+
+def py(code):
+    return [PYTHON, "-c", BROKER_OPEN + code]
+
+
+# ---- Exit status ----------------------------------------------------------
+
+@case
+def exit_status_of_the_command_is_passed_through():
+    check_eq(run("--", "true")[0], 0, "true")
+    check_eq(run("--", "/bin/sh", "-c", "exit 3")[0], 3, "exit 3")
+
+
+@case
+def command_killed_by_a_signal_gives_128_plus_the_signal():
+    status, _, err = run("--", "/bin/sh", "-c", "kill -KILL $$")
+    check_eq(status, 128 + signal.SIGKILL, "status (stderr: %s)" % err)
+
+
+@case
+def missing_command_exits_127():
+    status, _, err = run("--", "openhook-no-such-command")
+    check_eq(status, 127, "status")
+    check("openhook-no-such-command" in err, "stderr names the command: %r" % err)
+    check_eq(run("--", path("nothing-here"))[0], 127, "missing path")
+
+
+@case
+def command_that_is_not_executable_exits_126():
+    script = write(path("not-executable"), "#!/bin/sh\nexit 0\n")
+    os.chmod(script, 0o644)
+    status, _, err = run("--", script)
+    check_eq(status, 126, "status (stderr: %s)" % err)
+
+
+@case
+def bad_usage_exits_125():
+    for args in (["--no-such-option", "--", "true"], [], ["--mode", "sideways", "--", "true"],
+                 ["--direct", "relative/path", "--", "true"],
+                 ["--learn-collapse", "--", "true"],
+                 ["--learn", path("p"), "--allow", "r:/tmp/", "--", "true"]):
+        status, _, err = run(*args)
+        check_eq(status, 125, "status of run %s" % args)
+        check(err.strip() != "", "no message for run %s" % args)
+
+
+# ---- Signals ----------------------------------------------------------------
+
+@case
+def sigterm_sent_to_run_reaches_the_command():
+    p = subprocess.Popen([BIN, "run", "--", "/bin/sh", "-c",
+                          "trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done"],
+                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=ohtest.env())
+    try:
+        check_eq(p.stdout.readline(), b"ready\n", "command started")
+        p.send_signal(signal.SIGTERM)
+        check_eq(p.wait(10), 7, "status: the command's TERM trap ran")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+
+
+# ---- Landlock ----------------------------------------------------------------
+
+def secret():
+    return write(path("secret"), b"top secret\n")
+
+
+@case
+def raw_syscall_open_outside_the_direct_set_is_denied():
+    exe = compile_c("rawopen", RAW_OPEN_C)
+    s = secret()
+    status, out, err = run("--", exe, s)
+    check_eq((status, out), (1, "Permission denied\n"), "raw openat under run (stderr: %s)" % err)
+    # Allowing it in the policy does not let the command open it itself...
+    status, out, _ = run("--allow", "r:" + s, "--", exe, s)
+    check_eq((status, out), (1, "Permission denied\n"), "raw openat with the file allowed")
+    # ...and the same program is not refused when Landlock is off.
+    status, out, _ = run("--unconfined", "--", exe, s)
+    check_eq((status, out), (0, "opened\n"), "raw openat with --unconfined")
+
+
+@case
+def python_open_of_a_file_outside_the_policy_fails():
+    s = secret()
+    code = ("import os, sys\n"
+            "try:\n    os.open(%r, os.O_RDONLY)\nexcept PermissionError:\n    sys.exit(13)\n"
+            "sys.exit(0)\n" % s)
+    status, _, err = run("--", PYTHON, "-c", code)
+    check_eq(status, 13, "status (stderr: %s)" % err)
+    check("--allow r:" + s in err, "the denial line names the --allow that would permit it: %r" % err)
+
+
+@case
+def python_open_of_an_allowed_file_goes_through_the_broker():
+    s = secret()
+    code = "import sys\nsys.stdout.write(open(%r).read())\n" % s
+    status, out, err = run("--allow", "r:" + s, "--", PYTHON, "-c", code)
+    check_eq((status, out), (0, "top secret\n"), "status and output (stderr: %s)" % err)
+
+
+@case
+def fd_received_from_the_broker_works_under_landlock():
+    s = secret()
+    code = "import os\nfd = broker_open(%r)\nos.write(1, os.read(fd, 100))\n" % s
+    status, out, err = run("--allow", "r:" + s, "--", *py(code))
+    check_eq((status, out), (0, "top secret\n"), "status and output (stderr: %s)" % err)
+
+
+@case
+def landlock_missing_needs_unconfined():
+    wrapper = compile_c("nolandlock", NO_LANDLOCK_C)
+    p = subprocess.run([wrapper, BIN, "run", "--", "true"], capture_output=True, env=ohtest.env())
+    check_eq(p.returncode, 125, "status without Landlock")
+    check(b"--unconfined" in p.stderr, "the message points at --unconfined: %r" % p.stderr)
+    p = subprocess.run([wrapper, BIN, "run", "--unconfined", "--", "true"],
+                       capture_output=True, env=ohtest.env())
+    check_eq(p.returncode, 0, "status with --unconfined (stderr: %r)" % p.stderr)
+
+
+@case
+def direct_adds_a_path_the_command_reads_itself():
+    exe = compile_c("rawopen", RAW_OPEN_C)
+    s = secret()
+    status, out, err = run("--direct", path(), "--", exe, s)
+    check_eq((status, out), (0, "opened\n"), "raw openat beneath --direct (stderr: %s)" % err)
+    status, out, _ = run("--direct", path("elsewhere"), "--", exe, s)
+    check_eq((status, out), (1, "Permission denied\n"), "raw openat beside --direct")
+
+
+@case
+def seccomp_mode_brokers_raw_syscalls_without_a_preload():
+    exe = compile_c("rawopen", RAW_OPEN_C)
+    s = secret()
+    status, out, err = run("--mode", "seccomp", "--allow", "r:" + s, "--", exe, s)
+    check_eq((status, out), (0, "opened\n"), "allowed raw openat (stderr: %s)" % err)
+    status, out, err = run("--mode", "seccomp", "--", exe, s)
+    check_eq((status, out), (1, "Permission denied\n"), "raw openat outside the policy")
+    check("--allow r:" + s in err, "the denial line names the --allow: %r" % err)
+    status, out, _ = run("--mode", "seccomp", "--", "/bin/sh", "-c",
+                         'echo "${LD_PRELOAD:-none} ${OPENHOOK_FD:-none}"')
+    check_eq((status, out), (0, "none none\n"), "LD_PRELOAD and OPENHOOK_FD in seccomp mode")
+
+
+# ---- The broker's lifetime ----------------------------------------------------
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def children():
+    """Our child processes (orphans reparent to us: we are a subreaper)."""
+    pids = []
+    for task in os.listdir("/proc/self/task"):
+        with open("/proc/self/task/%s/children" % task) as f:
+            pids += [int(p) for p in f.read().split()]
+    return pids
+
+
+def reap_children(timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            return []
+        time.sleep(0.05)
+    return children()
+
+
+@case
+def broker_serves_a_background_grandchild_after_the_command_exits():
+    libc = ctypes.CDLL(None, use_errno=True)
+    check_eq(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0, "prctl(PR_SET_CHILD_SUBREAPER)")
+    ohtest.defer(libc.prctl, PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+    s = secret()
+    code = ("import os, time\n"
+            "if os.fork() == 0:\n"
+            "    time.sleep(1.0)\n"
+            "    os.write(1, os.read(broker_open(%r), 100))\n"
+            "    os._exit(0)\n"
+            "os._exit(5)\n" % s)
+    p = subprocess.Popen([BIN, "run", "--allow", "r:" + s, "--"] + py(code),
+                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=ohtest.env())
+    started = time.monotonic()
+    status = p.wait(10)
+    check_eq(status, 5, "run's status is the command's")
+    check(time.monotonic() - started < 0.9, "run waited for the grandchild")
+    check(children() != [], "the broker is gone while the grandchild holds the socket")
+    check_eq(p.stdout.read(), b"top secret\n", "what the grandchild read through the broker")
+    p.stdout.close()
+    check_eq(reap_children(10), [], "processes left once the grandchild exited")
+
+
+# ---- --learn -----------------------------------------------------------------
+
+LEARN_PROGRAM = r'''
+import os, sys
+root = sys.argv[1]
+with open(os.path.join(root, "in", "a.txt")) as f:
+    data = f.read()
+with open(os.path.join(root, "in", "b.txt")) as f:
+    data += f.read()
+os.listdir(os.path.join(root, "in"))
+os.makedirs(os.path.join(root, "out"), exist_ok=True)
+with open(os.path.join(root, "out", "result.txt"), "w") as f:
+    f.write(data.upper())
+tmp = os.path.join(root, "out", "result.tmp")
+with open(tmp, "w") as f:
+    f.write("x")
+os.rename(tmp, os.path.join(root, "out", "final.txt"))
+os.unlink(os.path.join(root, "out", "final.txt"))
+'''
+
+
+def learn_tree():
+    write(path("tree", "in", "a.txt"), "alpha\n")
+    write(path("tree", "in", "b.txt"), "beta\n")
+    write(path("tree", "unrelated", "other.txt"), "not for you\n")
+    return path("tree")
+
+
+def rules(policy_file):
+    return [line for line in read(policy_file).decode().splitlines()
+            if line and not line.startswith("#")]
+
+
+@case
+def learn_writes_a_narrow_policy_that_check_accepts_and_that_works_again():
+    tree = learn_tree()
+    prog = [PYTHON, "-c", LEARN_PROGRAM, tree]
+    policy = path("learned.policy")
+    status, _, err = run("--learn", policy, "--", *prog)
+    check_eq(status, 0, "learning run (stderr: %s)" % err)
+    check_eq(read(path("tree", "out", "result.txt")), b"ALPHA\nBETA\n", "the learning run's work")
+
+    got = rules(policy)
+    ohtest.diag("\n".join(got))
+    check(read(policy).startswith(b"# "), "a header comment")
+    check_eq(got, sorted(got, key=lambda r: r.split(" ", 2)[2]), "rules sorted by path")
+    for want in ("allow r %s/in/a.txt" % tree, "allow r %s/in/b.txt" % tree, "allow r %s/in" % tree,
+                 "allow c %s/out" % tree, "allow wc %s/out/result.txt" % tree):
+        check(want in got, "missing rule %r" % want)
+    check(not any("unrelated" in r for r in got), "an unrelated path was granted")
+    check(all(r.split(" ", 2)[2].startswith(tree + "/") for r in got),
+          "a rule outside the tree the command used")
+    check(not any(r.endswith("/") for r in got), "a subtree rule without --learn-collapse")
+
+    status, out, err = run_openhook("check", "--policy", policy)
+    check_eq(status, 0, "openhook check (%s%s)" % (out, err))
+
+    os.unlink(path("tree", "out", "result.txt"))
+    status, _, err = run("--policy", policy, "--", *prog)
+    check_eq(status, 0, "re-run under the learned policy (stderr: %s)" % err)
+    check_eq(read(path("tree", "out", "result.txt")), b"ALPHA\nBETA\n", "the re-run's work")
+
+    # The policy is no wider than what was used.
+    code = "open(%r).read()" % path("tree", "unrelated", "other.txt")
+    status, _, _ = run("--policy", policy, "--", PYTHON, "-c", code)
+    check(status != 0, "reading an unrelated file under the learned policy succeeded")
+
+
+@case
+def learn_collapse_grants_a_directory_for_files_used_together():
+    tree = learn_tree()
+    prog = [PYTHON, "-c", LEARN_PROGRAM, tree]
+    policy = path("learned.policy")
+    status, _, err = run("--learn", policy, "--learn-collapse", "--", *prog)
+    check_eq(status, 0, "learning run (stderr: %s)" % err)
+    got = rules(policy)
+    ohtest.diag("\n".join(got))
+    check("allow r %s/in/" % tree in got, "the two inputs become one rule for in/")
+    check(not any("a.txt" in r for r in got), "a collapsed file kept its own rule")
+    check(not any("unrelated" in r for r in got), "an unrelated path was granted")
+    check_eq(run_openhook("check", "--policy", policy)[0], 0, "openhook check")
+    status, _, err = run("--policy", policy, "--", *prog)
+    check_eq(status, 0, "re-run under the collapsed policy (stderr: %s)" % err)
+
+
+if __name__ == "__main__":
+    sys.exit(ohtest.main())

@@ -1,0 +1,270 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""`openhook run --mode seccomp`: programs whose path syscalls are answered
+by the supervisor, including ones no LD_PRELOAD shim could reach (static
+binaries, raw syscalls, i386 syscalls)."""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import ohtest
+from ohtest import case, check, check_eq, path, read, run_openhook, write
+
+PYTHON = "/usr/bin/python3"
+BUSYBOX = "/bin/busybox"
+
+# A static program making raw syscalls: no libc wrapper, no loader, nothing
+# a shim could interpose.  Prints one line per operation: "ok" or the errno
+# name.
+RAW_C = r'''
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void report(const char *what, long r)
+{
+        printf("%s %s\n", what, r < 0 ? strerrorname_np(errno) : "ok");
+}
+
+static void cat(const char *what, long fd)
+{
+        char buf[256];
+        long n;
+
+        report(what, fd);
+        if (fd < 0)
+                return;
+        n = read((int)fd, buf, sizeof buf - 1);
+        buf[n > 0 ? n : 0] = '\0';
+        printf("%s content %s", what, buf);
+        close((int)fd);
+}
+
+int main(int argc, char **argv)
+{
+        const char *dir = argv[1];
+        char p[4096];
+        long dirfd;
+
+        snprintf(p, sizeof p, "%s/allowed", dir);
+        cat("openat", syscall(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC));
+        snprintf(p, sizeof p, "%s/secret", dir);
+        report("secret", syscall(SYS_openat, AT_FDCWD, p, O_RDONLY));
+        dirfd = syscall(SYS_openat, AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        report("dirfd", dirfd);
+        cat("relative", syscall(SYS_openat, (int)dirfd, "sub/../allowed", O_RDONLY));
+        report("relative-secret", syscall(SYS_openat, (int)dirfd, "secret", O_RDONLY));
+        report("mkdir", syscall(SYS_mkdirat, (int)dirfd, "made", 0755));
+        report("creat", syscall(SYS_creat, "out", 0644));
+#ifdef __x86_64__
+        /* The i386 entry point: other numbers, same files. */
+        char *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+        long r;
+        snprintf(low, 4096, "%s/secret", dir);
+        __asm__ volatile ("int $0x80" : "=a"(r) : "a"(5L), "b"(low), "c"(0L), "d"(0L) : "memory");
+        printf("i386-secret %s\n", r < 0 ? strerrorname_np((int)-r) : "ok");
+        snprintf(low, 4096, "%s/allowed", dir);
+        __asm__ volatile ("int $0x80" : "=a"(r) : "a"(5L), "b"(low), "c"(0L), "d"(0L) : "memory");
+        if (r < 0)
+                errno = (int)-r;
+        cat("i386", r);
+#endif
+        return 0;
+}
+'''
+
+HAMMER = r'''
+import os, sys, threading
+d = sys.argv[1]
+def worker(i):
+    while True:
+        fd = os.open("%s/f%d" % (d, i % 32), os.O_RDONLY)
+        os.close(fd)
+for i in range(8):
+    threading.Thread(target=worker, args=(i,), daemon=True).start()
+open(d + "/../started", "w").close()
+threading.Event().wait()
+'''
+
+THREADS = r'''
+import os, sys, threading
+d = sys.argv[1]
+bad = []
+def worker(i):
+    for k in range(150):
+        name = "f%d" % ((i * 7 + k) % 32)
+        with open(os.path.join(d, name)) as f:
+            if f.read() != name + "\n":
+                bad.append(name)
+threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("bad", len(bad))
+'''
+
+
+def run(*args, timeout=60):
+    return run_openhook("run", "--mode", "seccomp", *args, timeout=timeout)
+
+
+def compile_static(name, source):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    check(cc is not None, "no C compiler to build the %s helper" % name)
+    src = write(path(name + ".c"), source)
+    exe = path(name)
+    subprocess.run([cc, "-O1", "-static", "-o", exe, src], check=True)
+    return exe
+
+
+def lines(out):
+    return dict(l.split(" ", 1) for l in out.splitlines() if " " in l)
+
+
+def tree():
+    write(path("data", "allowed"), "allowed\n")
+    write(path("data", "secret"), "secret\n")
+    os.mkdir(path("data", "sub"))
+    for i in range(32):
+        write(path("many", "f%d" % i), "f%d\n" % i)
+
+
+@case
+def a_dynamic_program_starts_under_seccomp():
+    status, out, err = run("--", "/bin/true")
+    check_eq(status, 0, "true: " + err)
+    status, out, err = run("--", "/bin/sh", "-c", "exit 7")
+    check_eq(status, 7, "sh exit 7: " + err)
+
+
+@case
+def busybox_static_reads_the_allowed_file_and_not_the_other():
+    tree()
+    status, out, err = run("--allow", "r:" + path("data", "allowed"), "--",
+                           BUSYBOX, "cat", path("data", "allowed"))
+    check_eq((status, out), (0, "allowed\n"), "cat allowed: " + err)
+    status, out, err = run("--allow", "r:" + path("data", "allowed"), "--",
+                           BUSYBOX, "cat", path("data", "secret"))
+    check(status != 0, "cat secret must fail")
+    check_eq(out, "")
+    check("Permission denied" in err, "busybox says why: " + err)
+    check("--allow r:" + path("data", "secret") in err, "the denial names the rule: " + err)
+
+
+@case
+def raw_syscalls_of_a_static_program_are_brokered():
+    tree()
+    exe = compile_static("raw", RAW_C)
+    os.mkdir(path("cwd"))
+    status, out, err = run("--direct", exe, "--allow", "r:" + path("data", "allowed"),
+                           "--allow", "r:" + path("data", "sub") + "/",
+                           "--allow", "r:" + path("data") + "/", "--deny", path("data", "secret"),
+                           "--", "/bin/sh", "-c", 'cd "$1" && exec "$2" "$3"', "sh",
+                           path("cwd"), exe, path("data"))
+    check_eq(status, 0, err)
+    got = lines(out)
+    ohtest.diag(out)
+    # The file is outside Landlock's direct set: only the broker could open it.
+    check_eq(got.get("openat"), "ok")
+    check_eq(got.get("openat content"), "allowed\n")
+    check_eq(got.get("secret"), "EACCES")
+    check_eq(got.get("relative content"), "allowed\n")
+    check_eq(got.get("relative-secret"), "EACCES")
+    check_eq(got.get("mkdir"), "EACCES")
+    check_eq(got.get("creat"), "EACCES")
+    check(not os.path.exists(path("data", "made")), "nothing created")
+    check(not os.path.exists(path("cwd", "out")), "nothing created in the cwd")
+    if os.uname().machine == "x86_64":
+        check_eq(got.get("i386-secret"), "EACCES")
+        check_eq(got.get("i386 content"), "allowed\n")
+
+
+@case
+def writes_go_through_the_policy():
+    tree()
+    os.mkdir(path("out"))
+    status, out, err = run("--allow", "rwcd:" + path("out") + "/", "--",
+                           "/bin/sh", "-c", 'cd "$1" && echo one > a && echo two >> a && '
+                           'mkdir d && mv a d/b && ln -s b d/c && cat d/c && rm d/c', "sh", path("out"))
+    check_eq((status, out), (0, "one\ntwo\n"), err)
+    check_eq(read(path("out", "d", "b")), b"one\ntwo\n")
+    check(not os.path.lexists(path("out", "d", "c")))
+    status, out, err = run("--allow", "rwcd:" + path("out") + "/", "--",
+                           "/bin/sh", "-c", 'echo x > "$1"', "sh", path("data", "new"))
+    check(status != 0, "writing outside the policy fails")
+    check(not os.path.exists(path("data", "new")))
+
+
+@case
+def proc_self_refers_to_the_program():
+    # Without the default direct set, /proc/self/... is brokered: the
+    # broker must open the program's /proc entry, not its own.
+    status, out, err = run("--no-default-direct", "--allow", "r:/proc/", "--",
+                           BUSYBOX, "sh", "-c", 'echo $$; cat /proc/self/stat; cat /proc/thread-self/stat')
+    check_eq(status, 0, err)
+    shell_pid, stat_self, stat_thread = out.splitlines()
+    # cat is the shell's child: its own pid, its parent the shell.
+    fields = stat_self.split()
+    check_eq(fields[1], "(busybox)")
+    check_eq(fields[3], shell_pid, "parent of cat")
+    check(fields[0] != shell_pid)
+    check_eq(stat_thread.split()[3], shell_pid)
+    # With the direct set, the kernel itself resolves /proc/self.
+    status, out, err = run("--", PYTHON, "-c",
+                           'import os; print(open("/proc/self/stat").read().split()[0] == str(os.getpid()))')
+    check_eq((status, out), (0, "True\n"), err)
+
+
+@case
+def many_threads_opening_at_once_each_get_their_file():
+    tree()
+    status, out, err = run("--allow", "r:" + path("many") + "/", "--",
+                           PYTHON, "-c", THREADS, path("many"), timeout=120)
+    check_eq((status, out), (0, "bad 0\n"), err)
+
+
+@case
+def fork_and_exec_stay_supervised():
+    tree()
+    status, out, err = run("--allow", "r:" + path("data", "allowed"), "--",
+                           "/bin/sh", "-c", 'cat "$1"; (cat "$1"); sh -c "cat $1 | cat"; '
+                           '(sleep 0.2; cat "$1" > /dev/null && echo late) & cat "$2"; wait; true',
+                           "sh", path("data", "allowed"), path("data", "secret"))
+    check_eq(out, "allowed\n" * 3 + "late\n", err)
+    check("Permission denied" in err)
+    check_eq(status, 0)
+
+
+@case
+def a_program_killed_mid_request_leaves_the_broker_healthy():
+    tree()
+    script = write(path("hammer.py"), HAMMER)
+    t0 = time.monotonic()
+    status, out, err = run("--allow", "r:" + path("many") + "/", "--allow", "rwcd:" + path("started"),
+                           "--allow", "r:" + path("data", "allowed"), "--",
+                           "/bin/sh", "-c",
+                           'for i in 1 2 3; do '
+                           '  rm -f "$3"; "$1" "$2" "$4" & pid=$!; '
+                           '  while [ ! -e "$3" ]; do sleep 0.05; done; sleep 0.2; kill -9 $pid; wait $pid; '
+                           'done; cat "$5"', "sh", PYTHON, script, path("started"), path("many"),
+                           path("data", "allowed"), timeout=120)
+    ohtest.diag("took %.1fs" % (time.monotonic() - t0))
+    check_eq((status, out), (0, "allowed\n"), err)
+
+
+@case
+def run_waits_for_nothing_once_the_program_is_gone():
+    # The supervisor returns when the last filtered process exits; run's
+    # broker then exits too (no stray process holding the terminal).
+    status, out, err = run("--", "/bin/sh", "-c", "exit 0", timeout=10)
+    check_eq(status, 0, err)
+
+
+if __name__ == "__main__":
+    raise SystemExit(ohtest.main())
