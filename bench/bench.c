@@ -864,6 +864,8 @@ int main(int argc, char **argv)
         if (status >= 0)
                 return status;
         signal(SIGPIPE, SIG_IGN);
+        /* Keep the table and any warning on stderr in order when piped. */
+        setvbuf(stdout, NULL, _IOLBF, 0);
         int r = make_tree(&t);
         if (r < 0) {
                 fprintf(stderr, "openhook-bench: cannot create the scratch tree: %s\n", strerror(-r));

@@ -163,7 +163,8 @@ void openhook_conn_free(struct openhook_conn *conn);
 /* A ready-made loop: serves FD (a listening socket if LISTENING, else one
  * connected client) and every connection derived from it with NTHREADS
  * worker threads (0 = number of CPUs; the calling thread is one of them).
- * A listening FD stays the caller's; a client FD is owned and closed.
+ * A listening FD stays the caller's (it is made non-blocking); a client FD
+ * is owned and closed.
  * Raises the RLIMIT_NOFILE soft limit to the hard limit.  Returns 0 when
  * the last client of a non-listening server has gone or after
  * openhook_server_stop(), or -errno. */

@@ -24,6 +24,11 @@ struct openhook_policy {
         struct oh_rule *rules;
         size_t n_rules;
         size_t n_alloc;
+        /* Symlinks an allow rule was written through (/var/run when the
+         * rule says /var/run/x): the walk may follow them. */
+        char **links;
+        size_t n_links;
+        size_t n_links_alloc;
 };
 
 static const char perm_letters[] = "rwcd";
@@ -46,18 +51,21 @@ static void rule_done(struct oh_rule *r)
         free(r->origin);
 }
 
-static void truncate_rules(struct openhook_policy *p, size_t n)
+static void truncate_rules(struct openhook_policy *p, size_t n, size_t n_links)
 {
         while (p->n_rules > n)
                 rule_done(&p->rules[--p->n_rules]);
+        while (p->n_links > n_links)
+                free(p->links[--p->n_links]);
 }
 
 void openhook_policy_free(struct openhook_policy *p)
 {
         if (!p)
                 return;
-        truncate_rules(p, 0);
+        truncate_rules(p, 0, 0);
         free(p->rules);
+        free(p->links);
         free(p);
 }
 
@@ -130,6 +138,19 @@ unsigned oh_policy_letters(const struct openhook_policy *p, const char *path)
         return letters;
 }
 
+bool oh_policy_may_follow(const struct openhook_policy *p, const char *path)
+{
+        for (size_t i = 0; i < p->n_links; i++)
+                if (strcmp(p->links[i], path) == 0)
+                        return true;
+        return oh_policy_letters(p, path) != 0;
+}
+
+static bool is_below(const char *below, size_t below_len, const char *path, size_t len)
+{
+        return below_len > len && below[len] == '/' && memcmp(below, path, len) == 0;
+}
+
 bool oh_policy_is_ancestor(const struct openhook_policy *p, const char *path)
 {
         size_t len = strlen(path);
@@ -139,10 +160,12 @@ bool oh_policy_is_ancestor(const struct openhook_policy *p, const char *path)
         for (size_t i = 0; i < p->n_rules; i++) {
                 const struct oh_rule *r = &p->rules[i];
 
-                if (!r->deny && r->len > len && r->path[len] == '/' &&
-                    memcmp(r->path, path, len) == 0)
+                if (!r->deny && is_below(r->path, r->len, path, len))
                         return true;
         }
+        for (size_t i = 0; i < p->n_links; i++)
+                if (is_below(p->links[i], strlen(p->links[i]), path, len))
+                        return true;
         return false;
 }
 
@@ -239,11 +262,18 @@ static int normalize(const char *where, const char *path, char out[static PATH_M
 
 /* Resolves the symlinks of the longest existing prefix of NORM (so that
  * "/var/run/x" matches what the resolver calls "/run/x") and keeps the
- * rest as written: a rule may name something that does not exist yet. */
-static int canonicalize(const char *norm, char **ret)
+ * rest as written: a rule may name something that does not exist yet.
+ * The last name of an exact rule is kept too: a rule naming a symlink is
+ * about the link (it may be followed; its target needs a rule of its own),
+ * never silently about whatever it pointed to at load time. */
+static int canonicalize(const char *norm, bool subtree, char **ret)
 {
         char prefix[PATH_MAX];
         size_t cut = strlen(norm);
+
+        if (!subtree)
+                while (cut > 0 && norm[--cut] != '/')
+                        ;
 
         for (;;) {
                 _cleanup_free_ char *real = NULL;
@@ -296,6 +326,104 @@ static int push_rule(struct openhook_policy *p, struct oh_rule *r)
         return 0;
 }
 
+static int add_link(struct openhook_policy *p, const char *path)
+{
+        char *copy;
+
+        for (size_t i = 0; i < p->n_links; i++)
+                if (strcmp(p->links[i], path) == 0)
+                        return 0;
+        if (p->n_links == p->n_links_alloc) {
+                size_t n = p->n_links_alloc ? p->n_links_alloc * 2 : 8;
+                char **links = realloc(p->links, n * sizeof(*links));
+
+                if (!links)
+                        return -ENOMEM;
+                p->links = links;
+                p->n_links_alloc = n;
+        }
+        copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        p->links[p->n_links++] = copy;
+        return 0;
+}
+
+/* Sets LOC to the canonical location of LOC's parent plus its last name.
+ * Returns false if the parent does not exist. */
+static bool locate(char loc[static PATH_MAX])
+{
+        char *slash = strrchr(loc, '/');
+        _cleanup_free_ char *parent = NULL;
+        size_t pl, nl;
+
+        if (slash == loc)
+                return true;
+        *slash = '\0';
+        parent = realpath(loc, NULL);
+        *slash = '/';
+        if (!parent)
+                return false;
+        pl = strcmp(parent, "/") == 0 ? 0 : strlen(parent);
+        nl = strlen(slash);
+        if (pl + nl >= PATH_MAX)
+                return false;
+        memmove(loc + pl, slash, nl + 1);
+        memcpy(loc, parent, pl);
+        return true;
+}
+
+/* Records every symlink the normalised rule path NORM passes through, at
+ * its canonical location, following chains of links as the broker's walk
+ * will. */
+static int record_links(struct openhook_policy *p, const char *norm)
+{
+        char walked[PATH_MAX] = "";
+        const char *c = norm;
+
+        while (*c) {
+                char loc[PATH_MAX], target[PATH_MAX];
+                size_t l;
+                int hops = 0;
+
+                c += strspn(c, "/");
+                l = strcspn(c, "/");
+                if (l == 0)
+                        break;
+                if (snprintf(loc, sizeof(loc), "%s/%.*s", walked, (int) l, c) >= (int) sizeof(loc))
+                        return 0;
+                c += l;
+                for (;;) {
+                        ssize_t n = readlink(loc, target, sizeof(target) - 1);
+                        char next[PATH_MAX];
+                        int r;
+
+                        if (n <= 0 || ++hops > 40)
+                                break;
+                        target[n] = '\0';
+                        r = add_link(p, loc);
+                        if (r < 0)
+                                return r;
+                        if (target[0] == '/')
+                                snprintf(next, sizeof(next), "%s", target);
+                        else if (snprintf(next, sizeof(next), "%.*s/%s", (int) (strrchr(loc, '/') - loc),
+                                          loc, target) >= (int) sizeof(next))
+                                return 0;
+                        memcpy(loc, next, sizeof(loc));
+                        if (!locate(loc))
+                                return 0;
+                }
+                {
+                        _cleanup_free_ char *real = realpath(loc, NULL);
+
+                        if (!real)
+                                return 0;       /* nothing exists below: no more links */
+                        snprintf(walked, sizeof(walked), "%s", strcmp(real, "/") == 0 ? "" : real);
+                }
+        }
+        return 0;
+}
+
 static int add_rule(struct openhook_policy *p, const char *where, bool deny, unsigned perms,
                     const char *path, char **error)
 {
@@ -306,7 +434,7 @@ static int add_rule(struct openhook_policy *p, const char *where, bool deny, uns
         ret = normalize(where, path, norm, &r.subtree, error);
         if (ret < 0)
                 return ret;
-        ret = canonicalize(norm, &r.path);
+        ret = canonicalize(norm, r.subtree, &r.path);
         if (ret == -ENAMETOOLONG)
                 return fail(error, "%s: path '%.*s' is too long once its symlinks are resolved",
                             where, shown(strlen(path)), path);
@@ -320,9 +448,11 @@ static int add_rule(struct openhook_policy *p, const char *where, bool deny, uns
                 return -ENOMEM;
         }
         ret = push_rule(p, &r);
-        if (ret < 0)
+        if (ret < 0) {
                 rule_done(&r);
-        return ret;
+                return ret;
+        }
+        return deny ? 0 : record_links(p, norm);
 }
 
 int openhook_policy_allow(struct openhook_policy *p, const char *perms, const char *path, char **error)
@@ -510,7 +640,7 @@ static int parse_line(struct openhook_policy *p, struct line *l, char **error)
 
 int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const char *buf, size_t len, char **error)
 {
-        size_t before = p->n_rules;
+        size_t before = p->n_rules, before_links = p->n_links;
         const char *end = buf + len;
         unsigned lineno = 0;
 
@@ -521,13 +651,13 @@ int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const ch
                 int r;
 
                 if (asprintf(&where, "%s:%u", name, ++lineno) < 0) {
-                        truncate_rules(p, before);
+                        truncate_rules(p, before, before_links);
                         return -ENOMEM;
                 }
                 l = (struct line) { .where = where, .start = s, .pos = s, .end = nl ? nl : end };
                 r = parse_line(p, &l, error);
                 if (r < 0) {
-                        truncate_rules(p, before);
+                        truncate_rules(p, before, before_links);
                         return r;
                 }
                 s = l.end + 1;

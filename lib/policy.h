@@ -38,8 +38,14 @@ const struct oh_rule *oh_policy_match(const struct openhook_policy *p, const cha
  * and kind. */
 unsigned oh_policy_letters(const struct openhook_policy *p, const char *path);
 
-/* True if PATH is a proper ancestor of an allow rule's path (so its
- * existence is no secret: the rule's path lies below it). */
+/* True if the resolver may follow a symlink located at PATH: the policy
+ * grants some letter there, or an allow rule was written through it (the
+ * rule "allow r /var/run/x" lets "/var/run" be followed to "/run"). */
+bool oh_policy_may_follow(const struct openhook_policy *p, const char *path);
+
+/* True if PATH is a proper ancestor of an allow rule's path, or of a
+ * symlink an allow rule was written through (so its existence is no
+ * secret: the administrator named something below it). */
 bool oh_policy_is_ancestor(const struct openhook_policy *p, const char *path);
 
 /* Writes into BUF why PATH lacks the NEEDED letters: "denied by 'deny /etc/'

@@ -247,6 +247,12 @@ static int splice_link(char *rest, size_t size, const char **cursor, const char 
         return 0;
 }
 
+static void replace_fd(int *owned, int fd)
+{
+        oh_closep(owned);
+        *owned = fd;
+}
+
 /* Walks PATH (absolute) one component at a time without following any
  * symlink implicitly, expanding each symlink itself.  Fills T with the
  * canonical path.  Returns 0 (T may carry a walk_error) or -EACCES when
@@ -282,8 +288,8 @@ static int walk(const struct openhook_policy *p, const char *path, bool follow_l
                         fd = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
                         if (fd < 0)
                                 return walk_failed(p, t, oh_negerrno(), cursor, needed, v);
-                        oh_closep(&owned);
-                        cur = owned = fd;
+                        replace_fd(&owned, fd);
+                        cur = fd;
                         pop(t);
                         continue;
                 }
@@ -294,8 +300,8 @@ static int walk(const struct openhook_policy *p, const char *path, bool follow_l
                 if (!last) {
                         fd = openat(cur, t->path + t->len - len, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
                         if (fd >= 0) {
-                                oh_closep(&owned);
-                                cur = owned = fd;
+                                replace_fd(&owned, fd);
+                                cur = fd;
                                 continue;
                         }
                         if (errno != ENOTDIR)
@@ -313,14 +319,16 @@ static int walk(const struct openhook_policy *p, const char *path, bool follow_l
                 }
                 if ((size_t) n >= sizeof(link))
                         return walk_failed(p, t, -ENAMETOOLONG, cursor, needed, v);
-                if (!oh_policy_letters(p, t->path))
+                if (n == 0)
+                        return walk_failed(p, t, -ENOENT, cursor, needed, v);
+                if (!oh_policy_may_follow(p, t->path))
                         return refuse(p, t->path, needed, v);
                 if (++hops > MAX_HOPS)
                         return walk_failed(p, t, -ELOOP, cursor, needed, v);
                 if (splice_link(rest, sizeof(rest), &cursor, link, n) < 0)
                         return -ENAMETOOLONG;
                 if (link[0] == '/') {
-                        oh_closep(&owned);
+                        replace_fd(&owned, -1);
                         cur = root();
                         t->len = 0;
                         t->path[0] = '\0';

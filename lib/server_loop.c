@@ -4,6 +4,7 @@
  * at a time and no connection needs a lock; a slow client occupies at most
  * one worker for one request, never the others. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -205,6 +206,11 @@ static int loop_init(struct loop *l, struct openhook_server *s, int fd, bool lis
 
         if (listening) {
                 int one = 1;
+                /* Workers accept until EAGAIN; a blocking accept() would
+                 * park a worker when another took the last client. */
+                int fl = fcntl(fd, F_GETFL);
+                if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                        return oh_negerrno();
                 /* Lets accepted sockets start out with SO_PASSCRED, so even
                  * a client's first message names its pid. */
                 (void) setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));

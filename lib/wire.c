@@ -181,7 +181,7 @@ int oh_wire_decode(const uint8_t *buf, size_t len, struct oh_request *req, struc
         }
         if (len < size)
                 return 0;
-        (void) take(&c, &command, sizeof(command));
+        memcpy(&command, buf + 4, sizeof(command));
 
         req->size = size;
         req->command = command;
@@ -193,6 +193,7 @@ int oh_wire_decode(const uint8_t *buf, size_t len, struct oh_request *req, struc
                 return (int) size;
         }
 
+        c.p = buf + OH_HEADER_SIZE;
         c.left = size - OH_HEADER_SIZE;
         int r = decode_payload(l, &c, req, paths);
         if (r < 0)

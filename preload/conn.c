@@ -16,6 +16,7 @@
 
 #include "openhook.h"
 #include "shim.h"
+#include "util.h"
 
 /* The private socket is moved up here so it does not take the low numbers a
  * program expects open() to return (e.g. after closing stdin). */
@@ -182,14 +183,21 @@ void shim_fds_closing(unsigned int lo, unsigned int hi)
 
 void shim_warn_unsupported(const char *what)
 {
-        /* Per operation would need a table; once per process is enough to
-         * tell the person why calls fail. */
-        static bool warned;
+        /* WHAT is always a string literal, so its address names it; a
+         * handful of operations exist. */
+        static const char *warned[16];
         char msg[256];
         int n, saved = errno;
+        size_t i;
 
-        if (__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
-                return;
+        for (i = 0; i < ELEMENTSOF(warned); i++) {
+                const char *seen = NULL;
+
+                if (__atomic_compare_exchange_n(&warned[i], &seen, what, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                        break;          /* first time: claimed a slot */
+                if (seen == what)
+                        return;
+        }
         n = snprintf(msg, sizeof(msg),
                      "openhook: the broker does not implement %s; it speaks only the seed protocol\n", what);
         if (n > 0)

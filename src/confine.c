@@ -279,7 +279,8 @@ static const int allowed_syscalls[] = {
         SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(getdents64),
         SCMP_SYS(mkdirat), SCMP_SYS(unlinkat), SCMP_SYS(renameat), SCMP_SYS(renameat2),
         SCMP_SYS(symlinkat), SCMP_SYS(linkat), SCMP_SYS(ftruncate), SCMP_SYS(umask),
-        SCMP_SYS(getcwd),
+        SCMP_SYS(getcwd), SCMP_SYS(access), SCMP_SYS(unlink), SCMP_SYS(rmdir),
+        SCMP_SYS(mkdir), SCMP_SYS(rename), SCMP_SYS(symlink), SCMP_SYS(link),
         /* memory */
         SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
         SCMP_SYS(mprotect), SCMP_SYS(madvise),

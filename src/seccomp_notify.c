@@ -12,9 +12,8 @@
  * memory for a brokered call, so a thread rewriting the path buffer after
  * the check changes nothing.
  *
- * The one exception (SECCOMP_USER_NOTIF_FLAG_CONTINUE) is a read-only
- * open()/openat() of a path in the Landlock "direct" set: see
- * direct_read(). */
+ * The one exception (SECCOMP_USER_NOTIF_FLAG_CONTINUE) is an open of a
+ * path in the Landlock "direct" set: see direct_eligible(). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -44,6 +43,7 @@
 #ifndef SECCOMP_ADDFD_FLAG_SEND
 #define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
 #endif
+
 
 /* The kernel's O_LARGEFILE on x86; glibc's x86_64 headers define it as 0,
  * but i386 programs pass it on every open and it means nothing to a 64-bit
@@ -279,6 +279,44 @@ static int fetch_path(struct sc_call *c, int i)
         return r < 0 ? r : 0;
 }
 
+/* An open of one of the program's own fds by name (/dev/stdin,
+ * /proc/self/fd/N).  A regular file or directory is reopened by the path
+ * it was opened at, which the policy judges as any other; a pipe, tty or
+ * deleted file has no such path, and the program already holds it: it
+ * gets a duplicate (act_open checks the access), as in preload mode. */
+static int fetch_own_fd(struct sc_call *c)
+{
+        pid_t pid = (pid_t)c->req->pid;
+        char target[PATH_MAX], link[64];
+        const char *rest;
+        struct stat st;
+        int n, r;
+
+        n = oh_target_own_fd(pid, c->path[0], &rest);
+        if (n < 0)
+                return 0;
+        snprintf(link, sizeof link, "/proc/%d/fd/%d", (int)pid, n);
+        if (stat(link, &st) < 0)
+                return errno == ENOENT ? -ENOENT : oh_negerrno();
+        if (*rest == '\0' && S_ISSOCK(st.st_mode))
+                return -ENXIO;
+        if (*rest == '\0' && ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) || st.st_nlink == 0)) {
+                c->newfd = oh_target_dup_fd(pid, n);
+                return c->newfd < 0 ? c->newfd : 0;
+        }
+        r = oh_target_fd_path(pid, n, target, sizeof target);
+        if (r < 0)
+                return r;
+        if (target[0] != '/')
+                return -ENOTDIR;
+        /* REST points into path[0], which is being rewritten. */
+        if (strlen(target) + strlen(rest) >= sizeof c->path[0])
+                return -ENAMETOOLONG;
+        memmove(c->path[0] + r, rest, strlen(rest) + 1);
+        memcpy(c->path[0], target, (size_t)r);
+        return 0;
+}
+
 static int fetch(struct sc_call *c)
 {
         int r;
@@ -287,6 +325,11 @@ static int fetch(struct sc_call *c)
                 if (c->sys->p[i].path == ARG_NONE)
                         continue;
                 r = fetch_path(c, i);
+                if (r < 0)
+                        return r;
+        }
+        if (c->sys->act == act_open) {
+                r = fetch_own_fd(c);
                 if (r < 0)
                         return r;
         }
@@ -313,15 +356,30 @@ static void log_decision(const struct sc_call *c, uint32_t command, int result, 
                 c->sv->log(&d, c->sv->userdata);
 }
 
-static bool path_is_plain(const char *path)
+/* PATH with ".", ".." and repeated slashes taken at face value, into OUT
+ * (PATH_MAX).  Only a routing hint: with symlinks the kernel may reach
+ * another file, which Landlock then checks. */
+static void lexical(const char *path, char *out)
 {
-        for (const char *p = path; (p = strchr(p, '/')); p++) {
-                if (p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
-                        return false;
-                if (p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0'))
-                        return false;
+        size_t n = 0;
+
+        for (const char *p = path; *p;) {
+                size_t len;
+
+                while (*p == '/')
+                        p++;
+                len = strcspn(p, "/");
+                if (len == 2 && p[0] == '.' && p[1] == '.') {
+                        while (n > 0 && out[--n] != '/')
+                                ;
+                } else if (len > 0 && !(len == 1 && p[0] == '.')) {
+                        out[n++] = '/';
+                        memcpy(out + n, p, len);
+                        n += len;
+                }
+                p += len;
         }
-        return true;
+        out[n] = '\0';
 }
 
 static bool direct_covers(const struct sc_supervisor *sv, const char *path)
@@ -339,32 +397,66 @@ static bool direct_covers(const struct sc_supervisor *sv, const char *path)
  * only because Landlock is enforced on the program underneath (run puts
  * OPENHOOK_DIRECT in the supervisor's environment only then): whatever the
  * kernel then opens -- even if another thread rewrote the path after this
- * check -- Landlock checks the file actually reached against the direct
- * set, so CONTINUE grants nothing the direct set does not already grant.
- * The flags of open() and openat() are registers, fixed when the syscall
- * stopped; openat2()'s live in memory and are never continued.  O_PATH is
- * excluded because Landlock does not check O_PATH opens.  This keeps the
- * dynamic loader's opens (ld.so.cache, libc) off the broker, as in preload
- * mode, where the shim opens direct paths itself. */
-static bool direct_read(const struct sc_call *c)
+ * check -- Landlock checks the access actually made to the file actually
+ * reached against the direct set, so CONTINUE grants nothing the direct set
+ * does not already grant.  The flags of open(), openat() and creat() are
+ * registers, fixed when the syscall stopped; openat2()'s live in memory and
+ * are never continued.  O_PATH is excluded because Landlock does not check
+ * O_PATH opens. */
+static bool direct_eligible(const struct sc_call *c)
 {
-        if (c->sv->n_direct == 0 || (c->sys->opts & SC_HOW) || c->sys->fixed_flags)
+        char plain[PATH_MAX];
+
+        if (c->sv->n_direct == 0 || (c->sys->opts & SC_HOW) || (c->flags & O_PATH))
                 return false;
-        if ((c->flags & O_ACCMODE) != O_RDONLY || (c->flags & (O_CREAT | O_TRUNC | O_PATH)))
-                return false;
-        return path_is_plain(c->path[0]) && direct_covers(c->sv, c->path[0]);
+        lexical(c->path[0], plain);
+        return direct_covers(c->sv, plain[0] ? plain : "/");
 }
 
+static bool read_only(uint32_t flags)
+{
+        return (flags & O_ACCMODE) == O_RDONLY && !(flags & (O_CREAT | O_TRUNC));
+}
+
+static bool access_covers(int have, uint32_t want)
+{
+        have &= O_ACCMODE;
+        want &= O_ACCMODE;
+        return (uint32_t)have == want || have == O_RDWR;
+}
+
+static int reuse_own_fd(struct sc_call *c)
+{
+        int have = fcntl(c->newfd, F_GETFL);
+
+        if (have >= 0 && access_covers(have, c->flags) && !(c->flags & (O_CREAT | O_TRUNC)))
+                return 0;
+        close(c->newfd);
+        c->newfd = -1;
+        return -EACCES;
+}
+
+/* Reads of the direct set (the loader's ld.so.cache and libraries, /proc,
+ * /usr) never reach the policy, as in preload mode where the shim opens
+ * them itself.  Other opens there (writing /dev/null, /dev/tty) go to the
+ * policy first, and to Landlock if the policy has no rule for them. */
 static int act_open(struct sc_call *c)
 {
         struct oh_verdict v = {};
+        bool direct = direct_eligible(c);
         int fd;
 
-        if (direct_read(c)) {
+        if (c->newfd >= 0)
+                return reuse_own_fd(c);
+        if (direct && read_only(c->flags)) {
                 c->cont = true;
                 return 0;
         }
         fd = oh_do_open(c->sv->policy, c->path[0], c->flags, c->mode, &v);
+        if (fd == -EACCES && v.denied && direct) {
+                c->cont = true;
+                return 0;
+        }
         log_decision(c, OPENHOOK_CMD_OPEN, fd, &v);
         if (fd < 0)
                 return fd;
@@ -580,7 +672,7 @@ static void map_arch(struct sc_supervisor *sv, uint32_t arch)
         }
 }
 
-/* OPENHOOK_DIRECT: colon-separated absolute prefixes (see direct_read()). */
+/* OPENHOOK_DIRECT: colon-separated absolute prefixes (see direct_eligible()). */
 static int parse_direct(struct sc_supervisor *sv)
 {
         const char *env = getenv("OPENHOOK_DIRECT");

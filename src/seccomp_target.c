@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -181,4 +183,98 @@ int oh_target_abspath(pid_t tid, int dirfd, const char *path, char *out, size_t 
         if (r < 0)
                 return r;
         return (int)strlen(out);
+}
+
+/* Reads a decimal number at *S and advances past it; -1 if none. */
+static int parse_number(const char **s)
+{
+        long v = 0;
+        const char *p = *s;
+
+        if (*p < '0' || *p > '9')
+                return -1;
+        while (*p >= '0' && *p <= '9' && v < INT32_MAX / 10)
+                v = v * 10 + (*p++ - '0');
+        if (*p >= '0' && *p <= '9')
+                return -1;
+        *s = p;
+        return (int)v;
+}
+
+/* "/proc/TGID" or "/proc/TGID/task/TID" of task TID itself: returns what
+ * follows, or NULL. */
+static const char *own_proc_dir(pid_t tid, const char *p)
+{
+        pid_t tgid;
+        int pid;
+
+        if (strncmp(p, "/proc/", 6) != 0)
+                return NULL;
+        p += 6;
+        pid = parse_number(&p);
+        if (pid < 0 || oh_target_status(tid, &tgid, NULL) < 0 || pid != tgid)
+                return NULL;
+        if (strncmp(p, "/task/", 6) == 0) {
+                const char *q = p + 6;
+
+                if (parse_number(&q) != (int)tid)
+                        return NULL;
+                p = q;
+        }
+        return p;
+}
+
+int oh_target_own_fd(pid_t tid, const char *path, const char **rest)
+{
+        static const char *const std_names[] = { "/dev/stdin", "/dev/stdout", "/dev/stderr" };
+        const char *p;
+        int n;
+
+        for (n = 0; n < 3; n++)
+                if (strcmp(path, std_names[n]) == 0) {
+                        *rest = path + strlen(path);
+                        return n;
+                }
+        if (strncmp(path, "/dev/fd/", 8) == 0)
+                p = path + 8;
+        else if ((p = own_proc_dir(tid, path)) && strncmp(p, "/fd/", 4) == 0)
+                p += 4;
+        else
+                return -1;
+        n = parse_number(&p);
+        if (n < 0 || (*p != '/' && *p != '\0'))
+                return -1;
+        *rest = p;
+        return n;
+}
+
+int oh_target_fd_path(pid_t tid, int n, char *out, size_t size)
+{
+        char link[64];
+        ssize_t len;
+
+        snprintf(link, sizeof link, "/proc/%d/fd/%d", (int)tid, n);
+        len = readlink(link, out, size);
+        if (len < 0)
+                return errno == ENOENT ? -ENOENT : oh_negerrno();
+        if ((size_t)len >= size)
+                return -ENAMETOOLONG;
+        out[len] = '\0';
+        return (int)len;
+}
+
+int oh_target_dup_fd(pid_t tid, int n)
+{
+        _cleanup_close_ int pidfd = -1;
+        pid_t tgid;
+        int r, fd;
+
+        r = oh_target_status(tid, &tgid, NULL);
+        if (r < 0)
+                return r;
+        pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
+        if (pidfd < 0)
+                return oh_negerrno();
+        fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
+        return fd < 0 ? (errno == EBADF ? -ENOENT : oh_negerrno()) : fd;
 }

