@@ -19,6 +19,7 @@
 
 #define POLICY_FILE_MAX (1u << 20)
 #define SHOWN_MAX 64            /* longest piece of input quoted back in a message */
+#define MAX_ERRORS 50           /* reported per policy file */
 
 struct openhook_policy {
         struct oh_rule *rules;
@@ -638,15 +639,34 @@ static int parse_line(struct openhook_policy *p, struct line *l, char **error)
                     l->where, shown(n), w);
 }
 
+/* Appends MSG as a line of *ALL. */
+static int append_error(char **all, const char *msg)
+{
+        size_t old = *all ? strlen(*all) : 0, n = strlen(msg);
+        char *s = realloc(*all, old + n + 2);
+
+        if (!s)
+                return -ENOMEM;
+        if (old)
+                s[old++] = '\n';
+        memcpy(s + old, msg, n + 1);
+        *all = s;
+        return 0;
+}
+
+/* Every faulty line is reported (up to MAX_ERRORS), so one run of
+ * `openhook check` shows all that needs fixing; but a file with any error
+ * adds no rule. */
 int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const char *buf, size_t len, char **error)
 {
         size_t before = p->n_rules, before_links = p->n_links;
+        _cleanup_free_ char *all = NULL;
         const char *end = buf + len;
-        unsigned lineno = 0;
+        unsigned lineno = 0, n_errors = 0;
 
-        for (const char *s = buf; s < end;) {
+        for (const char *s = buf; s < end && n_errors < MAX_ERRORS;) {
                 const char *nl = memchr(s, '\n', end - s);
-                _cleanup_free_ char *where = NULL;
+                _cleanup_free_ char *where = NULL, *msg = NULL;
                 struct line l;
                 int r;
 
@@ -655,14 +675,24 @@ int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const ch
                         return -ENOMEM;
                 }
                 l = (struct line) { .where = where, .start = s, .pos = s, .end = nl ? nl : end };
-                r = parse_line(p, &l, error);
-                if (r < 0) {
+                r = parse_line(p, &l, &msg);
+                if (r == -EINVAL) {
+                        n_errors++;
+                        if (msg && append_error(&all, msg) < 0)
+                                r = -ENOMEM;
+                }
+                if (r == -ENOMEM || (r < 0 && r != -EINVAL)) {
                         truncate_rules(p, before, before_links);
                         return r;
                 }
                 s = l.end + 1;
         }
-        return 0;
+        if (n_errors == 0)
+                return 0;
+        truncate_rules(p, before, before_links);
+        if (error)
+                *error = TAKE_PTR(all);
+        return -EINVAL;
 }
 
 static int read_all(int fd, char **ret, size_t *ret_len)

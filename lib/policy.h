@@ -56,8 +56,8 @@ int oh_policy_hint(const struct openhook_policy *p, const char *path, unsigned n
 
 /* Parses policy-file text BUF[0..LEN) (need not be NUL-terminated; NUL bytes
  * are an error) as file NAME.  All rules or none are added.  Returns 0, or
- * -EINVAL with *ERROR (if not NULL) set to "NAME:LINE: what is wrong",
- * or -ENOMEM. */
+ * -EINVAL with *ERROR (if not NULL) set to "NAME:LINE: what is wrong", one
+ * line per faulty line of the file, or -ENOMEM. */
 int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const char *buf, size_t len, char **error);
 
 /* Writes PERMS as letters in the order "rwcd" (at most 4 + NUL) and returns

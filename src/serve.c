@@ -199,7 +199,8 @@ static int listen_on(const char *path)
         r = remove_stale_socket(&sa);
         if (r < 0)
                 oh_die_errno(OH_EXIT_FAILURE, r, "--listen %s", path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        /* Non-blocking: workers accept in batches until EAGAIN. */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 oh_die_errno(OH_EXIT_FAILURE, -errno, "socket");
         /* bind() creates the node with the umask applied: 0600 from the

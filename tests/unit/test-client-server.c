@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -391,6 +392,32 @@ static void pipelined_requests_in_one_write_are_answered_in_order(void)
         finish(&b);
 }
 
+/* More requests in one write than the broker answers per turn: it must
+ * come back for the rest by itself, with no further input to wake it. */
+static void many_pipelined_requests_are_all_answered(void)
+{
+        enum { N = 200 };
+        struct broker b;
+        static uint8_t buf[N * 64];
+        struct timeval tv = { .tv_sec = 5 };
+        size_t len = 0;
+        int32_t result;
+        int fd, answered = 0;
+
+        start(&b, SOCK_STREAM);
+        setsockopt(b.client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        for (int i = 0; i < N; i++)
+                len += (size_t) encode(buf + len, OPENHOOK_CMD_UNLINK, at(&b, "missing"));
+        CHECK_EQ(write(b.client, buf, len), (ssize_t) len);
+        for (int i = 0; i < N; i++) {
+                if (read_response(b.client, OPENHOOK_CMD_UNLINK, &result, &fd) < 0)
+                        break;
+                answered += result == -ENOENT;
+        }
+        CHECK_EQ(answered, N);
+        finish(&b);
+}
+
 static void request_sent_one_byte_at_a_time_is_answered_once_complete(void)
 {
         struct broker b;
@@ -574,7 +601,14 @@ static void *answer_without_fd(void *userdata)
         (void) !read(fd, buf, sizeof(buf));
         oh_wire_encode_response(OPENHOOK_CMD_MKDIR, 0, resp);
         (void) !write(fd, resp, sizeof(resp));
-        close(fd);
+
+        /* Success with one fd too many, then with more than fit (copies
+         * of this socket: any fd will do). */
+        oh_wire_encode_response(OPENHOOK_CMD_OPEN, 0, resp);
+        (void) !read(fd, buf, sizeof(buf));
+        send_with_fds(fd, resp, sizeof(resp), fd, 2);
+        (void) !read(fd, buf, sizeof(buf));
+        send_with_fds(fd, resp, sizeof(resp), fd, 20);
         return NULL;
 }
 
@@ -589,7 +623,19 @@ static void broker_that_breaks_the_protocol_gives_eproto(void)
         CHECK_EQ(openhook_open(pair[0], "/tmp/x", O_RDONLY, 0), -EPROTO);
         /* An answer to another command. */
         CHECK_EQ(openhook_open(pair[0], "/tmp/x", O_RDONLY, 0), -EPROTO);
+
+        /* The surplus fd is closed, the first returned. */
+        int before = count_fds();
+        int fd = openhook_open(pair[0], "/tmp/x", O_RDONLY, 0);
+        CHECK(fd >= 0);
+        CHECK_EQ(count_fds(), before + 1);
+        if (fd >= 0)
+                close(fd);
+        /* Cut-off control data: nothing kept, -EPROTO. */
+        CHECK_EQ(openhook_open(pair[0], "/tmp/x", O_RDONLY, 0), -EPROTO);
         pthread_join(t, NULL);
+        CHECK_EQ(count_fds(), before);
+        close(pair[1]);
         close(pair[0]);
 }
 
@@ -886,6 +932,7 @@ int main(void)
         SCENARIO(unknown_command_over_seqpacket_is_enosys);
         SCENARIO(bad_paths_are_refused_and_connection_stays_usable);
         SCENARIO(pipelined_requests_in_one_write_are_answered_in_order);
+        SCENARIO(many_pipelined_requests_are_all_answered);
         SCENARIO(request_sent_one_byte_at_a_time_is_answered_once_complete);
         SCENARIO(fds_attached_over_stream_are_closed);
         SCENARIO(fds_attached_over_seqpacket_are_closed);

@@ -200,6 +200,21 @@ static void error_leaves_no_rule_of_the_file(void)
         openhook_policy_free(p);
 }
 
+static void every_faulty_line_is_reported(void)
+{
+        struct openhook_policy *p = policy();
+        int r;
+        char *error = parse(p, "allow rx /a/\nallow r /ok/\npermit r /b/\nallow r rel\n", &r);
+
+        CHECK_EQ(r, -EINVAL);
+        CHECK_STREQ(error, "policy.conf:1: unknown permission 'x' (expected letters from r, w, c, d)\n"
+                    "policy.conf:3: expected 'allow PERMS PATH' or 'deny PATH', got 'permit'\n"
+                    "policy.conf:4: path 'rel' is not absolute (rule paths start with '/')");
+        CHECK_EQ(oh_policy_letters(p, "/ok/x"), 0);
+        free(error);
+        openhook_policy_free(p);
+}
+
 static void command_line_rules_parse_and_explain_errors(void)
 {
         struct openhook_policy *p = policy();
@@ -457,6 +472,15 @@ static void rule_through_symlink_matches_the_real_path(void)
                 CHECK(rules[1].subtree);
                 CHECK_EQ(oh_policy_letters(p, expected), R);
         }
+        /* An exact rule naming a link is about the link, not its target. */
+        snprintf(rule, sizeof(rule), "r:%s", link);
+        CHECK_EQ(openhook_policy_allow_arg(p, rule, NULL), 0);
+        rules = oh_policy_rules(p, &n);
+        CHECK_EQ(n, 3);
+        if (n == 3) {
+                CHECK_STREQ(rules[2].path, link);
+                CHECK(!rules[2].subtree);
+        }
         /* The link the rules were written through may be followed. */
         CHECK(oh_policy_may_follow(p, link));
         CHECK(oh_policy_is_ancestor(p, tmp));
@@ -483,6 +507,7 @@ int main(void)
         RUN(unterminated_quote_is_refused);
         RUN(nul_byte_is_refused);
         RUN(error_leaves_no_rule_of_the_file);
+        RUN(every_faulty_line_is_reported);
         RUN(command_line_rules_parse_and_explain_errors);
         RUN(policy_file_loads_and_names_itself_in_errors);
         RUN(unreadable_policy_file_is_reported);

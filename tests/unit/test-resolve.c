@@ -211,6 +211,17 @@ static void symlinks_inside_policy_are_followed(void)
         CHECK_EQ(try_open(P("in/abs"), O_RDONLY, 0), 0);
         CHECK_EQ(try_open(P("in/dirlink/rel"), O_RDONLY, 0), 0);
         CHECK_EQ(try_open(P("in/dirlink/../file"), O_RDONLY, 0), 0);  /* `..` after expanding the link */
+        CHECK(symlink(P("in/sub"), P("in/absdir")) == 0);
+        CHECK(symlink(P("in"), P("in/sub/up")) == 0);
+        for (int i = 0; i < 3; i++) {
+                int keep = open("/dev/null", O_RDONLY | O_CLOEXEC);     /* vary the free fd numbers */
+
+                CHECK_EQ(try_open(P("in/absdir/rel"), O_RDONLY, 0), 0);
+                CHECK_EQ(try_open(P("in/absdir/../abs"), O_RDONLY, 0), 0);
+                CHECK_EQ(try_open(P("in/sub/up/sub/up/file"), O_RDONLY, 0), 0);
+                CHECK(fcntl(keep, F_GETFD) >= 0);                       /* not closed behind our back */
+                close(keep);
+        }
         done();
 }
 
@@ -228,6 +239,20 @@ static void symlinks_to_outside_are_refused(void)
         CHECK(has_content(P("out/secret"), "SECRET"));
         CHECK_EQ(oh_do_truncate(pol, P("in/abs"), 0, &v), -EACCES);
         CHECK(has_content(P("out/secret"), "SECRET"));
+        done();
+}
+
+static void rule_naming_a_symlink_does_not_grant_its_target(void)
+{
+        scenario("symlink-narrow-rule");
+        CHECK(mkdir(P("in/sub"), 0755) == 0);
+        write_file(P("in/sub/inner"), "INNER");
+        CHECK(symlink("sub/inner", P("in/to-inner")) == 0);
+        allow("r", "in/file");
+        allow("r", "in/to-inner");
+        CHECK_EQ(try_open(P("in/file"), O_RDONLY, 0), 0);
+        CHECK_EQ(try_open(P("in/to-inner"), O_RDONLY, 0), -EACCES);     /* followed, target refused */
+        CHECK_EQ(try_open(P("in/to-inner"), O_PATH | O_NOFOLLOW, 0), 0); /* the link itself */
         done();
 }
 
@@ -843,6 +868,7 @@ int main(void)
         RUN(dotdot_inside_policy_is_followed);
         RUN(symlinks_inside_policy_are_followed);
         RUN(symlinks_to_outside_are_refused);
+        RUN(rule_naming_a_symlink_does_not_grant_its_target);
         RUN(symlink_planted_outside_pointing_inside_is_refused);
         RUN(symlink_named_by_a_rule_is_followed);
         RUN(symlink_loop_inside_policy_is_eloop);
