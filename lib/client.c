@@ -25,6 +25,21 @@ static pthread_mutex_t stripes[OH_STRIPES] = {
         [0 ... OH_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER,
 };
 
+/* A child forked while another thread was inside a request inherits that
+ * stripe locked, with no thread left to unlock it.  The child must not
+ * use the parent's request anyway (DESIGN.md: it asks for its own
+ * connection), so it starts with every stripe free. */
+static void reset_stripes_in_child(void)
+{
+        for (size_t i = 0; i < OH_STRIPES; i++)
+                pthread_mutex_init(&stripes[i], NULL);
+}
+
+__attribute__((constructor)) static void register_fork_handler(void)
+{
+        pthread_atfork(NULL, NULL, reset_stripes_in_child);
+}
+
 /* For a non-blocking socket the caller gave us: wait instead of failing. */
 static int wait_for(int sock, short events)
 {

@@ -47,9 +47,26 @@ static void parse_args(int argc, char **argv, struct oh_cli_policy *pol)
                 oh_die_usage("nothing to check: give --policy FILE, --allow or --deny");
 }
 
-/* Each rule in policy-file syntax, so the output can be saved as a policy;
- * the comment says where it came from and how it was written when the
- * broker's reading differs. */
+/* A path as a policy file spells it: quoted (with backslashes before '"'
+ * and '\\') when it holds a blank or would start like a quoted one. */
+static void print_path(const char *path, const char *suffix)
+{
+        if (!strpbrk(path, " \t\"\\")) {
+                printf("%s%s", path, suffix);
+                return;
+        }
+        putchar('"');
+        for (const char *c = path; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                        putchar('\\');
+                putchar(*c);
+        }
+        printf("%s\"", suffix);
+}
+
+/* One line per rule: the rule in policy-file syntax (the canonical path,
+ * the letters), then where it came from, and how it was written when the
+ * broker reads it differently. */
 static void print_rules(const struct openhook_policy *policy)
 {
         size_t n;
@@ -61,9 +78,10 @@ static void print_rules(const struct openhook_policy *policy)
                 char letters[5];
 
                 if (r->deny)
-                        printf("deny %s%s", r->path, slash);
+                        printf("deny ");
                 else
-                        printf("allow %s %s%s", oh_perms_format(r->perms, letters), r->path, slash);
+                        printf("allow %s ", oh_perms_format(r->perms, letters));
+                print_path(r->path, slash);
                 printf("\t# %s", r->origin);
                 if (r->written && (strncmp(r->written, r->path, r->len) != 0 ||
                                    strcmp(r->written + r->len, slash) != 0))

@@ -105,9 +105,13 @@ int oh_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned 
 static int policy_error(struct oh_cli_policy *cp, int is_file, const char *what, const char *arg,
                         int r, const char *error)
 {
-        if (error)
-                oh_warn("%s", error);
-        else if (is_file)
+        if (error) {
+                /* A file with several errors gives one line each. */
+                for (const char *line = error, *end; *line; line = end + (*end != '\0')) {
+                        end = strchrnul(line, '\n');
+                        oh_warn("%.*s", (int)(end - line), line);
+                }
+        } else if (is_file)
                 oh_warn("cannot read policy file '%s': %s", arg, strerror(-r));
         else
                 oh_warn("invalid %s '%s': %s", what, arg, strerror(-r));

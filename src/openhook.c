@@ -11,14 +11,15 @@
 
 struct command {
         const char *name;
+        const char *full_name;  /* argv[0] for the subcommand: getopt's messages start with it */
         int (*fn)(int argc, char **argv);
         const char *summary;
 };
 
 static const struct command commands[] = {
-        { "serve", cmd_serve, "answer open requests on a socket under a policy" },
-        { "run", cmd_run, "run a program whose file access goes through the broker" },
-        { "check", cmd_check, "validate a policy and print its rules" },
+        { "serve", "openhook serve", cmd_serve, "answer open requests on a socket under a policy" },
+        { "run", "openhook run", cmd_run, "run a program whose file access goes through the broker" },
+        { "check", "openhook check", cmd_check, "validate a policy and print its rules" },
 };
 
 static void help(void)
@@ -70,7 +71,7 @@ static int help_command(int argc, char **argv)
         c = find_command(argv[1]);
         if (!c)
                 oh_die_usage("help: unknown command '%s'", argv[1]);
-        sub_argv[0] = argv[1];
+        sub_argv[0] = (char *)c->full_name;
         sub_argv[1] = help_flag;
         sub_argv[2] = NULL;
         oh_cli_set_command(c->name);
@@ -100,5 +101,6 @@ int main(int argc, char **argv)
         if (!c)
                 oh_die_usage("unknown command '%s' (expected serve, run or check)", argv[1]);
         oh_cli_set_command(c->name);
+        argv[1] = (char *)c->full_name;
         return c->fn(argc - 1, argv + 1);
 }

@@ -7,10 +7,12 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -249,66 +251,156 @@ static void install_signals(struct openhook_server *server)
         signal(SIGPIPE, SIG_IGN);
 }
 
-static void confine_self(const struct openhook_policy *policy, const struct serve_args *a)
+/* Returns 0 (also when the system offers no way to confine: then with a
+ * warning) or -errno. */
+static int confine_self(const struct openhook_policy *policy, const struct serve_args *a)
 {
         int r;
 
         if (!a->confine)
-                return;
+                return 0;
         r = oh_broker_confine(policy, 0);
         if (r == -ENOSYS || r == -EOPNOTSUPP) {
                 if (!a->quiet)
                         oh_warn("warning: cannot confine the broker on this system (%s); serving unconfined",
                                 strerror(-r));
-                return;
+                return 0;
         }
         if (r < 0)
-                oh_die_errno(OH_EXIT_FAILURE, r, "cannot confine the broker (--no-confine skips this)");
+                oh_warn("cannot confine the broker (--no-confine skips this): %s", strerror(-r));
+        return r;
+}
+
+/* The confined broker may not remove its own socket (Landlock grants it
+ * only what the policy could), so a helper forked before confinement does:
+ * when the broker asks at the end, or when the broker dies.  It removes
+ * the socket only if it is still the one we bound. */
+struct janitor {
+        int fd;         /* the broker's end; -1 if there is no janitor */
+        pid_t pid;
+};
+
+static noreturn void janitor_main(int fd, const char *path, const struct stat *bound)
+{
+        struct stat st;
+        char c;
+
+        /* A Ctrl-C for the whole terminal must not end the janitor before
+         * the broker: it has to outlive it. */
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        if (fd > 0)
+                close_range(0, fd - 1, 0);
+        close_range(fd + 1, ~0u, 0);
+
+        while (read(fd, &c, 1) < 0 && errno == EINTR)
+                ;
+        if (lstat(path, &st) == 0 && st.st_dev == bound->st_dev && st.st_ino == bound->st_ino)
+                unlink(path);
+        (void) !write(fd, "", 1);
+        _exit(0);
+}
+
+static void janitor_start(const char *path, struct janitor *j)
+{
+        struct stat st;
+        int pair[2];
+        pid_t pid;
+
+        j->fd = -1;
+        if (lstat(path, &st) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+                return;
+        pid = fork();
+        if (pid == 0) {
+                close(pair[0]);
+                janitor_main(pair[1], path, &st);
+        }
+        close(pair[1]);
+        if (pid < 0) {
+                close(pair[0]);
+                return;
+        }
+        j->fd = pair[0];
+        j->pid = pid;
+}
+
+static void remove_socket(const char *path, struct janitor *j, int quiet)
+{
+        char c;
+
+        if (j->fd < 0) {
+                if (unlink(path) < 0 && !quiet)
+                        oh_warn("warning: cannot remove socket %s: %s", path, strerror(errno));
+                return;
+        }
+        /* Waits for the janitor, so the socket is gone once we exit. */
+        (void) !write(j->fd, "", 1);
+        while (read(j->fd, &c, 1) < 0 && errno == EINTR)
+                ;
+        close(j->fd);
+        waitpid(j->pid, NULL, 0);
+}
+
+static void decision_log_freep(struct oh_decision_log **log)
+{
+        oh_decision_log_free(*log);
+}
+
+static void server_freep(struct openhook_server **server)
+{
+        if (*server) {
+                block_stop_signals();
+                signal_server = NULL;
+        }
+        openhook_server_free(*server);
 }
 
 int cmd_serve(int argc, char **argv)
 {
         struct serve_args a = { .fd = -1, .confine = 1 };
-        struct oh_cli_policy pol = OH_CLI_POLICY_INIT("serve", OH_EXIT_USAGE, OH_EXIT_FAILURE);
-        struct openhook_policy *policy;
-        struct oh_decision_log *log = NULL;
-        struct openhook_server *server = NULL;
+        __attribute__((cleanup(oh_cli_policy_done)))
+                struct oh_cli_policy pol = OH_CLI_POLICY_INIT("serve", OH_EXIT_USAGE, OH_EXIT_FAILURE);
+        __attribute__((cleanup(decision_log_freep))) struct oh_decision_log *log = NULL;
+        __attribute__((cleanup(server_freep))) struct openhook_server *server = NULL;
+        struct janitor janitor = { .fd = -1 };
         int fd, r;
 
         parse_args(argc, argv, &a, &pol);
-        policy = oh_cli_policy_take(&pol);
-
-        if (a.fd >= 0) {
+        if (a.fd >= 0)
                 check_client_fd(a.fd);
-                fd = a.fd;
-        } else
-                fd = listen_on(a.listen);
 
+        /* Everything that can fail comes before the socket exists, so a
+         * failure never leaves one behind. */
         r = oh_decision_log_new(a.log, a.quiet ? OH_DECISION_LOG_QUIET : 0, &log);
-        if (r < 0)
-                oh_die_errno(OH_EXIT_FAILURE, r, "--log %s", a.log);
-        r = openhook_server_new(policy, &server);
-        if (r < 0)
-                oh_die_errno(OH_EXIT_FAILURE, r, "cannot create the server");
+        if (r < 0) {
+                oh_warn("--log %s: %s", a.log, strerror(-r));
+                return OH_EXIT_FAILURE;
+        }
+        r = openhook_server_new(pol.policy, &server);
+        if (r < 0) {
+                oh_warn("cannot create the server: %s", strerror(-r));
+                return OH_EXIT_FAILURE;
+        }
         openhook_server_set_log(server, oh_decision_log_write, log);
         install_signals(server);
 
-        confine_self(policy, &a);
-
-        /* The server owns a client fd from here on; a listening one stays ours. */
-        r = openhook_server_run(server, fd, a.listen != NULL, a.threads);
+        if (a.listen) {
+                fd = listen_on(a.listen);
+                janitor_start(a.listen, &janitor);
+        } else
+                fd = a.fd;
+        r = confine_self(pol.policy, &a);
+        if (r == 0) {
+                /* The server owns a client fd from here on; a listening one
+                 * stays ours. */
+                r = openhook_server_run(server, fd, a.listen != NULL, a.threads);
+                if (r < 0)
+                        oh_warn("serving failed: %s", strerror(-r));
+        }
         if (a.listen) {
                 close(fd);
-                if (unlink(a.listen) < 0 && !a.quiet)
-                        oh_warn("warning: cannot remove socket %s: %s", a.listen, strerror(errno));
+                remove_socket(a.listen, &janitor, a.quiet);
         }
-        if (r < 0)
-                oh_warn("serving failed: %s", strerror(-r));
-
-        block_stop_signals();
-        signal_server = NULL;
-        openhook_server_free(server);
-        oh_decision_log_free(log);
-        openhook_policy_free(policy);
         return r < 0 ? OH_EXIT_FAILURE : OH_EXIT_OK;
 }

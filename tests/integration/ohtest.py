@@ -23,8 +23,8 @@ import tempfile
 import time
 import traceback
 
-BIN = os.environ.get("OPENHOOK_BIN") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "src", "openhook")
+BIN = os.path.abspath(os.environ.get("OPENHOOK_BIN") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "src", "openhook"))
 
 # Wire constants (include/openhook.h).
 CMD_OPEN, CMD_MKDIR, CMD_UNLINK, CMD_RMDIR, CMD_RENAME = 1, 2, 3, 4, 5
@@ -342,6 +342,19 @@ class Broker:
 
     def fd_count(self):
         return fd_count(self.pid)
+
+    def steady_fd_count(self):
+        """The fd count once the broker is idle: it closes an fd it passed
+        just after the reply went out, so a count taken at once may be one
+        too high."""
+        last = self.fd_count()
+        for _ in range(50):
+            time.sleep(0.05)
+            now = self.fd_count()
+            if now == last:
+                return now
+            last = now
+        return last
 
     def wait(self, timeout=10):
         try:

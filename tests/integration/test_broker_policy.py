@@ -98,6 +98,7 @@ def proc_self_root_magic_link_is_refused():
 def proc_self_fd_magic_link_is_refused():
     d = tree()
     br = Broker(["--allow", "r:%s/" % d, "--allow", "r:/proc/"], quiet=True, log=True)
+    open_(br.sock, d + "/file")     # the broker is up, its log open
     # The broker holds its log file (outside the policy) open: find it.
     fds = [fd for fd in os.listdir("/proc/%d/fd" % br.pid)
            if os.readlink("/proc/%d/fd/%s" % (br.pid, fd)) == br.log_path]

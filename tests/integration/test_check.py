@@ -28,10 +28,25 @@ def printed_rules_are_canonical_and_load_again():
     status, out, _ = run_openhook("check", "--policy", f)
     check_eq(status, 0, "exit status")
     check(out.startswith("allow rw /srv/data/sub/\t"), "canonical form: %r" % out)
-    again = write(path("again.conf"), out)
+    reload_gives_the_same_rules(out)
+
+
+def reload_gives_the_same_rules(out):
+    rules = "".join(line.split("\t#")[0] + "\n" for line in out.splitlines())
+    again = write(path("again.conf"), rules)
     status, out2, err = run_openhook("check", "--policy", again)
-    check_eq(status, 0, "the printed policy loads again: " + err)
-    check_eq(out2.split("\t")[0], out.split("\t")[0], "same rule")
+    check_eq(status, 0, "the printed rules load again: " + err)
+    check_eq([l.split("\t#")[0] for l in out2.splitlines()], rules.splitlines(), "same rules")
+
+
+@case
+def paths_with_blanks_and_quotes_are_printed_quoted():
+    f = write(path("q.conf"), 'allow r "/srv/my data/"\ndeny "/srv/my data/a \\"q\\" b"\n')
+    status, out, err = run_openhook("check", "--policy", f)
+    check_eq(status, 0, "exit status: " + err)
+    check(out.startswith('allow r "/srv/my data/"\t'), out)
+    check('deny "/srv/my data/a \\"q\\" b"\t' in out, out)
+    reload_gives_the_same_rules(out)
 
 
 def check_reports(text, line, what=""):

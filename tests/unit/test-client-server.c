@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -590,6 +591,46 @@ static void dead_broker_gives_an_error_not_a_hang(void)
         }
 }
 
+static void *open_and_wait_forever(void *userdata)
+{
+        (void) openhook_open((int) (intptr_t) userdata, "/tmp/x", O_RDONLY, 0);
+        return NULL;
+}
+
+/* A thread is inside a request (holding its socket's lock) when another
+ * forks; the child must still be able to make requests of its own. */
+static void child_forked_during_a_request_is_not_deadlocked(void)
+{
+        int silent[2], dead[2], status = -1;
+        pthread_t t;
+
+        /* Peer never answers: the thread stays inside openhook_open(). */
+        CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, silent) == 0);
+        pthread_create(&t, NULL, open_and_wait_forever, (void *) (intptr_t) silent[0]);
+        usleep(50 * 1000);
+
+        pid_t pid = fork();
+        if (pid == 0) {
+                /* The same fd number, so the same lock: a dead peer must
+                 * give an error at once. */
+                alarm(5);
+                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, dead) < 0 ||
+                    dup2(dead[0], silent[0]) < 0)
+                        _exit(2);
+                close(dead[1]);
+                int r = openhook_open(silent[0], "/tmp/x", O_RDONLY, 0);
+                _exit(r == -EPIPE || r == -ECONNRESET ? 0 : 1);
+        }
+        CHECK(pid > 0);
+        CHECK_EQ(waitpid(pid, &status, 0), pid);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+        /* Hanging up wakes the parent's thread. */
+        close(silent[1]);
+        pthread_join(t, NULL);
+        close(silent[0]);
+}
+
 static void *answer_without_fd(void *userdata)
 {
         int fd = (int) (intptr_t) userdata;
@@ -940,6 +981,7 @@ int main(void)
         SCENARIO(concurrent_threads_on_seqpacket_get_their_own_fds);
         SCENARIO(dead_broker_gives_an_error_not_a_hang);
         SCENARIO(broker_that_breaks_the_protocol_gives_eproto);
+        SCENARIO(child_forked_during_a_request_is_not_deadlocked);
         SCENARIO(untrustworthy_framing_closes_the_connection);
         SCENARIO(seqpacket_datagram_must_match_its_message_size);
         SCENARIO(connect_gives_a_working_independent_connection);
