@@ -46,39 +46,33 @@
 /* ---- Landlock ----------------------------------------------------------- */
 
 struct ll_rules {
-        struct oh_ll_rule *v;
+        struct oh_ll_rule *v;   /* each path malloc'ed */
         size_t n, allocated;
-        char **owned;           /* strings made here (parent directories) */
-        size_t n_owned;
 };
 
 static void ll_rules_done(struct ll_rules *r)
 {
-        for (size_t i = 0; i < r->n_owned; i++)
-                free(r->owned[i]);
-        free(r->owned);
+        for (size_t i = 0; i < r->n; i++)
+                free((char *)r->v[i].path);
         free(r->v);
 }
 
-static int ll_rules_add(struct ll_rules *r, const char *path, unsigned int access, bool owned)
+/* Takes PATH (malloc'ed, NULL when that failed) in every case. */
+static int ll_rules_push(struct ll_rules *r, char *path, unsigned int access)
 {
+        _cleanup_free_ char *p = path;
+
+        if (!p)
+                return -ENOMEM;
         if (r->n == r->allocated) {
                 size_t m = r->allocated ? r->allocated * 2 : 16;
                 struct oh_ll_rule *v = reallocarray(r->v, m, sizeof(*v));
                 if (!v)
                         return -ENOMEM;
-                char **o = reallocarray(r->owned, m, sizeof(*o));
-                if (!o) {
-                        r->v = v;
-                        return -ENOMEM;
-                }
                 r->v = v;
-                r->owned = o;
                 r->allocated = m;
         }
-        r->v[r->n++] = (struct oh_ll_rule) { .path = path, .access = access };
-        if (owned)
-                r->owned[r->n_owned++] = (char *)path;
+        r->v[r->n++] = (struct oh_ll_rule) { .path = TAKE_PTR(p), .access = access };
         return 0;
 }
 
@@ -90,26 +84,23 @@ static unsigned int ll_access_of(unsigned int perms)
                 a |= OH_LL_READ;
         if (perms & OPENHOOK_PERM_W)
                 a |= OH_LL_WRITE;
+        /* A file the broker creates under c alone is then opened with
+         * whatever access the client asked for (O_CREAT|O_EXCL: it is new,
+         * so nothing is clobbered).  Landlock gives a new file the rights
+         * of its directory, so c needs read and write there too: broader,
+         * but the policy engine only lets them reach a file it just made. */
         if (perms & OPENHOOK_PERM_C)
-                a |= OH_LL_CREATE;
+                a |= OH_LL_CREATE | OH_LL_READ | OH_LL_WRITE;
         if (perms & OPENHOOK_PERM_D)
                 a |= OH_LL_DELETE;
         return a;
 }
 
-static int ll_add_on_parent(struct ll_rules *r, const char *path, unsigned int access)
+static char *parent_of(const char *path)
 {
         const char *slash = strrchr(path, '/');
-        char *parent = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
 
-        if (!slash || !parent) {
-                free(parent);
-                return slash ? -ENOMEM : -EINVAL;
-        }
-        int k = ll_rules_add(r, parent, access, true);
-        if (k < 0)
-                free(parent);
-        return k;
+        return slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
 }
 
 /* Landlock attaches rights to inodes that exist now, while the policy names
@@ -117,7 +108,9 @@ static int ll_add_on_parent(struct ll_rules *r, const char *path, unsigned int a
  *  - a subtree rule gives its letters to the directory (a directory that
  *    does not exist yet is skipped by oh_landlock_apply: the broker cannot
  *    serve it until restarted);
- *  - an exact-file rule with only r/w gives them to the file itself;
+ *  - an exact-file rule with only r/w gives them to the file itself (so a
+ *    file someone else replaces by a new inode, as editors do when they
+ *    save, is out of reach until the broker restarts);
  *  - an exact-file rule with c or d, or naming a file that does not exist
  *    yet, gives its letters to the PARENT directory: creating or removing
  *    a name is a right on the directory, and a file the broker creates is a
@@ -133,11 +126,9 @@ static int ll_add_policy_rule(struct ll_rules *r, const char *path, unsigned int
 
         if (access == 0)
                 return 0;
-        if (subtree)
-                return ll_rules_add(r, path, access, false);
-        if (!(perms & (OPENHOOK_PERM_C | OPENHOOK_PERM_D)) && stat(path, &st) == 0)
-                return ll_rules_add(r, path, access, false);
-        return ll_add_on_parent(r, path, access);
+        if (subtree || (!(perms & (OPENHOOK_PERM_C | OPENHOOK_PERM_D)) && stat(path, &st) == 0))
+                return ll_rules_push(r, strdup(path), access);
+        return ll_rules_push(r, parent_of(path), access);
 }
 
 static int ll_collect(const struct openhook_policy *policy, struct ll_rules *r)
@@ -156,18 +147,13 @@ static int ll_collect(const struct openhook_policy *policy, struct ll_rules *r)
 #if OH_ASAN
         /* LeakSanitizer reads /proc/self/maps and /proc/self/task at exit,
          * and a report is symbolized from the executable. */
-        int k = ll_rules_add(r, "/proc/self", OH_LL_READ, false);
+        int k = ll_rules_push(r, strdup("/proc/self"), OH_LL_READ);
         if (k < 0)
                 return k;
         char exe[4096];
-        ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (len > 0) {
-                char *p = strndup(exe, (size_t)len);
-                if (!p || (k = ll_rules_add(r, p, OH_LL_READ, true)) < 0) {
-                        free(p);
-                        return -ENOMEM;
-                }
-        }
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe));
+        if (len > 0 && (size_t)len < sizeof(exe))
+                return ll_rules_push(r, strndup(exe, (size_t)len), OH_LL_READ);
 #endif
         return 0;
 }
