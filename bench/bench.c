@@ -219,22 +219,39 @@ static int bare_open_close(void *ctx, const char *path)
         return 0;
 }
 
-static struct latency bench_bare(const char *path, const struct options *o)
+/* The bare server in a thread, or in a child process (the fair floor for
+ * a broker that is a process of its own). */
+static struct latency bench_bare(const char *path, bool child, const struct options *o)
 {
-        int sv[2];
         pthread_t thread;
+        pid_t pid = -1;
+        int sv[2], r = 0;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return (struct latency) { .error = -errno };
         _cleanup_close_ int client = sv[0];
-        int r = -pthread_create(&thread, NULL, bare_server, (void *)(intptr_t)sv[1]);
-        if (r < 0) {
+        if (child) {
+                pid = fork();
+                if (pid == 0) {
+                        close(client);
+                        bare_server((void *)(intptr_t)sv[1]);
+                        _exit(0);
+                }
                 close(sv[1]);
-                return (struct latency) { .error = r };
+                r = pid < 0 ? -errno : 0;
+        } else {
+                r = -pthread_create(&thread, NULL, bare_server, (void *)(intptr_t)sv[1]);
+                if (r < 0)
+                        close(sv[1]);
         }
+        if (r < 0)
+                return (struct latency) { .error = r };
         struct latency l = measure(bare_open_close, &client, path, o);
         shutdown(client, SHUT_RDWR);
-        pthread_join(thread, NULL);
+        if (child)
+                waitpid(pid, NULL, 0);
+        else
+                pthread_join(thread, NULL);
         return l;
 }
 
@@ -772,7 +789,7 @@ static void print_latency_row(const char *what, struct latency l, double direct_
 static void print_overhead(const char *what, struct latency l, struct latency bare)
 {
         if (l.ok && bare.ok)
-                printf("  protocol+policy overhead vs bare round trip (%s): %+.1f%% (goal < 15%%)\n",
+                printf("  protocol+policy overhead over the bare round trip (%s): %+.1f%% (goal < 15%%)\n",
                        what, (l.median_us / bare.median_us - 1) * 100);
 }
 
@@ -877,16 +894,18 @@ int main(int argc, char **argv)
                o.iterations, o.warmup);
         printf("  %-46s %9s %9s %10s\n", "case", "median us", "p90 us", "vs direct");
         struct latency direct = measure(direct_open_close, NULL, t.file, &o);
-        struct latency bare = bench_bare(t.file, &o);
+        struct latency bare = bench_bare(t.file, false, &o);
+        struct latency bare_child = bench_bare(t.file, true, &o);
         struct latency library = bench_library_server(&t, &o);
         struct latency process = bench_serve_process(&t, &o);
         double d = direct.ok ? direct.median_us : 0;
         print_latency_row("(a) direct openat()+close", direct, d);
-        print_latency_row("(b) bare socketpair + SCM_RIGHTS round trip", bare, d);
+        print_latency_row("(b) bare SCM_RIGHTS round trip, server thread", bare, d);
+        print_latency_row("(b) bare SCM_RIGHTS round trip, server process", bare_child, d);
         print_latency_row("(c) openhook server in a thread (library)", library, d);
         print_latency_row("(c) openhook serve --fd (separate process)", process, d);
-        print_overhead("library", library, bare);
-        print_overhead("serve process", process, bare);
+        print_overhead("library vs thread", library, bare);
+        print_overhead("serve vs process", process, bare_child);
 
         bool served = bench_throughput(&t, &o);
         bench_workloads(&t, &o);
@@ -895,5 +914,5 @@ int main(int argc, char **argv)
         /* A delegated open that fails is a broken broker, not a slow one.
          * The workloads table is not counted: openhook run has its own
          * tests, and a mode it lacks shows there as "failed". */
-        return direct.ok && bare.ok && library.ok && process.ok && served ? 0 : 1;
+        return direct.ok && bare.ok && bare_child.ok && library.ok && process.ok && served ? 0 : 1;
 }

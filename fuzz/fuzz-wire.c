@@ -26,7 +26,8 @@ static void check_round_trip(const struct oh_request *req)
         if (oh_wire_decode(buf, (size_t) n, &again, &paths2) != n)
                 abort();
         if (again.status != 0 || again.command != req->command || again.flags != req->flags ||
-            again.mode != req->mode || again.length != req->length)
+            again.mode != req->mode || again.length != req->length ||
+            memcmp(again.times, req->times, sizeof(again.times)) != 0)
                 abort();
         if ((req->path && strcmp(req->path, again.path) != 0) ||
             (req->path2 && strcmp(req->path2, again.path2) != 0))

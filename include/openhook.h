@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,6 +32,8 @@ enum openhook_command {
         OPENHOOK_CMD_LINK = 7,
         OPENHOOK_CMD_TRUNCATE = 8,
         OPENHOOK_CMD_CONNECT = 9,
+        OPENHOOK_CMD_CHMOD = 10,
+        OPENHOOK_CMD_UTIMENS = 11,
 };
 
 /* Largest message_size a broker accepts; larger framing closes the
@@ -58,6 +61,13 @@ int openhook_rename(int sock, const char *oldpath, const char *newpath, unsigned
 int openhook_symlink(int sock, const char *target, const char *linkpath);
 int openhook_link(int sock, const char *oldpath, const char *newpath);
 int openhook_truncate(int sock, const char *path, uint64_t length);
+
+/* chmod(2) and utimensat(2) on PATH (absolute); FLAGS is 0 or
+ * AT_SYMLINK_NOFOLLOW.  Both need w.  The broker never sets the setuid,
+ * setgid or sticky bit.  TIMES as for utimensat(2) (NULL: both now;
+ * UTIME_NOW and UTIME_OMIT in tv_nsec). */
+int openhook_chmod(int sock, const char *path, mode_t mode, int flags);
+int openhook_utimens(int sock, const char *path, const struct timespec times[2], int flags);
 
 /* Asks the broker for a new, private connection governed by the same
  * policy.  Returns the new O_CLOEXEC socket fd or -errno.  A process that

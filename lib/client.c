@@ -9,10 +9,12 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "fdpass.h"
 #include "openhook.h"
+#include "spin.h"
 #include "util.h"
 #include "wire.h"
 
@@ -38,6 +40,13 @@ static void reset_stripes_in_child(void)
 __attribute__((constructor)) static void register_fork_handler(void)
 {
         pthread_atfork(NULL, NULL, reset_stripes_in_child);
+}
+
+/* Reads OPENHOOK_SPIN_US before main(), while no thread can be changing
+ * the environment. */
+__attribute__((constructor)) static void read_spin_setting(void)
+{
+        (void) oh_spin_ns();
 }
 
 /* For a non-blocking socket the caller gave us: wait instead of failing. */
@@ -72,6 +81,31 @@ static int send_all(int sock, const uint8_t *buf, size_t len)
         return 0;
 }
 
+/* Shared by the process's threads: whether polling pays depends on the
+ * machine and the broker more than on the thread. */
+static struct oh_spin_state client_spin;
+
+/* One oh_recv(), polled for without blocking while *SPIN_UNTIL (ns, 0:
+ * not polling) lies ahead, then done as FLAGS say. */
+static ssize_t recv_piece(int sock, void *buf, size_t len, int flags, struct oh_received *rc, uint64_t *spin_until)
+{
+        while (*spin_until) {
+                if (oh_spin_now_ns() >= *spin_until) {
+                        oh_spin_end(&client_spin, false);
+                        *spin_until = 0;
+                        break;
+                }
+                ssize_t n = oh_recv(sock, buf, len, flags | MSG_DONTWAIT, rc);
+                if (n != -EAGAIN) {
+                        oh_spin_end(&client_spin, true);
+                        *spin_until = 0;
+                        return n;
+                }
+                oh_spin_pause();
+        }
+        return oh_recv(sock, buf, len, flags, rc);
+}
+
 /* Reads exactly one response, whether it arrives as one datagram or in
  * pieces of a stream.  Returns the first fd that came with it (or -1) in
  * *RET_FD; every other fd is closed. */
@@ -82,9 +116,14 @@ static int recv_response(int sock, uint32_t command, int recv_flags, int32_t *re
         bool broken = false;
         size_t got = 0;
 
+        /* The broker usually answers within microseconds, sooner than a
+         * sleeping CPU wakes up: poll for that long before blocking. */
+        uint64_t spin = oh_spin_begin(&client_spin);
+        uint64_t spin_until = spin ? oh_spin_now_ns() + spin : 0;
+
         while (got < sizeof(resp)) {
                 struct oh_received rc;
-                ssize_t n = oh_recv(sock, resp + got, sizeof(resp) - got, recv_flags, &rc);
+                ssize_t n = recv_piece(sock, resp + got, sizeof(resp) - got, recv_flags, &rc, &spin_until);
                 if (n == -EAGAIN) {
                         int r = wait_for(sock, POLLIN);
                         if (r < 0)
@@ -198,6 +237,27 @@ int openhook_link(int sock, const char *oldpath, const char *newpath)
 int openhook_truncate(int sock, const char *path, uint64_t length)
 {
         struct oh_request req = { .command = OPENHOOK_CMD_TRUNCATE, .length = length, .path = path };
+        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+}
+
+int openhook_chmod(int sock, const char *path, mode_t mode, int flags)
+{
+        struct oh_request req = { .command = OPENHOOK_CMD_CHMOD, .mode = (uint32_t) mode, .flags = (uint32_t) flags, .path = path };
+        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+}
+
+/* NULL means "both now", which the wire spells out. */
+int openhook_utimens(int sock, const char *path, const struct timespec times[2], int flags)
+{
+        static const struct timespec now[2] = { { .tv_nsec = UTIME_NOW }, { .tv_nsec = UTIME_NOW } };
+        const struct timespec *t = times ? times : now;
+        struct oh_request req = {
+                .command = OPENHOOK_CMD_UTIMENS,
+                .flags = (uint32_t) flags,
+                .times = { (uint64_t) (int64_t) t[0].tv_sec, (uint64_t) t[0].tv_nsec,
+                           (uint64_t) (int64_t) t[1].tv_sec, (uint64_t) t[1].tv_nsec },
+                .path = path,
+        };
         return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
 }
 

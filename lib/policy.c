@@ -511,6 +511,41 @@ static bool is_blank(char c)
         return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
+/* Only what the policy-file parser reads specially, and '#', so that no
+ * reader mistakes the rest of a line for a comment. */
+static bool needs_quotes(const char *path)
+{
+        for (const char *c = path; *c; c++)
+                if (is_blank(*c) || *c == '"' || *c == '\\' || *c == '#')
+                        return true;
+        return false;
+}
+
+int oh_policy_format_path(const char *path, char *buf, size_t size)
+{
+        bool quote = needs_quotes(path);
+        size_t need = strlen(path) + 1, n = 0;
+
+        if (quote) {
+                need += 2;
+                for (const char *c = path; *c; c++)
+                        need += *c == '"' || *c == '\\';
+        }
+        if (need > size || need > INT_MAX)
+                return -ENAMETOOLONG;
+        if (quote)
+                buf[n++] = '"';
+        for (const char *c = path; *c; c++) {
+                if (quote && (*c == '"' || *c == '\\'))
+                        buf[n++] = '\\';
+                buf[n++] = *c;
+        }
+        if (quote)
+                buf[n++] = '"';
+        buf[n] = '\0';
+        return (int) n;
+}
+
 static void skip_blanks(struct line *l)
 {
         while (l->pos < l->end && is_blank(*l->pos))

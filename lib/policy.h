@@ -64,4 +64,14 @@ int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const ch
  * BUF. */
 char *oh_perms_format(unsigned perms, char buf[static 5]);
 
+/* Room for any path shorter than OPENHOOK_PATH_MAX, quoted and escaped. */
+#define OH_POLICY_PATH_FORMATTED_MAX (2 * OPENHOOK_PATH_MAX + 3)
+
+/* Writes PATH into BUF as a policy file spells it, so that it parses back
+ * to PATH: as is when it is one plain word, else double-quoted with a
+ * backslash before '"' and '\\' (a blank, '"', '\\' or '#' in it).  PATH
+ * must not hold a newline, which no policy file can.  Returns the length
+ * written, or -ENAMETOOLONG when SIZE is too small. */
+int oh_policy_format_path(const char *path, char *buf, size_t size);
+
 #endif

@@ -14,12 +14,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -162,6 +164,57 @@ static bool next_name(const char **cursor, const char **name, size_t *len)
         return true;
 }
 
+/* The root directory of every procfs instance (the kernel's PROC_ROOT_INO). */
+#define PROC_ROOT_INO 1
+
+/* Names at the top of procfs that can lead to the broker's own process
+ * (its environment, memory, fds): "self", "thread-self", or a number, which
+ * may be the broker's pid or one of its threads' ids. */
+static bool task_name(const char *name, size_t len)
+{
+        if ((len == 4 && memcmp(name, "self", 4) == 0) || (len == 11 && memcmp(name, "thread-self", 11) == 0))
+                return true;
+        if (len == 0 || len > 10)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (name[i] < '0' || name[i] > '9')
+                        return false;
+        return true;
+}
+
+/* The walk runs in the broker, so /proc/self there is the broker, not the
+ * peer that asked.  True if NAME in directory DIR is a procfs entry of the
+ * broker's own process or of one of its threads.  A number is checked in
+ * DIR's own procfs (its pid namespace may not be ours): it is ours if
+ * self/task lists it, which holds for the pid and every thread id. */
+static bool broker_task(int dir, const char *name, size_t len)
+{
+        char task[32];
+        struct statfs sfs;
+        struct stat st;
+
+        if (!task_name(name, len) || fstatfs(dir, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC ||
+            fstat(dir, &st) < 0 || st.st_ino != PROC_ROOT_INO)
+                return false;
+        if (name[0] < '0' || name[0] > '9')
+                return true;
+        snprintf(task, sizeof(task), "self/task/%.*s", (int) len, name);
+        return fstatat(dir, task, &st, 0) == 0;
+}
+
+/* A path with a task name in it may lead to the broker's /proc entries:
+ * only the walk, which sees which directories are procfs, can tell. */
+static bool names_a_task(const char *path)
+{
+        const char *name;
+        size_t len;
+
+        while (next_name(&path, &name, &len))
+                if (task_name(name, len))
+                        return true;
+        return false;
+}
+
 static bool only_slashes(const char *c)
 {
         return c[strspn(c, "/")] == '\0';
@@ -296,6 +349,12 @@ static int walk(const struct openhook_policy *p, const char *path, bool follow_l
 
                 if (append(t, name, len) < 0)
                         return -ENAMETOOLONG;
+                if (broker_task(cur, name, len)) {
+                        finish(t);
+                        v->denied = 1;
+                        snprintf(v->hint, sizeof(v->hint), "%s is the broker's own process, never served", t->path);
+                        return -EACCES;
+                }
                 /* Most components are directories: one syscall for them. */
                 if (!last) {
                         fd = openat(cur, t->path + t->len - len, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
@@ -348,7 +407,7 @@ static int resolve(const struct openhook_policy *p, const char *path, bool follo
 
         if (path[0] != '/')
                 return -EINVAL;
-        if (attempt > 0 || !lexically_clean(path))
+        if (attempt > 0 || !lexically_clean(path) || names_a_task(path))
                 return walk(p, path, follow_last, needed, t, v);
         len = strlen(path);
         if (len >= sizeof(t->path))
@@ -770,4 +829,69 @@ static int link_check(const struct openhook_policy *p, const struct target *old,
 int oh_do_link(const struct openhook_policy *p, const char *oldpath, const char *newpath, struct oh_verdict *v)
 {
         return with_pair(p, oldpath, newpath, PAIR_LINK, 0, link_check, v);
+}
+
+/* ---- Metadata: chmod and utimens ---------------------------------------- */
+
+/* The object at C is opened O_PATH (the symlink itself when not following)
+ * and changed through that fd with AT_EMPTY_PATH, so the change lands on
+ * exactly the inode the decision was about: there is no second lookup by
+ * name that a concurrent rename or symlink swap could redirect.  O_PATH
+ * opens nothing, so a FIFO or device never blocks the broker and no open
+ * side effect happens.  fchmodat2() is the only chmod that takes
+ * AT_EMPTY_PATH on an O_PATH fd (Linux 6.6); an older kernel answers
+ * -ENOSYS, which clients take as "not supported". */
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452       /* the same number on every architecture */
+#endif
+
+enum meta_op { META_CHMOD, META_UTIMENS };
+
+struct meta_args {
+        enum meta_op op;
+        bool follow;
+        uint32_t mode;
+        const struct timespec *times;
+};
+
+static int meta_op(const struct openhook_policy *p, struct target *t, const void *args, struct oh_verdict *v)
+{
+        const struct meta_args *a = args;
+        _cleanup_close_ int fd = -1;
+        long r;
+
+        r = decide(p, t, W, v);
+        if (r < 0)
+                return (int) r;
+        fd = act_open(t, O_PATH | O_CLOEXEC | (a->follow ? 0 : O_NOFOLLOW), 0, 0);
+        if (fd < 0)
+                return fd;
+        if (a->op == META_CHMOD)
+                r = syscall(SYS_fchmodat2, fd, "", a->mode, AT_EMPTY_PATH);
+        else
+                r = utimensat(fd, "", a->times, AT_EMPTY_PATH);
+        return r < 0 ? oh_negerrno() : 0;
+}
+
+static int do_meta(const struct openhook_policy *p, const char *path, uint32_t flags, struct meta_args *a,
+                   struct oh_verdict *v)
+{
+        if (flags & ~(uint32_t) AT_SYMLINK_NOFOLLOW) {
+                verdict_reset(v);
+                return -EINVAL;
+        }
+        a->follow = !(flags & AT_SYMLINK_NOFOLLOW);
+        return with_path(p, path, a->follow, W, meta_op, a, v);
+}
+
+/* Setuid, setgid and sticky are never granted, as on create. */
+int oh_do_chmod(const struct openhook_policy *p, const char *path, uint32_t mode, uint32_t flags, struct oh_verdict *v)
+{
+        return do_meta(p, path, flags, &(struct meta_args) { .op = META_CHMOD, .mode = mode & MODE_BITS }, v);
+}
+
+int oh_do_utimens(const struct openhook_policy *p, const char *path, const struct timespec times[2], uint32_t flags,
+                  struct oh_verdict *v)
+{
+        return do_meta(p, path, flags, &(struct meta_args) { .op = META_UTIMENS, .times = times }, v);
 }

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "openhook.h"
 
@@ -27,5 +28,13 @@ int oh_do_rename(const struct openhook_policy *p, const char *oldpath, const cha
 int oh_do_symlink(const struct openhook_policy *p, const char *target, const char *linkpath, struct oh_verdict *v);
 int oh_do_link(const struct openhook_policy *p, const char *oldpath, const char *newpath, struct oh_verdict *v);
 int oh_do_truncate(const struct openhook_policy *p, const char *path, uint64_t length, struct oh_verdict *v);
+
+/* Both need w on PATH and act on exactly the object decided on.  FLAGS is
+ * 0 or AT_SYMLINK_NOFOLLOW (anything else: -EINVAL).  chmod drops the
+ * setuid, setgid and sticky bits from MODE.  TIMES as for utimensat(2),
+ * never NULL. */
+int oh_do_chmod(const struct openhook_policy *p, const char *path, uint32_t mode, uint32_t flags, struct oh_verdict *v);
+int oh_do_utimens(const struct openhook_policy *p, const char *path, const struct timespec times[2], uint32_t flags,
+                  struct oh_verdict *v);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fdpass.h"
@@ -72,6 +73,31 @@ static int answer_truncate(struct openhook_conn *c, const struct oh_request *req
         return oh_do_truncate(c->server->policy, req->path, req->length, v);
 }
 
+static int answer_chmod(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        return oh_do_chmod(c->server->policy, req->path, req->mode, req->flags, v);
+}
+
+/* The kernel's range for tv_nsec, checked here because a 32-bit long
+ * could not even hold what the wire carries. */
+static bool nsec_valid(uint64_t nsec)
+{
+        return nsec < 1000000000u || nsec == UTIME_NOW || nsec == UTIME_OMIT;
+}
+
+static int answer_utimens(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        struct timespec ts[2];
+
+        for (size_t i = 0; i < 2; i++) {
+                if (!nsec_valid(req->times[2 * i + 1]))
+                        return -EINVAL;
+                ts[i].tv_sec = (time_t) (int64_t) req->times[2 * i];
+                ts[i].tv_nsec = (long) req->times[2 * i + 1];
+        }
+        return oh_do_utimens(c->server->policy, req->path, ts, req->flags, v);
+}
+
 /* A new private connection under the same policy: the host adopts one end
  * through its add_conn callback, the client receives the other. */
 static int answer_connect(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
@@ -107,6 +133,8 @@ static const struct oh_command commands[] = {
         [OPENHOOK_CMD_LINK]     = { "link", answer_link, false },
         [OPENHOOK_CMD_TRUNCATE] = { "truncate", answer_truncate, false },
         [OPENHOOK_CMD_CONNECT]  = { "connect", answer_connect, true },
+        [OPENHOOK_CMD_CHMOD]    = { "chmod", answer_chmod, false },
+        [OPENHOOK_CMD_UTIMENS]  = { "utimens", answer_utimens, false },
 };
 
 static const struct oh_command *command_of(uint32_t command)

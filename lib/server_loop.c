@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "spin.h"
 #include "util.h"
 
 /* Connections accepted per wake-up before the listening socket goes back
@@ -32,6 +33,7 @@ struct loop {
         size_t nconns;
         atomic_bool stopping;
         atomic_int error;               /* first fatal -errno */
+        atomic_bool spinning;           /* a worker is polling (spin.h) */
 };
 
 /* Tags for the two fds in the epoll set that are not connections. */
@@ -150,13 +152,60 @@ static void accept_some(struct loop *l)
                 loop_stop(l, oh_negerrno());
 }
 
+/* A worker's polling (spin.h).  Only one worker polls at a time: a second
+ * poller would take the CPU the clients need (two workers and a polling
+ * client on two CPUs starve each other). */
+struct poller {
+        struct oh_spin_state state;
+        uint64_t until;                 /* polling until then (ns); 0: not */
+};
+
+static void poll_stop(struct loop *l, struct poller *p, bool hit)
+{
+        oh_spin_end(&p->state, hit);
+        p->until = 0;
+        atomic_store(&l->spinning, false);
+}
+
+/* The epoll_wait() timeout: 0 (poll) while the last piece of work was
+ * recent enough that the next request is probably about to come, -1
+ * (sleep) otherwise, so an idle broker costs no CPU. */
+static int wait_timeout(struct loop *l, struct poller *p)
+{
+        if (p->until == 0)
+                return -1;
+        if (oh_spin_now_ns() < p->until) {
+                oh_spin_pause();
+                return 0;
+        }
+        poll_stop(l, p, false);
+        return -1;
+}
+
+/* After serving: go on polling if we are the poller, or become it. */
+static void poll_after_work(struct loop *l, struct poller *p)
+{
+        bool idle = false;
+
+        if (p->until == 0 && !atomic_compare_exchange_strong(&l->spinning, &idle, true))
+                return;
+        uint64_t window = oh_spin_begin(&p->state);
+        if (window == 0) {
+                p->until = 0;
+                atomic_store(&l->spinning, false);
+                return;
+        }
+        p->until = oh_spin_now_ns() + window;
+}
+
 static void *worker(void *userdata)
 {
         struct loop *l = userdata;
+        struct poller p = {};
 
         while (!atomic_load(&l->stopping)) {
                 struct epoll_event ev;
-                int n = epoll_wait(l->epfd, &ev, 1, -1);
+                int n = epoll_wait(l->epfd, &ev, 1, wait_timeout(l, &p));
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -165,6 +214,8 @@ static void *worker(void *userdata)
                 }
                 if (n == 0)
                         continue;
+                if (p.until)
+                        oh_spin_end(&p.state, true);
                 if (ev.data.ptr == &tag_stop) {
                         atomic_store(&l->stopping, true);
                         break;
@@ -173,6 +224,7 @@ static void *worker(void *userdata)
                         accept_some(l);
                 else
                         serve_conn(l, ev.data.ptr);
+                poll_after_work(l, &p);
         }
         return NULL;
 }
@@ -256,6 +308,8 @@ int openhook_server_run(struct openhook_server *s, int fd, int listening, unsign
         if (!s || fd < 0)
                 return -EINVAL;
         raise_fd_limit();
+        /* Settled before a caller confines itself or starts threads. */
+        (void) oh_spin_ns();
 
         openhook_add_conn_fn saved_fn = s->add_conn;
         void *saved_data = s->add_conn_data;

@@ -15,6 +15,7 @@ enum field {
         F_FLAGS,        /* u32 -> flags */
         F_MODE,         /* u32 -> mode */
         F_LENGTH,       /* u64 -> length */
+        F_TIMES,        /* 4 x u64 -> times */
         F_PATH,         /* u16 len + bytes, absolute -> path */
         F_TARGET,       /* u16 len + bytes, any non-empty string -> path */
         F_PATH2,        /* u16 len + bytes, absolute -> path2 */
@@ -35,6 +36,8 @@ static const struct layout layouts[] = {
         [OPENHOOK_CMD_LINK]     = { true, { F_PATH, F_PATH2 } },
         [OPENHOOK_CMD_TRUNCATE] = { true, { F_LENGTH, F_PATH } },
         [OPENHOOK_CMD_CONNECT]  = { true, { F_END } },
+        [OPENHOOK_CMD_CHMOD]    = { true, { F_MODE, F_FLAGS, F_PATH } },
+        [OPENHOOK_CMD_UTIMENS]  = { true, { F_FLAGS, F_TIMES, F_PATH } },
 };
 
 static const struct layout *layout_of(uint32_t command)
@@ -128,6 +131,9 @@ static int decode_payload(const struct layout *l, struct cursor *c, struct oh_re
                         break;
                 case F_LENGTH:
                         ok = take(c, &req->length, sizeof(req->length));
+                        break;
+                case F_TIMES:
+                        ok = take(c, req->times, sizeof(req->times));
                         break;
                 case F_TARGET:
                         absolute[nspans] = false;
@@ -259,6 +265,9 @@ int oh_wire_encode_request(const struct oh_request *req, uint8_t *buf, size_t si
                         break;
                 case F_LENGTH:
                         put(&w, &req->length, sizeof(req->length));
+                        break;
+                case F_TIMES:
+                        put(&w, req->times, sizeof(req->times));
                         break;
                 case F_PATH:
                 case F_TARGET:

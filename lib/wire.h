@@ -21,9 +21,10 @@
 struct oh_request {
         uint32_t size;
         uint32_t command;
-        uint32_t flags;         /* OPEN, RENAME */
-        uint32_t mode;          /* OPEN, MKDIR */
+        uint32_t flags;         /* OPEN, RENAME, CHMOD, UTIMENS */
+        uint32_t mode;          /* OPEN, MKDIR, CHMOD */
         uint64_t length;        /* TRUNCATE */
+        uint64_t times[4];      /* UTIMENS: atime sec, nsec, mtime sec, nsec */
         const char *path;       /* every command with a path */
         const char *path2;      /* RENAME, LINK: new path; SYMLINK: link path (path is the target) */
         int status;             /* 0, or -errno to answer without doing anything

@@ -47,21 +47,16 @@ static void parse_args(int argc, char **argv, struct oh_cli_policy *pol)
                 oh_die_usage("nothing to check: give --policy FILE, --allow or --deny");
 }
 
-/* A path as a policy file spells it: quoted (with backslashes before '"'
- * and '\\') when it holds a blank or would start like a quoted one. */
+/* PATH plus SUFFIX ("/" for a subtree) as a policy file spells it. */
 static void print_path(const char *path, const char *suffix)
 {
-        if (!strpbrk(path, " \t\"\\")) {
-                printf("%s%s", path, suffix);
-                return;
-        }
-        putchar('"');
-        for (const char *c = path; *c; c++) {
-                if (*c == '"' || *c == '\\')
-                        putchar('\\');
-                putchar(*c);
-        }
-        printf("%s\"", suffix);
+        char joined[OPENHOOK_PATH_MAX + 2], spelled[OH_POLICY_PATH_FORMATTED_MAX + 4];
+
+        snprintf(joined, sizeof(joined), "%s%s", path, suffix);
+        if (oh_policy_format_path(joined, spelled, sizeof(spelled)) < 0)
+                fputs(joined, stdout);  /* cannot happen: rule paths are shorter than OPENHOOK_PATH_MAX */
+        else
+                fputs(spelled, stdout);
 }
 
 /* One line per rule: the rule in policy-file syntax (the canonical path,

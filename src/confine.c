@@ -103,18 +103,41 @@ static char *parent_of(const char *path)
         return slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
 }
 
+/* Takes PATH (malloc'ed, NULL when that failed).  A directory that does
+ * not exist yet (to be made through the broker, or by someone else later)
+ * lends ACCESS to its nearest existing ancestor instead: Landlock can only
+ * name what exists, and rights on the ancestor reach whatever is made
+ * below it.  That is broader than the policy (the ancestor's whole
+ * subtree): the policy engine still narrows every request to the rule's own
+ * path.  ACCESS already holds what making the missing directory needs
+ * (the rule's c), and without c the broker may not make it anyway. */
+static int ll_rules_push_existing(struct ll_rules *r, char *path, unsigned int access)
+{
+        _cleanup_free_ char *p = path;
+        struct stat st;
+
+        if (!p)
+                return -ENOMEM;
+        while (strcmp(p, "/") != 0 && stat(p, &st) < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+                char *slash = strrchr(p, '/');
+
+                slash[slash == p] = '\0';      /* "/x" becomes "/" */
+        }
+        return ll_rules_push(r, TAKE_PTR(p), access);
+}
+
 /* Landlock attaches rights to inodes that exist now, while the policy names
  * paths that may come and go.  So:
- *  - a subtree rule gives its letters to the directory (a directory that
- *    does not exist yet is skipped by oh_landlock_apply: the broker cannot
- *    serve it until restarted);
+ *  - a subtree rule gives its letters to the directory (one that does not
+ *    exist yet: to its nearest existing ancestor, see above);
  *  - an exact-file rule with only r/w gives them to the file itself (so a
  *    file someone else replaces by a new inode, as editors do when they
  *    save, is out of reach until the broker restarts);
  *  - an exact-file rule with c or d, or naming a file that does not exist
- *    yet, gives its letters to the PARENT directory: creating or removing
- *    a name is a right on the directory, and a file the broker creates is a
- *    new inode that inherits only the directory's rights.  This is broader
+ *    yet, gives its letters to the PARENT directory (or its nearest
+ *    existing ancestor): creating or removing a name is a right on the
+ *    directory, and a file the broker creates is a new inode that
+ *    inherits only the directory's rights.  This is broader
  *    than the policy (every name in that directory): the policy engine
  *    still narrows it to the one file, Landlock is the second wall.
  * Deny rules add nothing: Landlock cannot subtract, so the outer wall is
@@ -127,8 +150,8 @@ static int ll_add_policy_rule(struct ll_rules *r, const char *path, unsigned int
         if (access == 0)
                 return 0;
         if (subtree || (!(perms & (OPENHOOK_PERM_C | OPENHOOK_PERM_D)) && stat(path, &st) == 0))
-                return ll_rules_push(r, strdup(path), access);
-        return ll_rules_push(r, parent_of(path), access);
+                return ll_rules_push_existing(r, strdup(path), access);
+        return ll_rules_push_existing(r, parent_of(path), access);
 }
 
 static int ll_collect(const struct openhook_policy *policy, struct ll_rules *r)
@@ -240,6 +263,8 @@ static int confine_capabilities(unsigned int flags)
 
 /* ---- seccomp ------------------------------------------------------------ */
 
+#define SYS_FCHMODAT2 452
+
 /* Every syscall the broker (server loop, resolver, log, glibc's malloc and
  * threads) makes once it is confined.  What is not here kills the process:
  * a broker doing something it never does is compromised, and a loud death
@@ -267,6 +292,7 @@ static const int allowed_syscalls[] = {
         SCMP_SYS(symlinkat), SCMP_SYS(linkat), SCMP_SYS(ftruncate), SCMP_SYS(umask),
         SCMP_SYS(getcwd), SCMP_SYS(access), SCMP_SYS(unlink), SCMP_SYS(rmdir),
         SCMP_SYS(mkdir), SCMP_SYS(rename), SCMP_SYS(symlink), SCMP_SYS(link),
+        SCMP_SYS(utimensat),    /* and fchmodat2, see build_filter() */
         /* memory */
         SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
         SCMP_SYS(mprotect), SCMP_SYS(madvise),
@@ -341,6 +367,11 @@ static int build_filter(scmp_filter_ctx ctx, unsigned int flags)
         if ((k = allow_all(ctx, allowed_syscalls, ELEMENTSOF(allowed_syscalls))) < 0 ||
             (k = allow_threads_only(ctx)) < 0 ||
             (k = allow_ioctl(ctx, TCGETS)) < 0)
+                return k;
+        /* CHMOD (lib/resolve.c) uses fchmodat2, newer than libseccomp's
+         * syscall table: named by its number, the same on every
+         * architecture. */
+        if ((k = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SYS_FCHMODAT2, 0)) < 0)
                 return k;
         /* CONNECT hands out new socketpairs; no other socket is ever made. */
         if ((k = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,

@@ -180,6 +180,8 @@ static const char *command_name(uint32_t command)
                 [OPENHOOK_CMD_LINK] = "link",
                 [OPENHOOK_CMD_TRUNCATE] = "truncate",
                 [OPENHOOK_CMD_CONNECT] = "connect",
+                [OPENHOOK_CMD_CHMOD] = "chmod",
+                [OPENHOOK_CMD_UTIMENS] = "utimens",
         };
 
         if (command < ELEMENTSOF(names) && names[command])

@@ -325,6 +325,10 @@ void oh_learn_observe(const struct openhook_decision *d, void *userdata)
         case OPENHOOK_CMD_TRUNCATE:
                 learn_note(l, d->path, true, OPENHOOK_PERM_W, false);
                 break;
+        case OPENHOOK_CMD_CHMOD:
+        case OPENHOOK_CMD_UTIMENS:
+                learn_note(l, d->path, !(d->flags & AT_SYMLINK_NOFOLLOW), OPENHOOK_PERM_W, false);
+                break;
         default:
                 break;
         }
@@ -399,6 +403,8 @@ static void write_header(FILE *f, char *const *argv)
 
 static void write_rules(FILE *f, struct learn_entry **items, size_t n)
 {
+        char spelled[OH_POLICY_PATH_FORMATTED_MAX];
+
         for (size_t i = 0; i < n; i++) {
                 char letters[5];
 
@@ -410,8 +416,12 @@ static void write_rules(FILE *f, struct learn_entry **items, size_t n)
                         fputs("# not granted: a path with a newline, which a policy file cannot name\n", f);
                         continue;
                 }
+                if (oh_policy_format_path(items[i]->path, spelled, sizeof(spelled)) < 0) {
+                        fputs("# not granted: a path too long to write\n", f);
+                        continue;
+                }
                 oh_perms_format(items[i]->letters, letters);
-                fprintf(f, "allow %s %s\n", letters, items[i]->path);
+                fprintf(f, "allow %s %s\n", letters, spelled);
         }
 }
 

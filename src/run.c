@@ -11,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdnoreturn.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -330,10 +333,21 @@ static int set_preload_env(const char *preload)
         return setenv("LD_PRELOAD", value, 1) < 0 ? oh_negerrno() : 0;
 }
 
-/* OPENHOOK_FD is the one descriptor the command inherits on purpose. */
+static int set_direct_env(const struct run_direct *direct)
+{
+        _cleanup_free_ char *value = run_direct_env(direct);
+
+        if (!value)
+                return -ENOMEM;
+        return setenv("OPENHOOK_DIRECT", value, 1) < 0 ? oh_negerrno() : 0;
+}
+
+/* OPENHOOK_FD is the one descriptor the command inherits on purpose.  The
+ * shim opens the direct set itself, with Landlock or without. */
 static int child_env(const struct run_child *c)
 {
         char fd[16];
+        int r;
 
         if (c->mode != RUN_MODE_PRELOAD)
                 return unsetenv("OPENHOOK_FD") < 0 ? oh_negerrno() : 0;
@@ -342,6 +356,9 @@ static int child_env(const struct run_child *c)
         snprintf(fd, sizeof(fd), "%d", c->sock);
         if (setenv("OPENHOOK_FD", fd, 1) < 0)
                 return oh_negerrno();
+        r = set_direct_env(c->direct);
+        if (r < 0)
+                return r;
         return set_preload_env(c->preload);
 }
 
@@ -357,6 +374,29 @@ static int child_seccomp(const struct run_child *c)
         return n < 0 ? (int)n : 0;
 }
 
+/* The command acts on files through the broker, which has whatever
+ * privilege that takes; the command itself keeps no capability, so a root
+ * command cannot fchown() a brokered fd to someone else, override file
+ * modes, or do anything else privileged.  The bounding set is emptied
+ * first (that needs CAP_SETPCAP), or execve would give root its
+ * capabilities back. */
+static int drop_capabilities(void)
+{
+        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+        if (syscall(SYS_capget, &header, data) < 0)
+                return oh_negerrno();
+        if (data[CAP_TO_INDEX(CAP_SETPCAP)].effective & CAP_TO_MASK(CAP_SETPCAP))
+                for (unsigned long cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+                        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+                                return oh_negerrno();
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+                return oh_negerrno();
+        memset(data, 0, sizeof(data));
+        return syscall(SYS_capset, &header, data) < 0 ? oh_negerrno() : 0;
+}
+
 static noreturn void child_run(const struct run_child *c)
 {
         int r;
@@ -369,6 +409,14 @@ static noreturn void child_run(const struct run_child *c)
                 r = oh_landlock_apply(c->direct->rules, c->direct->n);
                 if (r < 0)
                         child_fail(c, STAGE_LANDLOCK, r);
+        }
+        r = drop_capabilities();
+        if (r < 0)
+                child_fail(c, STAGE_SETUP, r);
+        if (c->mode == RUN_MODE_PRELOAD) {
+                r = oh_seccomp_install_metadata_guard();
+                if (r < 0)
+                        child_fail(c, STAGE_SECCOMP, r);
         }
         if (c->mode == RUN_MODE_SECCOMP) {
                 r = child_seccomp(c);
@@ -532,10 +580,16 @@ static void prepare(struct run_state *s)
         r = build_direct(o, s->command, s->preload, &s->direct);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the direct set");
-        _cleanup_free_ char *direct_env = run_direct_env(&s->direct);
-        /* The broker sees it too: a seccomp supervisor lets these through. */
-        if (!direct_env || setenv("OPENHOOK_DIRECT", direct_env, 1) < 0)
-                oh_die_errno(OH_EXIT_RUN_FAILED, -ENOMEM, "OPENHOOK_DIRECT");
+        /* The broker inherits it: a seccomp supervisor lets reads of the
+         * direct set through to the kernel, which is safe only because
+         * Landlock holds COMMAND to that set.  Without Landlock the broker
+         * must not have it, not even from our own environment. */
+        if (o->unconfined)
+                r = unsetenv("OPENHOOK_DIRECT") < 0 ? oh_negerrno() : 0;
+        else
+                r = set_direct_env(&s->direct);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "OPENHOOK_DIRECT");
 
         s->policy = make_policy(o);
         r = oh_decision_log_new(o->log_file, 0, &s->log);

@@ -43,6 +43,9 @@ static const struct oh_ll_rule default_direct[] = {
         { "/proc", OH_LL_READ },
         /* sysconf(_SC_NPROCESSORS_ONLN) and friends. */
         { "/sys/devices/system/cpu", OH_LL_READ },
+        /* The NUMA topology (node count, each node's CPUs and memory):
+         * glib and QEMU read it at start-up.  Hardware layout, no secrets. */
+        { "/sys/devices/system/node", OH_LL_READ },
         /* The standard devices. */
         { "/dev/null", OH_LL_READ | OH_LL_WRITE },
         { "/dev/zero", OH_LL_READ | OH_LL_WRITE },

@@ -57,7 +57,16 @@
 enum {
         SC_HOW = 1u << 0,       /* arg 2 is a struct open_how, arg 3 its size */
         SC_LEN64 = 1u << 1,     /* length split over args 1 (low) and 2 (high) */
+        /* The times of the utime family, in the argument after the path: */
+        SC_UTIMBUF = 1u << 2,   /* struct utimbuf: two whole seconds */
+        SC_TIMEVAL = 1u << 3,   /* two struct timeval */
+        SC_TIMESPEC = 1u << 4,  /* two struct timespec */
+        SC_TIME64 = 1u << 5,    /* 64-bit fields for i386 too (*_time64 calls) */
+        /* A NULL path is the fd form (futimens): not notified at all. */
+        SC_NULL_PATH_IS_FD = 1u << 6,
 };
+
+#define SC_TIMES (SC_UTIMBUF | SC_TIMEVAL | SC_TIMESPEC)
 
 struct sc_call;
 
@@ -107,6 +116,7 @@ struct sc_call {
         uint32_t flags;
         uint32_t mode;
         uint64_t length;
+        struct timespec times[2];
         int newfd;              /* opened for the task, to inject */
         bool cont;              /* let the kernel run the syscall */
 };
@@ -120,6 +130,8 @@ static int act_rename(struct sc_call *c);
 static int act_symlink(struct sc_call *c);
 static int act_link(struct sc_call *c);
 static int act_truncate(struct sc_call *c);
+static int act_chmod(struct sc_call *c);
+static int act_utimens(struct sc_call *c);
 
 #define P(path, dirfd) { path, dirfd }
 #define NOP P(ARG_NONE, ARG_NONE)
@@ -148,6 +160,17 @@ static const struct sc_syscall syscalls[] = {
         { "linkat",     act_link,     { P(1, 0), P(3, 2) }, 4, ARG_NONE, 0, 0 },
         { "truncate",   act_truncate, { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, 0 },
         { "truncate64", act_truncate, { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_LEN64 },
+        /* Landlock does not restrict file metadata: these would otherwise
+         * reach any file the program can name. */
+        { "chmod",      act_chmod,    { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, 0, 0 },
+        { "fchmodat",   act_chmod,    { P(1, 0), NOP }, ARG_NONE, 2, 0, 0 },
+        { "fchmodat2",  act_chmod,    { P(1, 0), NOP }, 3, 2, 0, 0 },
+        { "utime",      act_utimens,  { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_UTIMBUF },
+        { "utimes",     act_utimens,  { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_TIMEVAL },
+        { "futimesat",  act_utimens,  { P(1, 0), NOP }, ARG_NONE, ARG_NONE, 0, SC_TIMEVAL | SC_NULL_PATH_IS_FD },
+        { "utimensat",  act_utimens,  { P(1, 0), NOP }, 3, ARG_NONE, 0, SC_TIMESPEC | SC_NULL_PATH_IS_FD },
+        { "utimensat_time64", act_utimens, { P(1, 0), NOP }, 3, ARG_NONE, 0,
+          SC_TIMESPEC | SC_TIME64 | SC_NULL_PATH_IS_FD },
 };
 
 /* Syscalls answered in the filter itself, without a round trip.  Each
@@ -161,12 +184,24 @@ static const struct sc_syscall syscalls[] = {
 static const struct {
         const char *name;
         int error;
+        bool metadata;          /* refused in --mode preload too */
 } refused[] = {
-        { "open_by_handle_at", EPERM },
-        { "open_tree", EPERM },
-        { "chroot", EPERM },
-        { "uselib", EPERM },
-        { "io_uring_setup", ENOSYS },
+        { "open_by_handle_at", EPERM, false },
+        { "open_tree", EPERM, false },
+        { "chroot", EPERM, false },
+        { "uselib", EPERM, false },
+        { "io_uring_setup", ENOSYS, false },
+        /* Ownership and extended attributes by path are not brokered
+         * (preload/meta.c says why); the fd forms stay. */
+        { "chown", EPERM, true },
+        { "lchown", EPERM, true },
+        { "fchownat", EPERM, true },
+        { "chown32", EPERM, true },
+        { "lchown32", EPERM, true },
+        { "setxattr", EPERM, true },
+        { "lsetxattr", EPERM, true },
+        { "removexattr", EPERM, true },
+        { "lremovexattr", EPERM, true },
 };
 
 /* ---- Arguments -------------------------------------------------------- */
@@ -317,6 +352,53 @@ static int fetch_own_fd(struct sc_call *c)
         return 0;
 }
 
+/* The two times of a utime-family call as utimensat's timespecs (NULL
+ * is "both now").  Fields are 64-bit natively and 32-bit for i386 calls,
+ * except in the *_time64 calls. */
+static int fetch_times(struct sc_call *c)
+{
+        unsigned int opts = c->sys->opts;
+        uint64_t addr = arg(c, c->sys->p[0].path + 1);
+        size_t width = c->compat && !(opts & SC_TIME64) ? 4 : 8;
+        size_t count = opts & SC_UTIMBUF ? 2 : 4;
+        int64_t v[4] = {};
+        uint8_t buf[32];
+        int r;
+
+        if (!addr) {
+                c->times[0] = c->times[1] = (struct timespec) { .tv_nsec = UTIME_NOW };
+                return 0;
+        }
+        r = oh_target_read(c->req->pid, addr, buf, width * count);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < count; i++) {
+                int32_t v32;
+
+                if (width == 8) {
+                        memcpy(&v[i], buf + 8 * i, 8);
+                        continue;
+                }
+                memcpy(&v32, buf + 4 * i, 4);
+                v[i] = v32;
+        }
+        if (opts & SC_UTIMBUF) {
+                v[2] = v[1];
+                v[1] = 0;
+        }
+        for (int i = 0; i < 2; i++) {
+                int64_t sub = v[2 * i + 1];
+
+                if (opts & SC_TIMEVAL) {
+                        if (sub < 0 || sub >= 1000000)
+                                return -EINVAL;
+                        sub *= 1000;
+                }
+                c->times[i] = (struct timespec) { .tv_sec = (time_t)v[2 * i], .tv_nsec = (long)sub };
+        }
+        return 0;
+}
+
 static int fetch(struct sc_call *c)
 {
         int r;
@@ -330,6 +412,11 @@ static int fetch(struct sc_call *c)
         }
         if (c->sys->act == act_open) {
                 r = fetch_own_fd(c);
+                if (r < 0)
+                        return r;
+        }
+        if (c->sys->opts & SC_TIMES) {
+                r = fetch_times(c);
                 if (r < 0)
                         return r;
         }
@@ -562,6 +649,30 @@ static int act_truncate(struct sc_call *c)
                 return -EINVAL;
         r = oh_do_truncate(c->sv->policy, c->path[0], c->length, &v);
         log_decision(c, OPENHOOK_CMD_TRUNCATE, r, &v);
+        return r;
+}
+
+/* AT_EMPTY_PATH means something only with an empty path, which fetch()
+ * already answered ENOENT: the fd form by path is not offered. */
+static int act_chmod(struct sc_call *c)
+{
+        struct oh_verdict v = {};
+        int r;
+
+        c->flags &= ~(uint32_t)AT_EMPTY_PATH;
+        r = oh_do_chmod(c->sv->policy, c->path[0], c->mode, c->flags, &v);
+        log_decision(c, OPENHOOK_CMD_CHMOD, r, &v);
+        return r;
+}
+
+static int act_utimens(struct sc_call *c)
+{
+        struct oh_verdict v = {};
+        int r;
+
+        c->flags &= ~(uint32_t)AT_EMPTY_PATH;
+        r = oh_do_utimens(c->sv->policy, c->path[0], c->times, c->flags, &v);
+        log_decision(c, OPENHOOK_CMD_UTIMENS, r, &v);
         return r;
 }
 
@@ -823,25 +934,71 @@ static int load(scmp_filter_ctx ctx)
         return r < 0 ? oh_negerrno() : r;
 }
 
+/* Adds ACTION for syscall NAME.  A NULL path of a SC_NULL_PATH_IS_FD call
+ * is the fd form (futimens): the filter compares the pointer, a register
+ * value fixed when the call stopped, with 0, so the program cannot
+ * change what was decided, and such a call never stops. */
+static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, const struct sc_syscall *sys)
+{
+        int nr = seccomp_syscall_resolve_name(name), r;
+
+        if (nr == __NR_SCMP_ERROR)
+                return 0;
+        if (sys && (sys->opts & SC_NULL_PATH_IS_FD))
+                r = seccomp_rule_add(ctx, action, nr, 1, SCMP_CMP((unsigned int)sys->p[0].path, SCMP_CMP_NE, 0));
+        else
+                r = seccomp_rule_add(ctx, action, nr, 0);
+        /* -EDOM/-EINVAL: a pseudo number for a syscall the native arch
+         * lacks, added only where it exists or not at all. */
+        if (r < 0 && r != -EDOM && !(nr < 0 && r == -EINVAL))
+                return r;
+        return 0;
+}
+
 static int add_rules(scmp_filter_ctx ctx)
 {
-        int r;
+        int r = 0;
 
-        for (size_t i = 0; i < ELEMENTSOF(syscalls) + ELEMENTSOF(refused); i++) {
-                bool notify = i < ELEMENTSOF(syscalls);
-                const char *name = notify ? syscalls[i].name : refused[i - ELEMENTSOF(syscalls)].name;
-                uint32_t action = notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(refused[i - ELEMENTSOF(syscalls)].error);
-                int nr = seccomp_syscall_resolve_name(name);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(syscalls); i++)
+                r = add_rule(ctx, SCMP_ACT_NOTIFY, syscalls[i].name, &syscalls[i]);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(refused); i++)
+                r = add_rule(ctx, SCMP_ACT_ERRNO(refused[i].error), refused[i].name, NULL);
+        return r;
+}
 
-                if (nr == __NR_SCMP_ERROR)
-                        continue;
-                r = seccomp_rule_add(ctx, action, nr, 0);
-                /* -EDOM/-EINVAL: a pseudo number for a syscall the native
-                 * arch lacks, added only where it exists or not at all. */
-                if (r < 0 && r != -EDOM && !(nr < 0 && r == -EINVAL))
-                        return r;
-        }
-        return 0;
+/* Path metadata syscalls newer than libseccomp 2.5 knows by name, refused
+ * (EPERM) by number in a filter of their own.  Numbers from 403 up are
+ * the same for x86_64 and i386 (and every other architecture but alpha
+ * and mips, which offset them). */
+static const uint32_t refused_numbers[] = {
+        463,    /* setxattrat */
+        466,    /* removexattrat */
+        469,    /* file_setattr: inode flags, project id */
+};
+
+static int load_refused_numbers(void)
+{
+        uint32_t native = seccomp_arch_native(), compat = compat_arch(native);
+        size_t n = ELEMENTSOF(refused_numbers), k = 0;
+        struct sock_filter prog[8 + ELEMENTSOF(refused_numbers)];
+
+        /* Another architecture's numbers mean other syscalls: allowed
+         * here, the other filters judge them. */
+        prog[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+        prog[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, native, 2, 0);
+        prog[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, compat ? compat : native, 1, 0);
+        prog[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        prog[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+        for (size_t i = 0; i < n; i++)
+                prog[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, refused_numbers[i],
+                                                          (uint8_t)(n - i), 0);
+        prog[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        prog[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+
+        struct sock_fprog fprog = { .len = (unsigned short)k, .filter = prog };
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return oh_negerrno();
+        return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0 ? oh_negerrno() : 0;
 }
 
 int oh_seccomp_install(void)
@@ -870,5 +1027,44 @@ int oh_seccomp_install(void)
         r = add_rules(ctx);
         if (r < 0)
                 return r;
+        r = load_refused_numbers();
+        if (r < 0)
+                return r;
         return load(ctx);
+}
+
+/* --mode preload: what seccomp mode brokers by path, the shim brokers
+ * through libc; a raw syscall (static binary, inline assembly) gets EPERM
+ * here instead of reaching any file.  Only the metadata calls: opening and
+ * creating are Landlock's to hold. */
+int oh_seccomp_install_metadata_guard(void)
+{
+        __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
+        uint32_t compat;
+        int r = 0;
+
+        ctx = seccomp_init(SCMP_ACT_ALLOW);
+        if (!ctx)
+                return -ENOMEM;
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+        if (r < 0)
+                return r;
+        compat = compat_arch(seccomp_arch_native());
+        if (compat) {
+                r = seccomp_arch_add(ctx, compat);
+                if (r < 0 && r != -EEXIST)
+                        return r;
+        }
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(syscalls); i++)
+                if (syscalls[i].act == act_chmod || syscalls[i].act == act_utimens)
+                        r = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), syscalls[i].name, &syscalls[i]);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(refused); i++)
+                if (refused[i].metadata)
+                        r = add_rule(ctx, SCMP_ACT_ERRNO(refused[i].error), refused[i].name, NULL);
+        if (r < 0)
+                return r;
+        r = seccomp_load(ctx);
+        if (r < 0)
+                return r;
+        return load_refused_numbers();
 }

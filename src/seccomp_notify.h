@@ -11,6 +11,12 @@
  * the supervisor over a socket) or -errno. */
 int oh_seccomp_install(void);
 
+/* openhook run --mode preload, in the child right before execve: refuses
+ * (EPERM) the raw path syscalls that change file metadata (mode, times,
+ * ownership, extended attributes), which the shim handles for libc's
+ * wrappers.  0 or -errno. */
+int oh_seccomp_install_metadata_guard(void);
+
 /* In the supervisor: answers notifications from LISTENER with POLICY until
  * no filtered process is left.  LOG (may be NULL) sees every decision.
  * Returns 0 or -errno. */

@@ -47,6 +47,11 @@ class Failure(Exception):
     pass
 
 
+class Skip(Exception):
+    """Raised by a scenario that cannot run here: reported as a TAP SKIP
+    with the reason given."""
+
+
 def check(cond, what="check failed"):
     if not cond:
         raise Failure(what)
@@ -57,10 +62,16 @@ def check_eq(got, want, what=""):
         raise Failure("%s%r, expected %r" % (what + ": " if what else "", got, want))
 
 
-def env():
+def env(extra=None):
+    """The environment for the real binary: ours, the sanitizer options,
+    then EXTRA (a dict)."""
     e = dict(os.environ)
     e.update(SANITIZER_ENV)
+    e.update(extra or {})
     return e
+
+
+_environment = env      # for functions whose env= parameter hides env()
 
 
 # ---- Scenarios and TAP -------------------------------------------------
@@ -107,9 +118,11 @@ def main():
     failed = 0
     for n, fn in enumerate(selected, 1):
         tmp = tempfile.mkdtemp(prefix="ohtest-", dir="/tmp")
-        ok = True
+        ok, skipped = True, None
         try:
             fn()
+        except Skip as e:
+            skipped = str(e) or "skipped"
         except Exception as e:
             ok = False
             diag("%s: %s" % (type(e).__name__, e))
@@ -119,7 +132,8 @@ def main():
             diag("cleanup: %s: %s" % (type(e).__name__, e))
         shutil.rmtree(tmp, ignore_errors=True)
         failed += not ok
-        print("%s %d - %s" % ("ok" if ok else "not ok", n, fn.__name__))
+        print("%s %d - %s%s" % ("ok" if ok else "not ok", n, fn.__name__,
+                                " # SKIP " + skipped if ok and skipped else ""))
         sys.stdout.flush()
     return 1 if failed else 0
 
@@ -277,15 +291,16 @@ def fd_count(pid):
 
 class Broker:
     """`openhook serve` started on a socketpair (mode "fd") or on a
-    listening socket (mode "listen")."""
+    listening socket (mode "listen"); BIN is another build of the binary,
+    ENV a dict of variables added to its environment."""
 
     def __init__(self, args, mode="fd", sock_type=socket.SOCK_STREAM, log=False,
-                 quiet=False, extra=(), expect_status=0):
+                 quiet=False, extra=(), expect_status=0, bin=None, env=None):
         self.mode = mode
         self.stderr_path = path(".broker-%d.stderr" % id(self))
         self.log_path = path(".broker-%d.log" % id(self)) if log else None
         self.expect_status = expect_status
-        argv = [BIN, "serve"] + list(args)
+        argv = [bin or BIN, "serve"] + list(args)
         if self.log_path:
             argv += ["--log", self.log_path]
         if quiet:
@@ -301,7 +316,7 @@ class Broker:
             self.sock_path = path("broker.sock")
             argv += ["--listen", self.sock_path]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._stderr,
-                                     stderr=self._stderr, pass_fds=pass_fds, env=env())
+                                     stderr=self._stderr, pass_fds=pass_fds, env=_environment(env))
         self.pid = self.proc.pid
         defer(self.stop)
         if mode == "fd":

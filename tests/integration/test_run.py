@@ -230,6 +230,21 @@ def direct_adds_a_path_the_command_reads_itself():
 
 
 @case
+def command_reads_the_numa_topology_itself():
+    """glib and QEMU read /sys/devices/system/node at start-up: it is in
+    the default direct set."""
+    node = "/sys/devices/system/node/online"
+    if not os.path.exists(node):
+        raise ohtest.Skip("%s does not exist on this system" % node)
+    exe = compile_c("rawopen", RAW_OPEN_C)
+    status, out, err = run("--", exe, node)
+    check_eq((status, out), (0, "opened\n"), "raw openat of %s (stderr: %s)" % (node, err))
+    status, out, _ = run("--no-default-direct", "--direct", "/usr", "--direct", "/lib",
+                         "--direct", "/lib64", "--direct", "/etc/ld.so.cache", "--", exe, node)
+    check_eq((status, out), (1, "Permission denied\n"), "the same without the default direct set")
+
+
+@case
 def seccomp_mode_brokers_raw_syscalls_without_a_preload():
     exe = compile_c("rawopen", RAW_OPEN_C)
     s = secret()
@@ -376,6 +391,44 @@ def learn_collapse_grants_a_directory_for_files_used_together():
     check_eq(run_openhook("check", "--policy", policy)[0], 0, "openhook check")
     status, _, err = run("--policy", policy, "--", *prog)
     check_eq(status, 0, "re-run under the collapsed policy (stderr: %s)" % err)
+
+
+# A policy file reads a blank as the end of a path, '"' and '\\' as quoting,
+# '#' as a comment: a learned rule must spell such a name so it reads back.
+ODD_NAMES = ('a b"c#d', 'back\\slash', '"quoted"')
+
+ODD_PROGRAM = r'''
+import os, sys
+root, names = sys.argv[1], sys.argv[2:]
+data = ""
+for name in names:
+    with open(os.path.join(root, "in", name)) as f:
+        data += f.read()
+with open(os.path.join(root, "out", names[0]), "w") as f:
+    f.write(data.upper())
+'''
+
+
+@case
+def learned_rules_for_names_with_blanks_quotes_and_hashes_work_again():
+    for name in ODD_NAMES:
+        write(path("tree", "in", name), name + "\n")
+    os.mkdir(path("tree", "out"))
+    prog = [PYTHON, "-c", ODD_PROGRAM, path("tree")] + list(ODD_NAMES)
+    policy = path("learned.policy")
+    status, _, err = run("--learn", policy, "--", *prog)
+    check_eq(status, 0, "learning run (stderr: %s)" % err)
+    got = rules(policy)
+    ohtest.diag("\n".join(got))
+    check('allow r "%s/tree/in/a b\\"c#d"' % ohtest.tmp in got, "the name with a blank is quoted")
+
+    status, out, err = run_openhook("check", "--policy", policy)
+    check_eq(status, 0, "openhook check (%s%s)" % (out, err))
+    os.unlink(path("tree", "out", ODD_NAMES[0]))
+    status, _, err = run("--policy", policy, "--", *prog)
+    check_eq(status, 0, "re-run under the learned policy (stderr: %s)" % err)
+    want = "".join(n + "\n" for n in ODD_NAMES).upper()
+    check_eq(read(path("tree", "out", ODD_NAMES[0])).decode(), want, "the re-run's work")
 
 
 if __name__ == "__main__":

@@ -489,6 +489,12 @@ def libc_file_and_directory_calls_work_inside_and_are_refused_outside(mode):
     os.makedirs(path("bin"))
     write(path("bin", "shim_api.c"), SHIM_API_C)
     subprocess.run(["gcc", "-O2", "-o", path("bin", "shim_api"), path("bin", "shim_api.c")], check=True)
+    if mode == "seccomp":
+        # glibc's own tmpfile() ignores TMPDIR: it opens /tmp with O_TMPFILE
+        # (c and w on /tmp itself, which names no file).  The shim, in
+        # preload mode, makes it honour TMPDIR instead, so there the policy
+        # stays without /tmp.
+        allow = allow + [("cw", "/tmp")]
     out = ok(run(mode, [path("bin", "shim_api"), path("outside")], allow, cwd=work(),
                  env={"TMPDIR": work()}, direct=[path("bin")]), "shim_api")
     got = dict(line.split("=", 1) for line in out.splitlines())

@@ -159,6 +159,27 @@ def busybox_static_reads_the_allowed_file_and_not_the_other():
 
 
 @case
+def direct_set_is_no_way_around_the_policy_without_landlock():
+    """The supervisor lets reads of the direct set through to the kernel
+    only because Landlock holds the program to that set: with --unconfined
+    a --direct directory (or an OPENHOOK_DIRECT inherited by run) grants
+    nothing the policy does not."""
+    tree()
+    cat = [BUSYBOX, "cat", path("data", "secret")]
+    status, out, err = run("--direct", path("data"), "--", *cat)
+    check_eq((status, out), (0, "secret\n"), "read directly under Landlock: " + err)
+    status, out, err = run("--unconfined", "--direct", path("data"), "--", *cat)
+    check_eq((status, out), (1, ""), "read with --unconfined: " + err)
+    check("Permission denied" in err, "busybox says why: " + err)
+    p = subprocess.run([ohtest.BIN, "run", "--mode", "seccomp", "--unconfined", "--"] + cat,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                       env=ohtest.env({"OPENHOOK_DIRECT": path("data")}))
+    check_eq((p.returncode, p.stdout), (1, b""), "read with OPENHOOK_DIRECT inherited: %r" % p.stderr)
+    status, out, err = run("--unconfined", "--allow", "r:" + path("data", "secret"), "--", *cat)
+    check_eq((status, out), (0, "secret\n"), "still served when the policy allows it: " + err)
+
+
+@case
 def raw_syscalls_of_a_static_program_are_brokered():
     tree()
     exe = compile_static("raw", RAW_C)

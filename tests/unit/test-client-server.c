@@ -319,14 +319,14 @@ static void extensions_change_the_tree(void)
 static void unknown_command_is_enosys_and_connection_stays_usable(int type)
 {
         struct broker b;
-        uint32_t probe[2] = { 8, OPENHOOK_CMD_CONNECT + 1 };
+        uint32_t probe[2] = { 8, OPENHOOK_CMD_UTIMENS + 1 };
         int32_t result = 0;
         int fd;
 
         start(&b, type);
         write_file(at(&b, "f"), "f");
         CHECK_EQ(send(b.client, probe, sizeof(probe), MSG_NOSIGNAL), 8);
-        CHECK_EQ(read_response(b.client, OPENHOOK_CMD_CONNECT + 1, &result, &fd), 0);
+        CHECK_EQ(read_response(b.client, OPENHOOK_CMD_UTIMENS + 1, &result, &fd), 0);
         CHECK_EQ(result, -ENOSYS);
         CHECK_EQ(fd, -1);
 
@@ -952,6 +952,31 @@ static void embedding_api_serves_requests_in_a_poll_loop(void)
         openhook_policy_free(b.policy);
         nftw(b.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+static void chmod_and_utimens_reach_the_file_and_are_logged(void)
+{
+        const struct timespec ts[2] = { { 1000000000, 1 }, { 1100000000, 2 } };
+        struct broker b;
+        struct stat st;
+
+        start(&b, SOCK_SEQPACKET);
+        write_file(at(&b, "m"), "m");
+        CHECK_EQ(openhook_chmod(b.client, at(&b, "m"), 04640, 0), 0);
+        CHECK_EQ(b.last.command, OPENHOOK_CMD_CHMOD);
+        CHECK_EQ(b.last.mode, 04640);
+        CHECK(stat(at(&b, "m"), &st) == 0 && (st.st_mode & 07777) == 0640);
+        CHECK_EQ(openhook_utimens(b.client, at(&b, "m"), ts, 0), 0);
+        CHECK_EQ(b.last.command, OPENHOOK_CMD_UTIMENS);
+        CHECK(stat(at(&b, "m"), &st) == 0);
+        CHECK_EQ(st.st_atim.tv_sec, 1000000000);
+        CHECK_EQ(st.st_mtim.tv_nsec, 2);
+        CHECK_EQ(openhook_utimens(b.client, at(&b, "m"), NULL, 0), 0);
+        CHECK(stat(at(&b, "m"), &st) == 0 && st.st_mtim.tv_sec > 1100000000);
+        CHECK_EQ(openhook_chmod(b.client, "/etc/passwd", 0777, 0), -EACCES);
+        CHECK(b.last.denied);
+        CHECK_EQ(openhook_utimens(b.client, at(&b, "m"),
+                                  (const struct timespec[2]) { { 0, 1000000000 }, { 0, 0 } }, 0), -EINVAL);
+        finish(&b);
+}
 
 /* OH_TEST_ONLY=name runs one scenario, for debugging. */
 #define SCENARIO(fn) do { \
@@ -969,6 +994,7 @@ int main(void)
         SCENARIO(open_over_seqpacket_returns_the_requested_file);
         SCENARIO(open_outside_policy_is_eacces_and_logged_as_denied);
         SCENARIO(extensions_change_the_tree);
+        SCENARIO(chmod_and_utimens_reach_the_file_and_are_logged);
         SCENARIO(unknown_command_over_stream_is_enosys);
         SCENARIO(unknown_command_over_seqpacket_is_enosys);
         SCENARIO(bad_paths_are_refused_and_connection_stays_usable);

@@ -123,6 +123,41 @@ static void quoted_path_may_contain_blanks(void)
         openhook_policy_free(p);
 }
 
+/* What check and --learn write must parse back to the same path. */
+static void formatted_paths_read_back_as_themselves(void)
+{
+        static const char *const paths[] = {
+                "/plain/path", "/my dir/x", "/a b\"c#d", "/back\\slash", "/\"quoted\"", "/tab\there", "/x#y",
+        };
+        char spelled[OH_POLICY_PATH_FORMATTED_MAX], line[OH_POLICY_PATH_FORMATTED_MAX + 16], small[8];
+
+        for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+                struct openhook_policy *p = policy();
+                const struct oh_rule *rules;
+                size_t n;
+                int r = oh_policy_format_path(paths[i], spelled, sizeof(spelled));
+
+                CHECK(r > 0);
+                CHECK_EQ(r, (long long) strlen(spelled));
+                snprintf(line, sizeof(line), "allow r %s\n", spelled);
+                free(parse(p, line, &r));
+                CHECK_EQ(r, 0);
+                rules = oh_policy_rules(p, &n);
+                CHECK_EQ(n, 1);
+                if (n == 1)
+                        CHECK_STREQ(rules[0].path, paths[i]);
+                openhook_policy_free(p);
+        }
+        oh_policy_format_path("/plain/path", spelled, sizeof(spelled));
+        CHECK_STREQ(spelled, "/plain/path");
+        oh_policy_format_path("/a b\"c", spelled, sizeof(spelled));
+        CHECK_STREQ(spelled, "\"/a b\\\"c\"");
+        CHECK_EQ(oh_policy_format_path("/1234567", small, sizeof(small)), -ENAMETOOLONG);
+        CHECK_EQ(oh_policy_format_path("/123456", small, sizeof(small)), 7);
+        CHECK_EQ(oh_policy_format_path("/a b", small, 6), -ENAMETOOLONG);
+        CHECK_EQ(oh_policy_format_path("/a b", small, 7), 6);
+}
+
 static void unknown_keyword_is_named(void)
 {
         check_error("\n\nalow r /x\n", "policy.conf:3: expected 'allow PERMS PATH' or 'deny PATH', got 'alow'");
@@ -498,6 +533,7 @@ int main(void)
         RUN(comments_blank_lines_and_whitespace_are_tolerated);
         RUN(last_line_without_newline_is_parsed);
         RUN(quoted_path_may_contain_blanks);
+        RUN(formatted_paths_read_back_as_themselves);
         RUN(unknown_keyword_is_named);
         RUN(unknown_permission_is_named);
         RUN(missing_parts_are_named);

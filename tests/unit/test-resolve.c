@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "policy.h"
@@ -294,6 +297,134 @@ static void symlink_loop_inside_policy_is_eloop(void)
         done();
 }
 
+/* A process that is not the broker, for /proc scenarios. */
+static pid_t start_other_process(void)
+{
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                pause();
+                _exit(0);
+        }
+        if (pid < 0)
+                abort();
+        return pid;
+}
+
+static void stop_other_process(pid_t pid)
+{
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+}
+
+/* Has /proc/PID/status's "Pid:" line for PID. */
+static bool fd_is_status_of(int fd, pid_t pid)
+{
+        char buf[4096], want[32];
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+        if (n < 0)
+                return false;
+        buf[n] = '\0';
+        snprintf(want, sizeof(want), "\nPid:\t%d\n", (int) pid);
+        return strstr(buf, want) != NULL;
+}
+
+static void *idle_thread(void *arg)
+{
+        int *tid = arg;
+
+        __atomic_store_n(tid, (int) syscall(SYS_gettid), __ATOMIC_RELEASE);
+        pause();
+        return NULL;
+}
+
+static void symlink_to_proc_self_is_refused(void)
+{
+        char target[64];
+
+        scenario("proc-self-link");
+        allow("r", "in/");
+        allow_abs("r", "/proc/");
+        /* Planted by the peer: followed by the broker, /proc/self would be
+         * the broker's environment, not the peer's. */
+        CHECK(symlink("/proc/self/environ", P("in/environ")) == 0);
+        CHECK(symlink("/proc/self/status", P("in/status")) == 0);
+        CHECK(symlink("/proc/thread-self/status", P("in/thread-status")) == 0);
+        snprintf(target, sizeof(target), "/proc/%d/status", (int) getpid());
+        CHECK(symlink(target, P("in/pid-status")) == 0);
+        CHECK(symlink("/proc/self", P("in/self")) == 0);
+        CHECK_EQ(try_open(P("in/environ"), O_RDONLY, 0), -EACCES);
+        CHECK_EQ(v.denied, 1);
+        CHECK(strstr(v.hint, "broker's own process") != NULL);
+        CHECK_EQ(try_open(P("in/status"), O_RDONLY, 0), -EACCES);
+        CHECK_EQ(try_open(P("in/thread-status"), O_RDONLY, 0), -EACCES);
+        CHECK_EQ(try_open(P("in/pid-status"), O_RDONLY, 0), -EACCES);
+        CHECK_EQ(try_open(P("in/self/status"), O_RDONLY, 0), -EACCES);
+        CHECK_EQ(try_open(P("in/self"), O_RDONLY | O_DIRECTORY, 0), -EACCES);
+        done();
+}
+
+static void broker_proc_entries_are_refused_however_named(void)
+{
+        char p[128];
+        pthread_t t;
+        int tid = 0;
+
+        scenario("proc-broker");
+        allow_abs("r", "/proc/");
+        CHECK(pthread_create(&t, NULL, idle_thread, &tid) == 0);
+        while (!__atomic_load_n(&tid, __ATOMIC_ACQUIRE))
+                usleep(1000);
+        CHECK_EQ(try_open("/proc/self/status", O_RDONLY, 0), -EACCES);
+        CHECK_EQ(try_open("/proc/thread-self/status", O_RDONLY, 0), -EACCES);
+        CHECK_EQ(try_open("/proc/./self/status", O_RDONLY, 0), -EACCES);
+        CHECK_EQ(try_open("/proc/self", O_PATH | O_NOFOLLOW, 0), -EACCES);
+        snprintf(p, sizeof(p), "/proc/%d/status", (int) getpid());
+        CHECK_EQ(try_open(p, O_RDONLY, 0), -EACCES);
+        snprintf(p, sizeof(p), "/proc/%d/environ", (int) getpid());
+        CHECK_EQ(try_open(p, O_RDONLY, 0), -EACCES);
+        /* A thread's id names the broker too, even though /proc does not
+         * list it. */
+        snprintf(p, sizeof(p), "/proc/%d/status", tid);
+        CHECK_EQ(try_open(p, O_RDONLY, 0), -EACCES);
+        snprintf(p, sizeof(p), "/proc/%d/task/%d/status", (int) getpid(), tid);
+        CHECK_EQ(try_open(p, O_RDONLY, 0), -EACCES);
+        pthread_cancel(t);
+        pthread_join(t, NULL);
+        done();
+}
+
+static void other_process_proc_entries_are_served(void)
+{
+        char p[128];
+        pid_t other;
+        int fd;
+
+        scenario("proc-other");
+        allow("r", "in/");
+        allow_abs("r", "/proc/");
+        other = start_other_process();
+        snprintf(p, sizeof(p), "/proc/%d/status", (int) other);
+        fd = oh_do_open(pol, p, O_RDONLY, 0, &v);
+        CHECK(fd >= 0);
+        CHECK(fd >= 0 && fd_is_status_of(fd, other));
+        if (fd >= 0)
+                close(fd);
+        CHECK(symlink(p, P("in/other-status")) == 0);
+        fd = oh_do_open(pol, P("in/other-status"), O_RDONLY, 0, &v);
+        CHECK(fd >= 0 && fd_is_status_of(fd, other));
+        if (fd >= 0)
+                close(fd);
+        /* Numbers elsewhere are only names. */
+        CHECK(mkdir(P("in/1"), 0755) == 0);
+        snprintf(p, sizeof(p), "%d", (int) getpid());
+        write_file(P("in/1/%s", p), "NUMBERED");
+        CHECK_EQ(try_open(P("in/1/%s", p), O_RDONLY, 0), 0);
+        stop_other_process(other);
+        done();
+}
+
 static void proc_self_root_magic_link_cannot_escape(void)
 {
         char outside[1100], inside[1100];
@@ -306,8 +437,19 @@ static void proc_self_root_magic_link_cannot_escape(void)
         CHECK_EQ(try_open(inside, O_RDONLY, 0), -EACCES);
         allow_abs("r", "/proc/");
         CHECK_EQ(try_open(outside, O_RDONLY, 0), -EACCES);
-        /* Taken as text, the link leads to a path decided on its own. */
-        CHECK_EQ(try_open(inside, O_RDONLY, 0), 0);
+        /* /proc/self is the broker itself: never entered. */
+        CHECK_EQ(try_open(inside, O_RDONLY, 0), -EACCES);
+        /* Another process's root link, taken as text, leads to a path
+         * decided on its own. */
+        {
+                pid_t other = start_other_process();
+
+                snprintf(outside, sizeof(outside), "/proc/%d/root%s", (int) other, P("out/secret"));
+                snprintf(inside, sizeof(inside), "/proc/%d/root%s", (int) other, P("in/file"));
+                CHECK_EQ(try_open(outside, O_RDONLY, 0), -EACCES);
+                CHECK_EQ(try_open(inside, O_RDONLY, 0), 0);
+                stop_other_process(other);
+        }
         done();
 }
 
@@ -778,6 +920,131 @@ static void truncate_needs_w_and_follows_symlinks(void)
         done();
 }
 
+/* ---- metadata: chmod and utimens ------------------------------------------ */
+
+static mode_t mode_of(const char *path)
+{
+        struct stat st;
+
+        return lstat(path, &st) == 0 ? st.st_mode & 07777 : (mode_t) -1;
+}
+
+static struct timespec mtime_of(const char *path)
+{
+        struct stat st;
+
+        return lstat(path, &st) == 0 ? st.st_mtim : (struct timespec) { -1, -1 };
+}
+
+/* in/ is read-only, in/w/ writable; in/w/out is a link to the secret. */
+static void metadata_scenario(const char *name)
+{
+        scenario(name);
+        allow("r", "in/");
+        allow("rw", "in/w/");
+        CHECK(mkdir(P("in/w"), 0755) == 0);
+        write_file(P("in/w/f"), "F");
+        CHECK(chmod(P("in/w/f"), 0644) == 0);
+        CHECK(chmod(P("in/file"), 0644) == 0);
+        CHECK(chmod(P("out/secret"), 0644) == 0);
+        CHECK(symlink("f", P("in/w/lf")) == 0);
+        CHECK(symlink("../../out/secret", P("in/w/out")) == 0);
+}
+
+static void chmod_needs_w(void)
+{
+        metadata_scenario("chmod-w");
+        CHECK_EQ(oh_do_chmod(pol, P("in/w/f"), 0600, 0, &v), 0);
+        CHECK_EQ(mode_of(P("in/w/f")), 0600);
+        CHECK_EQ(oh_do_chmod(pol, P("in/file"), 0600, 0, &v), -EACCES);
+        CHECK(v.denied);
+        CHECK_EQ(mode_of(P("in/file")), 0644);
+        CHECK_EQ(oh_do_chmod(pol, P("out/secret"), 0777, 0, &v), -EACCES);
+        CHECK_EQ(mode_of(P("out/secret")), 0644);
+        CHECK_EQ(oh_do_chmod(pol, P("in/w/missing"), 0600, 0, &v), -ENOENT);
+        CHECK_EQ(oh_do_chmod(pol, P("in/w/f"), 0600, AT_REMOVEDIR, &v), -EINVAL);
+        done();
+}
+
+static void chmod_strips_setuid_setgid_and_sticky(void)
+{
+        metadata_scenario("chmod-suid");
+        CHECK_EQ(oh_do_chmod(pol, P("in/w/f"), 07755, 0, &v), 0);
+        CHECK_EQ(mode_of(P("in/w/f")), 0755);
+        done();
+}
+
+static void chmod_through_outside_symlink_is_refused(void)
+{
+        metadata_scenario("chmod-symlink");
+        CHECK_EQ(oh_do_chmod(pol, P("in/w/out"), 0777, 0, &v), -EACCES);
+        CHECK_EQ(mode_of(P("out/secret")), 0644);
+        /* A link inside the policy to a file inside is followed... */
+        CHECK_EQ(oh_do_chmod(pol, P("in/w/lf"), 0600, 0, &v), 0);
+        CHECK_EQ(mode_of(P("in/w/f")), 0600);
+        /* ...unless not following: then the link itself, whose mode Linux
+         * cannot change, and never the file it names. */
+        CHECK_EQ(oh_do_chmod(pol, P("in/w/out"), 0777, AT_SYMLINK_NOFOLLOW, &v), -EOPNOTSUPP);
+        CHECK_EQ(mode_of(P("out/secret")), 0644);
+        done();
+}
+
+static void utimens_needs_w_and_sets_the_times_asked(void)
+{
+        const struct timespec ts[2] = { { 1000000000, 5 }, { 1200000000, 7 } };
+        struct timespec before;
+        struct stat st;
+
+        metadata_scenario("utimens-w");
+        CHECK_EQ(oh_do_utimens(pol, P("in/w/f"), ts, 0, &v), 0);
+        CHECK(stat(P("in/w/f"), &st) == 0);
+        CHECK_EQ(st.st_atim.tv_sec, 1000000000);
+        CHECK_EQ(st.st_atim.tv_nsec, 5);
+        CHECK_EQ(st.st_mtim.tv_sec, 1200000000);
+        CHECK_EQ(st.st_mtim.tv_nsec, 7);
+
+        before = mtime_of(P("in/file"));
+        CHECK_EQ(oh_do_utimens(pol, P("in/file"), ts, 0, &v), -EACCES);
+        CHECK(v.denied);
+        CHECK_EQ(mtime_of(P("in/file")).tv_sec, before.tv_sec);
+        before = mtime_of(P("out/secret"));
+        CHECK_EQ(oh_do_utimens(pol, P("out/secret"), ts, 0, &v), -EACCES);
+        CHECK_EQ(mtime_of(P("out/secret")).tv_sec, before.tv_sec);
+        CHECK_EQ(oh_do_utimens(pol, P("in/w/f"), ts, AT_EMPTY_PATH, &v), -EINVAL);
+        done();
+}
+
+static void utimens_omit_and_now_pass_through(void)
+{
+        const struct timespec set[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+        const struct timespec now_m[2] = { { 0, UTIME_OMIT }, { 0, UTIME_NOW } };
+        struct stat st;
+
+        metadata_scenario("utimens-now");
+        CHECK_EQ(oh_do_utimens(pol, P("in/w/f"), set, 0, &v), 0);
+        CHECK_EQ(oh_do_utimens(pol, P("in/w/f"), now_m, 0, &v), 0);
+        CHECK(stat(P("in/w/f"), &st) == 0);
+        CHECK_EQ(st.st_atim.tv_sec, 1000000000);
+        CHECK(st.st_mtim.tv_sec > 1000000000);
+        done();
+}
+
+static void utimens_through_outside_symlink_is_refused(void)
+{
+        const struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+        struct timespec before;
+
+        metadata_scenario("utimens-symlink");
+        before = mtime_of(P("out/secret"));
+        CHECK_EQ(oh_do_utimens(pol, P("in/w/out"), ts, 0, &v), -EACCES);
+        CHECK_EQ(mtime_of(P("out/secret")).tv_sec, before.tv_sec);
+        /* Not following changes the link's own times only. */
+        CHECK_EQ(oh_do_utimens(pol, P("in/w/out"), ts, AT_SYMLINK_NOFOLLOW, &v), 0);
+        CHECK_EQ(mtime_of(P("in/w/out")).tv_sec, 1000000000);
+        CHECK_EQ(mtime_of(P("out/secret")).tv_sec, before.tv_sec);
+        done();
+}
+
 /* ---- a tree that changes under the broker ------------------------------ */
 
 static atomic_bool stop;
@@ -874,6 +1141,9 @@ int main(void)
         RUN(symlink_loop_inside_policy_is_eloop);
         RUN(proc_self_root_magic_link_cannot_escape);
         RUN(proc_self_fd_magic_link_cannot_escape);
+        RUN(symlink_to_proc_self_is_refused);
+        RUN(broker_proc_entries_are_refused_however_named);
+        RUN(other_process_proc_entries_are_served);
         RUN(existence_outside_policy_is_not_revealed);
         RUN(exact_file_rule_reveals_nothing_beside_it);
         RUN(create_through_outside_symlink_is_refused);
@@ -897,6 +1167,12 @@ int main(void)
         RUN(link_cannot_widen_access_to_an_inode);
         RUN(link_does_not_follow_old_symlink);
         RUN(truncate_needs_w_and_follows_symlinks);
+        RUN(chmod_needs_w);
+        RUN(chmod_strips_setuid_setgid_and_sticky);
+        RUN(chmod_through_outside_symlink_is_refused);
+        RUN(utimens_needs_w_and_sets_the_times_asked);
+        RUN(utimens_omit_and_now_pass_through);
+        RUN(utimens_through_outside_symlink_is_refused);
         RUN(swapping_directory_for_outside_symlink_never_escapes);
 
         {

@@ -353,6 +353,9 @@ static void every_command_round_trips_through_encoder_and_decoder(void)
                 { .command = OPENHOOK_CMD_LINK, .path = "/a/x", .path2 = "/a/y" },
                 { .command = OPENHOOK_CMD_TRUNCATE, .length = UINT64_C(0x123456789a), .path = "/a/t" },
                 { .command = OPENHOOK_CMD_CONNECT },
+                { .command = OPENHOOK_CMD_CHMOD, .mode = 04755, .flags = AT_SYMLINK_NOFOLLOW, .path = "/a/m" },
+                { .command = OPENHOOK_CMD_UTIMENS, .flags = AT_SYMLINK_NOFOLLOW,
+                  .times = { UINT64_MAX, 999999999, UINT64_C(1) << 33, (1 << 30) - 2 }, .path = "/a/u" },
         };
         uint8_t buf[OH_REQUEST_MAX];
 
@@ -367,6 +370,7 @@ static void every_command_round_trips_through_encoder_and_decoder(void)
                 CHECK_EQ(out.flags, in->flags);
                 CHECK_EQ(out.mode, in->mode);
                 CHECK_EQ(out.length, in->length);
+                CHECK(memcmp(out.times, in->times, sizeof(out.times)) == 0);
                 CHECK((in->path == NULL) == (out.path == NULL));
                 CHECK((in->path2 == NULL) == (out.path2 == NULL));
                 if (in->path)
@@ -404,6 +408,60 @@ static void truncate_layout_has_u64_length_first(void)
         CHECK_EQ(decode(&m, &req, &paths), 8 + 8 + 4);
         CHECK_EQ(req.length, UINT64_C(1) << 40);
         CHECK_STREQ(req.path, "/f");
+}
+
+static void chmod_layout_has_mode_then_flags_then_path(void)
+{
+        struct oh_request req;
+        struct msg m;
+
+        begin(&m, OPENHOOK_CMD_CHMOD);
+        put32(&m, 0640);
+        put32(&m, AT_SYMLINK_NOFOLLOW);
+        putstr(&m, "/f");
+        seal(&m);
+        CHECK_EQ(decode(&m, &req, &paths), 8 + 4 + 4 + 4);
+        CHECK_EQ(req.status, 0);
+        CHECK_EQ(req.mode, 0640);
+        CHECK_EQ(req.flags, AT_SYMLINK_NOFOLLOW);
+        CHECK_STREQ(req.path, "/f");
+}
+
+static void utimens_layout_has_flags_then_four_u64_then_path(void)
+{
+        struct oh_request req;
+        struct msg m;
+
+        begin(&m, OPENHOOK_CMD_UTIMENS);
+        put32(&m, 0);
+        put64(&m, 1000000000);
+        put64(&m, 5);
+        put64(&m, 2000000000);
+        put64(&m, (1 << 30) - 1);       /* UTIME_NOW passes through */
+        putstr(&m, "/t");
+        seal(&m);
+        CHECK_EQ(decode(&m, &req, &paths), 8 + 4 + 32 + 4);
+        CHECK_EQ(req.status, 0);
+        CHECK_EQ(req.flags, 0);
+        CHECK_EQ(req.times[0], 1000000000);
+        CHECK_EQ(req.times[1], 5);
+        CHECK_EQ(req.times[2], 2000000000);
+        CHECK_EQ(req.times[3], (1 << 30) - 1);
+        CHECK_STREQ(req.path, "/t");
+}
+
+static void utimens_cut_inside_its_times_is_eproto(void)
+{
+        struct oh_request req;
+        struct msg m;
+
+        begin(&m, OPENHOOK_CMD_UTIMENS);
+        put32(&m, 0);
+        put64(&m, 1);
+        put64(&m, 2);
+        put32(&m, 3);
+        seal(&m);
+        CHECK_EQ(decode(&m, &req, &paths), -EPROTO);
 }
 
 static void symlink_target_may_be_relative_but_linkpath_may_not(void)
@@ -630,6 +688,9 @@ int main(void)
         RUN(every_command_round_trips_through_encoder_and_decoder);
         RUN(rename_layout_has_flags_then_two_paths);
         RUN(truncate_layout_has_u64_length_first);
+        RUN(chmod_layout_has_mode_then_flags_then_path);
+        RUN(utimens_layout_has_flags_then_four_u64_then_path);
+        RUN(utimens_cut_inside_its_times_is_eproto);
         RUN(symlink_target_may_be_relative_but_linkpath_may_not);
         RUN(second_path_is_checked_too);
         RUN(partial_message_needs_more_bytes_at_every_length);

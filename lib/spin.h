@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Adaptive busy-polling for the request/response hot path.
+ *
+ * A delegated open is two wake-ups (client -> broker -> client).  On a VM a
+ * wake-up of a sleeping CPU costs tens of microseconds, far more than the
+ * work itself, so right after activity each side polls without sleeping for
+ * a short while (OPENHOOK_SPIN_US, default OH_SPIN_US_DEFAULT) before it
+ * blocks.  Polling only ever follows activity: an idle broker sleeps.  With
+ * one usable CPU the peer cannot run while we poll, so there it is off.
+ *
+ * Header-only so the library, the shim and the seccomp supervisor share it
+ * without a new build target; each user keeps its own cached setting. */
+#ifndef OH_SPIN_H
+#define OH_SPIN_H
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OH_SPIN_US_DEFAULT 50u
+/* Longer polls cost more CPU than any wake-up they could save. */
+#define OH_SPIN_US_MAX 1000u
+
+static inline uint64_t oh_spin_now_ns(void)
+{
+        struct timespec ts;
+
+        /* vDSO: no syscall, unlike everything else the pollers call. */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static inline uint64_t oh_spin_compute_ns(void)
+{
+        const char *env = getenv("OPENHOOK_SPIN_US");
+        unsigned long us = OH_SPIN_US_DEFAULT;
+
+        if (env && *env) {
+                char *end;
+                unsigned long v = strtoul(env, &end, 10);
+                if (*end == '\0')
+                        us = v < OH_SPIN_US_MAX ? v : OH_SPIN_US_MAX;
+        }
+        if (us == 0 || sysconf(_SC_NPROCESSORS_ONLN) == 1)
+                return 0;
+        return (uint64_t) us * 1000u;
+}
+
+/* How long to poll after activity, in ns; 0: never.  Computed on first use
+ * (cheap to call again); racing first calls compute the same value. */
+static inline uint64_t oh_spin_ns(void)
+{
+        static uint64_t cached = UINT64_MAX;
+        uint64_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+
+        if (v == UINT64_MAX) {
+                v = oh_spin_compute_ns();
+                __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+        }
+        return v;
+}
+
+/* How long one poller polls, learnt from how its polls end.  A poll that
+ * ends without the awaited event (a miss) means the peer did not get to
+ * run in time: most often it shares our CPU with us, or the machine is
+ * busy, and then polling only delays it.  Each miss halves the window;
+ * below a sixteenth of the maximum polling stops, except for one probe at
+ * full length every OH_SPIN_PROBE_EVERY rounds; a hit restores it all.
+ * Fields are updated with relaxed atomics: many threads may share one
+ * state, and an approximate count is all it needs. */
+#define OH_SPIN_PROBE_EVERY 64u
+
+struct oh_spin_state {
+        uint64_t window;        /* ns; 0 once backed off */
+        unsigned int rounds;    /* polls skipped since backing off */
+        bool started;
+};
+
+/* Returns the time to poll now (ns), 0 to block at once. */
+static inline uint64_t oh_spin_begin(struct oh_spin_state *s)
+{
+        uint64_t max = oh_spin_ns();
+
+        if (max == 0)
+                return 0;
+        if (!__atomic_load_n(&s->started, __ATOMIC_RELAXED)) {
+                __atomic_store_n(&s->window, max, __ATOMIC_RELAXED);
+                __atomic_store_n(&s->started, true, __ATOMIC_RELAXED);
+        }
+        uint64_t w = __atomic_load_n(&s->window, __ATOMIC_RELAXED);
+        if (w > 0)
+                return w;
+        if (__atomic_add_fetch(&s->rounds, 1, __ATOMIC_RELAXED) % OH_SPIN_PROBE_EVERY != 0)
+                return 0;
+        return max;
+}
+
+/* Records how a poll begun with oh_spin_begin() ended. */
+static inline void oh_spin_end(struct oh_spin_state *s, bool hit)
+{
+        uint64_t max = oh_spin_ns();
+        uint64_t w = __atomic_load_n(&s->window, __ATOMIC_RELAXED);
+
+        if (hit)
+                w = max;
+        else
+                w = w / 2 < max / 16 ? 0 : w / 2;
+        __atomic_store_n(&s->window, w, __ATOMIC_RELAXED);
+}
+
+/* Between two polls: a peer that is runnable on our CPU (woken there by
+ * our own message) gets it now instead of after our window; with nothing
+ * else to run this returns at once. */
+static inline void oh_spin_pause(void)
+{
+        sched_yield();
+}
+
+#endif
