@@ -317,6 +317,8 @@ static struct latency bench_library_server(const struct tree *t, const struct op
         /* The loop returns once its last client has gone. */
         close(sv[0]);
         pthread_join(thread, NULL);
+        if (st.result < 0)
+                fprintf(stderr, "openhook-bench: the server loop failed: %s\n", strerror(-st.result));
 out:
         openhook_server_free(server);
         openhook_policy_free(policy);

@@ -292,6 +292,8 @@ static int fill(struct openhook_conn *c)
 
 int openhook_conn_process(struct openhook_conn *c)
 {
+        bool answered = false;
+
         c->backlog = false;
         for (unsigned int budget = OH_BUDGET; budget > 0; budget--) {
                 int r = flush(c);
@@ -303,9 +305,17 @@ int openhook_conn_process(struct openhook_conn *c)
                 r = handle_buffered(c);
                 if (r < 0)
                         return r;
-                if (r > 0)
+                if (r > 0) {
+                        answered = true;
                         continue;
+                }
 
+                /* A datagram holds one whole request, and a client nearly
+                 * always waits for its answer before the next: asking the
+                 * socket again would be a syscall that finds nothing.  The
+                 * host's poll reports the next datagram instead. */
+                if (c->seqpacket && answered)
+                        return 0;
                 if (c->eof)
                         return -ECONNRESET;
                 r = fill(c);

@@ -152,56 +152,34 @@ static void accept_some(struct loop *l)
                 loop_stop(l, oh_negerrno());
 }
 
-/* A worker's polling (spin.h).  Only one worker polls at a time: a second
- * poller would take the CPU the clients need (two workers and a polling
- * client on two CPUs starve each other). */
-struct poller {
-        struct oh_spin_state state;
-        uint64_t until;                 /* polling until then (ns); 0: not */
-};
-
-static void poll_stop(struct loop *l, struct poller *p, bool hit)
+/* Only one worker polls (spin.h) at a time: a second poller would take the
+ * CPU the clients need (two workers and a polling client on two CPUs
+ * starve each other). */
+static int wait_timeout(struct loop *l, struct oh_poller *p)
 {
-        oh_spin_end(&p->state, hit);
-        p->until = 0;
-        atomic_store(&l->spinning, false);
-}
+        bool polling = p->until != 0;
+        int timeout = oh_poller_timeout(p);
 
-/* The epoll_wait() timeout: 0 (poll) while the last piece of work was
- * recent enough that the next request is probably about to come, -1
- * (sleep) otherwise, so an idle broker costs no CPU. */
-static int wait_timeout(struct loop *l, struct poller *p)
-{
-        if (p->until == 0)
-                return -1;
-        if (oh_spin_now_ns() < p->until) {
-                oh_spin_pause();
-                return 0;
-        }
-        poll_stop(l, p, false);
-        return -1;
+        if (polling && timeout < 0)
+                atomic_store(&l->spinning, false);
+        return timeout;
 }
 
 /* After serving: go on polling if we are the poller, or become it. */
-static void poll_after_work(struct loop *l, struct poller *p)
+static void poll_after_work(struct loop *l, struct oh_poller *p)
 {
         bool idle = false;
 
         if (p->until == 0 && !atomic_compare_exchange_strong(&l->spinning, &idle, true))
                 return;
-        uint64_t window = oh_spin_begin(&p->state);
-        if (window == 0) {
-                p->until = 0;
+        if (!oh_poller_start(p))
                 atomic_store(&l->spinning, false);
-                return;
-        }
-        p->until = oh_spin_now_ns() + window;
 }
 
 static void *worker(void *userdata)
 {
         struct loop *l = userdata;
-        struct poller p = {};
+        struct oh_poller p = {};
 
         while (!atomic_load(&l->stopping)) {
                 struct epoll_event ev;
@@ -214,8 +192,7 @@ static void *worker(void *userdata)
                 }
                 if (n == 0)
                         continue;
-                if (p.until)
-                        oh_spin_end(&p.state, true);
+                oh_poller_woke(&p);
                 if (ev.data.ptr == &tag_stop) {
                         atomic_store(&l->stopping, true);
                         break;

@@ -111,6 +111,45 @@ static inline void oh_spin_end(struct oh_spin_state *s, bool hit)
         __atomic_store_n(&s->window, w, __ATOMIC_RELAXED);
 }
 
+/* A loop that waits for events with a timeout (epoll_wait, poll): after
+ * work it polls (timeout 0) for the learnt window, then sleeps (-1). */
+struct oh_poller {
+        struct oh_spin_state state;
+        uint64_t until;                 /* polling until then (ns); 0: not */
+};
+
+static inline void oh_spin_pause(void);
+
+/* The timeout for the next wait.  Past the window the poll was a miss. */
+static inline int oh_poller_timeout(struct oh_poller *p)
+{
+        if (p->until == 0)
+                return -1;
+        if (oh_spin_now_ns() < p->until) {
+                oh_spin_pause();
+                return 0;
+        }
+        oh_spin_end(&p->state, false);
+        p->until = 0;
+        return -1;
+}
+
+/* An event arrived: a hit if we were polling for it. */
+static inline void oh_poller_woke(struct oh_poller *p)
+{
+        if (p->until)
+                oh_spin_end(&p->state, true);
+}
+
+/* Work is done: opens the next window.  Returns whether we now poll. */
+static inline bool oh_poller_start(struct oh_poller *p)
+{
+        uint64_t window = oh_spin_begin(&p->state);
+
+        p->until = window ? oh_spin_now_ns() + window : 0;
+        return p->until != 0;
+}
+
 /* Between two polls: a peer that is runnable on our CPU (woken there by
  * our own message) gets it now instead of after our window; with nothing
  * else to run this returns at once. */

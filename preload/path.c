@@ -7,6 +7,7 @@
  * /proc/thread-self, /proc/<own pid>, /dev/fd/N, /dev/std*).  Nothing here
  * allocates: it runs on every brokered call. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,10 +103,87 @@ static void tidy(char *p)
         *w = '\0';
 }
 
+/* Tree walkers (fts in grep -r, find, rm -r) open every entry relative to
+ * a few directory fds, and reading /proc/self/fd/N costs more than the rest
+ * of a brokered open's client side.  So the path of a directory fd is
+ * remembered, and reused only while the fd still is that directory
+ * (fstat) and the path still names it (lstat): a closed and reused fd
+ * number, or a directory renamed or replaced, misses and is read again. */
+#define DIR_CACHE_SLOTS 8
+
+static struct {
+        pthread_mutex_t lock;
+        unsigned int next;              /* slot to replace */
+        struct dir_cache_entry {
+                int fd;                 /* -1: empty */
+                dev_t dev;
+                ino_t ino;
+                char path[PATH_MAX];
+        } e[DIR_CACHE_SLOTS];
+} dir_cache = {
+        .lock = PTHREAD_MUTEX_INITIALIZER,
+        .e = { [0 ... DIR_CACHE_SLOTS - 1] = { .fd = -1 } },
+};
+
+static bool same_dir(const struct stat *a, const struct stat *b)
+{
+        return S_ISDIR(b->st_mode) && a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static bool dir_cache_find(int fd, const struct stat *st, char buf[PATH_MAX])
+{
+        struct stat now;
+
+        for (size_t i = 0; i < DIR_CACHE_SLOTS; i++) {
+                struct dir_cache_entry *e = &dir_cache.e[i];
+
+                if (e->fd != fd || e->dev != st->st_dev || e->ino != st->st_ino)
+                        continue;
+                if (fstatat(AT_FDCWD, e->path, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_dir(st, &now))
+                        return false;
+                strcpy(buf, e->path);
+                return true;
+        }
+        return false;
+}
+
+static void dir_cache_store(int fd, const struct stat *st, const char *path)
+{
+        struct dir_cache_entry *e = &dir_cache.e[dir_cache.next++ % DIR_CACHE_SLOTS];
+
+        for (size_t i = 0; i < DIR_CACHE_SLOTS; i++)
+                if (dir_cache.e[i].fd == fd)
+                        e = &dir_cache.e[i];
+        e->fd = fd;
+        e->dev = st->st_dev;
+        e->ino = st->st_ino;
+        strcpy(e->path, path);
+}
+
+static int dir_fd_path(int fd, char buf[PATH_MAX])
+{
+        struct stat st;
+        int r;
+
+        /* Never wait: the lock may be held across a fork by another thread
+         * of the parent, and then the slow way is still right. */
+        if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) || pthread_mutex_trylock(&dir_cache.lock) != 0)
+                return shim_fd_path(fd, buf);
+        if (dir_cache_find(fd, &st, buf)) {
+                pthread_mutex_unlock(&dir_cache.lock);
+                return 0;
+        }
+        r = shim_fd_path(fd, buf);
+        if (r >= 0)
+                dir_cache_store(fd, &st, buf);
+        pthread_mutex_unlock(&dir_cache.lock);
+        return r;
+}
+
 static int base_dir(int dirfd, char buf[PATH_MAX])
 {
         if (dirfd != AT_FDCWD)
-                return shim_fd_path(dirfd, buf);
+                return dir_fd_path(dirfd, buf);
         if (!getcwd(buf, PATH_MAX))
                 return errno == ERANGE ? -ENAMETOOLONG : oh_negerrno();
         if (buf[0] != '/')

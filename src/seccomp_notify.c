@@ -35,6 +35,7 @@
 #include "resolve.h"
 #include "seccomp_notify.h"
 #include "seccomp_target.h"
+#include "spin.h"
 #include "util.h"
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
@@ -846,15 +847,22 @@ int oh_seccomp_supervise(int listener, const struct openhook_policy *policy,
         r = seccomp_notify_alloc(&req, &resp);
         if (r < 0)
                 goto out;
+        /* A program's next path syscall usually follows within
+         * microseconds: poll for it a while (spin.h) before sleeping. */
+        struct oh_poller poller = {};
         for (;;) {
                 struct pollfd p = { .fd = listener, .events = POLLIN };
 
-                if (poll(&p, 1, -1) < 0) {
+                int n = poll(&p, 1, oh_poller_timeout(&poller));
+                if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         r = oh_negerrno();
                         break;
                 }
+                if (n == 0)
+                        continue;
+                oh_poller_woke(&poller);
                 if (p.revents & POLLNVAL) {
                         r = -EBADF;
                         break;
@@ -863,6 +871,7 @@ int oh_seccomp_supervise(int listener, const struct openhook_policy *policy,
                         r = serve_one(&sv, req, resp);
                         if (r < 0)
                                 break;
+                        oh_poller_start(&poller);
                         continue;
                 }
                 /* POLLHUP: the last task using the filter has exited. */
