@@ -14,6 +14,7 @@ void oh_cli_set_command(const char *command)
         cli_command = command;
 }
 
+__attribute__((format(printf, 1, 0)))
 static void vmessage(const char *fmt, va_list ap, int negerrno)
 {
         /* One fputs per message, so lines from a dying program and from

@@ -954,7 +954,7 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, cons
         if (nr == __NR_SCMP_ERROR)
                 return 0;
         if (sys && (sys->opts & SC_NULL_PATH_IS_FD))
-                r = seccomp_rule_add(ctx, action, nr, 1, SCMP_CMP((unsigned int)sys->p[0].path, SCMP_CMP_NE, 0));
+                r = seccomp_rule_add(ctx, action, nr, 1, SCMP_CMP((unsigned int)sys->p[0].path, SCMP_CMP_NE, 0, 0));
         else
                 r = seccomp_rule_add(ctx, action, nr, 0);
         /* -EDOM/-EINVAL: a pseudo number for a syscall the native arch
