@@ -651,6 +651,7 @@ struct workload {
          * must print.  Returns the number of files or -errno. */
         int (*prepare)(const char *dir, unsigned int nfiles, const char **argv, unsigned int *lines);
         int expected_status;
+        const char *run_option;         /* added to openhook run's options; NULL: none */
 };
 
 static int write_file(const char *path, const char *content)
@@ -692,7 +693,8 @@ static int prepare_grep(const char *dir, unsigned int nfiles, const char **argv,
 }
 
 static const struct workload workloads[] = {
-        { "grep -r over a tree", prepare_grep, 0 },
+        { "grep -r over a tree", prepare_grep, 0, NULL },
+        { "grep -r, --direct-reads", prepare_grep, 0, "--direct-reads" },
 };
 
 static long count_lines(const char *path)
@@ -730,6 +732,8 @@ static double run_once(const struct mode *m, const char *dir, const char **argv,
                 full[n++] = m->run_mode;
                 full[n++] = "--allow";
                 full[n++] = allow;
+                if (w->run_option)
+                        full[n++] = w->run_option;
                 full[n++] = "--";
         }
         for (size_t i = 0; argv[i] && n < ELEMENTSOF(full) - 1; i++)

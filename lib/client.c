@@ -272,21 +272,12 @@ static int connect_as(const struct sockaddr_un *sa, int type)
         _cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return oh_negerrno();
-        /* A connect() interrupted by a signal goes on in the background;
-         * waiting for writability then gives its outcome. */
-        if (connect(fd, (const struct sockaddr *) sa, sizeof(*sa)) < 0) {
+        /* Unlike TCP, a Unix-socket connect() that a signal interrupts
+         * (while the listener's backlog is full) is abandoned and the
+         * socket left unconnected, so it is simply tried again. */
+        while (connect(fd, (const struct sockaddr *) sa, sizeof(*sa)) < 0)
                 if (errno != EINTR)
                         return oh_negerrno();
-                int r = wait_for(fd, POLLOUT);
-                if (r < 0)
-                        return r;
-                int err = 0;
-                socklen_t len = sizeof(err);
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-                        return oh_negerrno();
-                if (err)
-                        return -err;
-        }
         return TAKE_FD(fd);
 }
 

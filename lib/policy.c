@@ -170,6 +170,19 @@ bool oh_policy_is_ancestor(const struct openhook_policy *p, const char *path)
         return false;
 }
 
+bool oh_policy_rule_below(const struct openhook_policy *p, const char *path)
+{
+        size_t len = strlen(path);
+
+        for (size_t i = 0; i < p->n_rules; i++) {
+                const struct oh_rule *r = &p->rules[i];
+
+                if (len == 1 ? r->len > 1 : is_below(r->path, r->len, path, len))
+                        return true;
+        }
+        return false;
+}
+
 int oh_policy_hint(const struct openhook_policy *p, const char *path, unsigned needed, char *buf, size_t size)
 {
         const struct oh_rule *r = oh_policy_match(p, path);

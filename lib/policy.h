@@ -48,6 +48,10 @@ bool oh_policy_may_follow(const struct openhook_policy *p, const char *path);
  * secret: the administrator named something below it). */
 bool oh_policy_is_ancestor(const struct openhook_policy *p, const char *path);
 
+/* True if any rule, allow or deny, names a path strictly below PATH: such
+ * a rule stops deciding on what it names if PATH is moved away. */
+bool oh_policy_rule_below(const struct openhook_policy *p, const char *path);
+
 /* Writes into BUF why PATH lacks the NEEDED letters: "denied by 'deny /etc/'
  * (policy.conf:3)" when a deny rule decides, else the option that would
  * permit it, e.g. "--allow rw:/data/x" (the letters already granted plus

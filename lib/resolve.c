@@ -779,19 +779,72 @@ static int with_pair(const struct openhook_policy *p, const char *oldpath, const
         return -ELOOP;
 }
 
+/* The r and w letters of whatever lies below PATH when no rule lies below
+ * it: every name there is then decided by one rule, so a made-up child
+ * stands for them all. */
+static unsigned letters_below(const struct openhook_policy *p, const char *path)
+{
+        char child[OPENHOOK_PATH_MAX + 3];
+
+        snprintf(child, sizeof(child), "%s/x", path[1] ? path : "");
+        return oh_policy_letters(p, child) & (R | W);
+}
+
+static bool is_directory(const struct target *t)
+{
+        struct stat st;
+        int rootfd = root();
+
+        return rootfd >= 0 && fstatat(rootfd, t->path[1] ? t->path + 1 : ".", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISDIR(st.st_mode);
+}
+
+static int refuse_moving(const char *path, struct oh_verdict *v)
+{
+        v->denied = 1;
+        snprintf(v->hint, sizeof(v->hint), "%s has a rule below it: never moved", path);
+        return -EACCES;
+}
+
+/* A rename carries everything below FROM to below TO.  Rules decide by
+ * path, so that must not hand what lies below to other rules: refused if a
+ * rule lies below either name (it would stop deciding on what it names, or
+ * start deciding on what moves in), or if a directory's contents would get
+ * more of r and w than they had (an exact rule on the directory itself
+ * may grant d while its contents are denied).  Moving a directory into
+ * place is itself a checked rename, so checking the type here is enough. */
+static int move_check(const struct openhook_policy *p, const struct target *from, const struct target *to,
+                      struct oh_verdict *v)
+{
+        if (oh_policy_rule_below(p, from->path))
+                return refuse_moving(from->path, v);
+        if (oh_policy_rule_below(p, to->path))
+                return refuse_moving(to->path, v);
+        unsigned gained = letters_below(p, to->path) & ~letters_below(p, from->path);
+        if (gained && is_directory(from))
+                return refuse(p, from->path, gained, v);
+        return 0;
+}
+
 /* Renaming needs d on the old name and c on the new one, plus d there if
  * it replaces something: without it the kernel is told RENAME_NOREPLACE.
  * Exchanging moves both names both ways, so both need c and d. */
 static int rename_check(const struct openhook_policy *p, const struct target *old, const struct target *new,
                         uint32_t *flags, struct oh_verdict *v)
 {
-        unsigned both = *flags & RENAME_EXCHANGE ? C | D : 0;
+        bool exchange = *flags & RENAME_EXCHANGE;
+        unsigned both = exchange ? C | D : 0;
         int r;
 
         r = decide(p, old, D | both, v);
         if (r < 0)
                 return r;
         r = decide(p, new, C | both, v);
+        if (r < 0)
+                return r;
+        r = move_check(p, old, new, v);
+        if (r == 0 && exchange)
+                r = move_check(p, new, old, v);
         if (r < 0)
                 return r;
         if (!(oh_policy_letters(p, new->path) & D))

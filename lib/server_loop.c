@@ -30,7 +30,8 @@ struct loop {
         int listen_fd;                  /* -1 unless listening */
         pthread_mutex_t lock;           /* guards conns and nconns */
         struct openhook_conn *conns;
-        size_t nconns;
+        atomic_size_t nconns;           /* also read without the lock */
+        atomic_uint nworkers;
         atomic_bool stopping;
         atomic_int error;               /* first fatal -errno */
         atomic_bool spinning;           /* a worker is polling (spin.h) */
@@ -115,13 +116,77 @@ static void loop_drop_conn(struct loop *l, struct openhook_conn *c)
                 loop_stop(l, 0);
 }
 
-static void serve_conn(struct loop *l, struct openhook_conn *c)
+/* Only one worker polls (spin.h) at a time: a second poller would take the
+ * CPU the clients need (two workers and a polling client on two CPUs
+ * starve each other). */
+static int wait_timeout(struct loop *l, struct oh_poller *p)
 {
-        if (openhook_conn_process(c) < 0) {
-                loop_drop_conn(l, c);
+        bool polling = p->until != 0;
+        int timeout = oh_poller_timeout(p);
+
+        if (polling && timeout < 0)
+                atomic_store(&l->spinning, false);
+        return timeout;
+}
+
+/* After serving: go on polling if we are the poller, or become it. */
+static void poll_after_work(struct loop *l, struct oh_poller *p)
+{
+        bool idle = false;
+
+        if (p->until == 0 && !atomic_compare_exchange_strong(&l->spinning, &idle, true))
                 return;
+        if (!oh_poller_start(p))
+                atomic_store(&l->spinning, false);
+}
+
+/* Without a listening socket and with no more connections than workers,
+ * each connection could have a worker to itself, so one that keeps polling
+ * the connection it just served never keeps another waiting. */
+static bool may_stay(struct loop *l)
+{
+        return l->listen_fd < 0 && !atomic_load(&l->stopping) &&
+               atomic_load_explicit(&l->nconns, memory_order_relaxed) <=
+               atomic_load_explicit(&l->nworkers, memory_order_relaxed);
+}
+
+/* The poller's window spent on C alone, serving each request as it comes:
+ * a request then costs neither re-arming C (epoll_ctl) nor finding it
+ * again (epoll_wait), and no sleeping worker is woken for a request this
+ * one takes anyway.  Bounded by the window, after which C goes back to
+ * epoll.  Returns 0, or -errno once C is finished. */
+static int stay_with(struct loop *l, struct openhook_conn *c, struct oh_poller *p)
+{
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+        poll_after_work(l, p);
+        while (p->until != 0 && may_stay(l) && openhook_conn_events(c) == POLLIN) {
+                int n = poll(&pfd, 1, 0);
+                if (n < 0)
+                        break;
+                if (n == 0) {
+                        (void) wait_timeout(l, p);
+                        continue;
+                }
+                /* POLLIN, POLLHUP or POLLERR: processing tells which. */
+                oh_poller_woke(p);
+                int r = openhook_conn_process(c);
+                if (r < 0)
+                        return r;
+                poll_after_work(l, p);
         }
-        if (arm(l, EPOLL_CTL_MOD, c->fd, c, openhook_conn_events(c)) < 0)
+        return 0;
+}
+
+static void serve_conn(struct loop *l, struct openhook_conn *c, struct oh_poller *p)
+{
+        int r = openhook_conn_process(c);
+
+        if (r >= 0 && may_stay(l))
+                r = stay_with(l, c, p);
+        else
+                poll_after_work(l, p);
+        if (r < 0 || arm(l, EPOLL_CTL_MOD, c->fd, c, openhook_conn_events(c)) < 0)
                 loop_drop_conn(l, c);
 }
 
@@ -152,30 +217,6 @@ static void accept_some(struct loop *l)
                 loop_stop(l, oh_negerrno());
 }
 
-/* Only one worker polls (spin.h) at a time: a second poller would take the
- * CPU the clients need (two workers and a polling client on two CPUs
- * starve each other). */
-static int wait_timeout(struct loop *l, struct oh_poller *p)
-{
-        bool polling = p->until != 0;
-        int timeout = oh_poller_timeout(p);
-
-        if (polling && timeout < 0)
-                atomic_store(&l->spinning, false);
-        return timeout;
-}
-
-/* After serving: go on polling if we are the poller, or become it. */
-static void poll_after_work(struct loop *l, struct oh_poller *p)
-{
-        bool idle = false;
-
-        if (p->until == 0 && !atomic_compare_exchange_strong(&l->spinning, &idle, true))
-                return;
-        if (!oh_poller_start(p))
-                atomic_store(&l->spinning, false);
-}
-
 static void *worker(void *userdata)
 {
         struct loop *l = userdata;
@@ -197,11 +238,12 @@ static void *worker(void *userdata)
                         atomic_store(&l->stopping, true);
                         break;
                 }
-                if (ev.data.ptr == &tag_listen)
+                if (ev.data.ptr == &tag_listen) {
                         accept_some(l);
-                else
-                        serve_conn(l, ev.data.ptr);
-                poll_after_work(l, &p);
+                        poll_after_work(l, &p);
+                } else {
+                        serve_conn(l, ev.data.ptr, &p);
+                }
         }
         return NULL;
 }
@@ -280,6 +322,7 @@ int openhook_server_run(struct openhook_server *s, int fd, int listening, unsign
                 .epfd = -1,
                 .listen_fd = -1,
                 .lock = PTHREAD_MUTEX_INITIALIZER,
+                .nworkers = 1,
         };
 
         if (!s || fd < 0)
@@ -307,8 +350,10 @@ int openhook_server_run(struct openhook_server *s, int fd, int listening, unsign
         pthread_t threads[OH_THREADS_MAX];
         unsigned int started = 0;
         for (unsigned int i = 0; i + 1 < nthreads; i++)
-                if (pthread_create(&threads[started], NULL, worker, &l) == 0)
+                if (pthread_create(&threads[started], NULL, worker, &l) == 0) {
                         started++;
+                        atomic_fetch_add(&l.nworkers, 1);
+                }
 
         worker(&l);
         for (unsigned int i = 0; i < started; i++)

@@ -173,7 +173,7 @@ static int decode_payload(const struct layout *l, struct cursor *c, struct oh_re
 int oh_wire_decode(const uint8_t *buf, size_t len, struct oh_request *req, struct oh_pathbuf *paths)
 {
         struct cursor c = { buf, len };
-        uint32_t size, command;
+        uint32_t size = 0;
 
         *req = (struct oh_request) {};
 
@@ -187,20 +187,21 @@ int oh_wire_decode(const uint8_t *buf, size_t len, struct oh_request *req, struc
         }
         if (len < size)
                 return 0;
-        memcpy(&command, buf + 4, sizeof(command));
 
+        /* From here on the cursor covers exactly this message, so the
+         * command is read through it like every other field. */
+        c.left = size - sizeof(size);
+        if (!take(&c, &req->command, sizeof(req->command)))
+                return 0;       /* unreachable: size >= OH_HEADER_SIZE */
         req->size = size;
-        req->command = command;
 
-        const struct layout *l = layout_of(command);
+        const struct layout *l = layout_of(req->command);
         if (!l) {
                 req->status = -ENOSYS;
                 req->reason = "unknown command";
                 return (int) size;
         }
 
-        c.p = buf + OH_HEADER_SIZE;
-        c.left = size - OH_HEADER_SIZE;
         int r = decode_payload(l, &c, req, paths);
         if (r < 0)
                 return r;

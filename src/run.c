@@ -34,16 +34,19 @@ enum {
         OPT_DIRECT,
         OPT_NO_DEFAULT_DIRECT,
         OPT_UNCONFINED,
+        OPT_DIRECT_READS,
 };
 
 struct run_options {
         enum run_mode mode;
+        bool mode_given;
         struct oh_cli_policy pol;
         const char *log_file;
         const char *learn_file;
         bool learn_collapse;
         bool unconfined;
         bool default_direct;
+        bool direct_reads;
         const char **direct;            /* --direct arguments */
         size_t n_direct;
         char **argv;                    /* COMMAND [ARG]... */
@@ -58,8 +61,10 @@ static void help(void)
                "(system libraries and programs, /proc, the standard devices).\n"
                "\n"
                "Options:\n"
-               "  --mode preload|seccomp  how opens reach the broker: an LD_PRELOAD shim\n"
-               "                       (default) or seccomp user notification\n"
+               "  --mode seccomp|preload  how opens reach the broker: seccomp user\n"
+               "                       notification (default; covers static programs and\n"
+               "                       raw syscalls; needs Linux 5.14, else preload is used\n"
+               "                       with a notice) or an LD_PRELOAD shim in libc's calls\n"
                OH_CLI_POLICY_HELP
                "  --log FILE           append every decision to FILE as a JSON line\n"
                "  --learn FILE         allow everything, then write to FILE the policy\n"
@@ -69,6 +74,11 @@ static void help(void)
                "  --direct PATH        let COMMAND read and execute PATH (a file or a\n"
                "                       tree) itself, without the broker; repeatable\n"
                "  --no-default-direct  start from an empty direct set\n"
+               "  --direct-reads       let COMMAND read itself, under Landlock, the files\n"
+               "                       and trees the policy lets it read where no deny or\n"
+               "                       more specific rule applies: faster, but those reads\n"
+               "                       are not logged, and Landlock's view of symlinks\n"
+               "                       applies to them; not with --learn or --unconfined\n"
                "  --unconfined         do not apply Landlock (needed where the kernel\n"
                "                       lacks it): direct opens are then not prevented\n"
                "  -h, --help           show this help\n"
@@ -111,6 +121,7 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                 { "direct", required_argument, NULL, OPT_DIRECT },
                 { "no-default-direct", no_argument, NULL, OPT_NO_DEFAULT_DIRECT },
                 { "unconfined", no_argument, NULL, OPT_UNCONFINED },
+                { "direct-reads", no_argument, NULL, OPT_DIRECT_READS },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -126,7 +137,8 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                         else if (strcmp(optarg, "seccomp") == 0)
                                 o->mode = RUN_MODE_SECCOMP;
                         else
-                                run_usage("unknown --mode '%s' (expected preload or seccomp)", optarg);
+                                run_usage("unknown --mode '%s' (expected seccomp or preload)", optarg);
+                        o->mode_given = true;
                         break;
                 case OPT_LOG:
                         o->log_file = optarg;
@@ -148,6 +160,9 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                 case OPT_UNCONFINED:
                         o->unconfined = true;
                         break;
+                case OPT_DIRECT_READS:
+                        o->direct_reads = true;
+                        break;
                 case 'h':
                         help();
                         exit(OH_EXIT_OK);
@@ -161,6 +176,12 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                 run_usage("%s", "--learn writes a policy: it takes no --policy, --allow or --deny");
         if (o->learn_collapse && !o->learn_file)
                 run_usage("%s", "--learn-collapse needs --learn FILE");
+        /* --learn must see every open; without Landlock, a direct read
+         * would be an open nothing checks. */
+        if (o->direct_reads && o->learn_file)
+                run_usage("%s", "--direct-reads cannot be combined with --learn, which must see every open");
+        if (o->direct_reads && o->unconfined)
+                run_usage("%s", "--direct-reads needs Landlock: it cannot be combined with --unconfined");
         o->argv = argv + optind;
 }
 
@@ -175,6 +196,30 @@ static void require_landlock(const struct run_options *o)
                 oh_die(OH_EXIT_RUN_FAILED,
                        "this kernel has no Landlock (%s), so COMMAND could open any file "
                        "directly; pass --unconfined to run it anyway", strerror(-abi));
+}
+
+/* Seccomp mode is the default: it brokers what the shim cannot see (static
+ * programs, raw syscalls, libc's internal opens, programs that close
+ * inherited fds) and measured no slower.  A kernel without what it needs
+ * gets preload mode instead, unless seccomp mode was asked for. */
+static void choose_mode(struct run_options *o)
+{
+        if (o->mode_given && o->mode == RUN_MODE_PRELOAD)
+                return;
+        int r = oh_seccomp_probe();
+        if (r >= 0) {
+                o->mode = RUN_MODE_SECCOMP;
+                return;
+        }
+        const char *why = r == -EOPNOTSUPP
+                ? "this kernel cannot inject descriptors through seccomp user notification (Linux 5.14+)"
+                : r == -EPERM ? "Yama's ptrace_scope keeps the supervisor from reading COMMAND's "
+                                "system call arguments (it needs CAP_SYS_PTRACE)"
+                : strerror(-r);
+        if (o->mode_given)
+                oh_die(OH_EXIT_RUN_FAILED, "--mode seccomp is not available: %s", why);
+        oh_warn("%s: using --mode preload", why);
+        o->mode = RUN_MODE_PRELOAD;
 }
 
 /* The file execvp() would run.  Found here, not by execvp() in the child,
@@ -248,9 +293,10 @@ static int find_preload(char **ret)
         return 0;
 }
 
-/* The direct set, plus what exec needs: COMMAND itself and the shim. */
+/* The direct set, plus what exec needs: COMMAND itself and the shim,
+ * plus with --direct-reads what the policy lets COMMAND read. */
 static int build_direct(const struct run_options *o, const char *command, const char *preload,
-                        struct run_direct *d)
+                        const struct openhook_policy *policy, struct run_direct *d)
 {
         int r = o->default_direct ? run_direct_add_defaults(d) : 0;
 
@@ -265,7 +311,14 @@ static int build_direct(const struct run_options *o, const char *command, const 
         _cleanup_free_ char *real = realpath(command, NULL);
         if (real && !strchr(real, ':'))
                 r = run_direct_add(d, real, OH_LL_READ | OH_LL_EXEC);
-        return r;
+        if (r < 0 || !o->direct_reads)
+                return r;
+
+        r = run_direct_add_policy_reads(d, policy);
+        if (r > 0)
+                oh_warn("--direct-reads: %d rule%s stay%s brokered: OPENHOOK_DIRECT is full",
+                        r, r == 1 ? "" : "s", r == 1 ? "s" : "");
+        return r < 0 ? r : 0;
 }
 
 static struct openhook_policy *make_policy(struct run_options *o)
@@ -571,15 +624,25 @@ static void prepare(struct run_state *s)
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "%s", o->argv[0]);
 
+        choose_mode(o);
         if (o->mode == RUN_MODE_PRELOAD) {
                 r = find_preload(&s->preload);
                 if (r < 0)
                         oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot use the preload library "
                                      "(set OPENHOOK_PRELOAD to libopenhook-preload.so)");
         }
-        r = build_direct(o, s->command, s->preload, &s->direct);
+        s->policy = make_policy(o);
+        r = build_direct(o, s->command, s->preload, s->policy, &s->direct);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the direct set");
+        /* A supervisor without Landlock under COMMAND may not let the
+         * kernel open anything; it opens the direct set itself, under the
+         * policy, so that a dynamic program can start. */
+        if (o->unconfined && o->mode == RUN_MODE_SECCOMP) {
+                r = run_direct_add_to_policy(&s->direct, s->policy);
+                if (r < 0)
+                        oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot add the direct set to the policy");
+        }
         /* The broker inherits it: a seccomp supervisor lets reads of the
          * direct set through to the kernel, which is safe only because
          * Landlock holds COMMAND to that set.  Without Landlock the broker
@@ -591,7 +654,6 @@ static void prepare(struct run_state *s)
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "OPENHOOK_DIRECT");
 
-        s->policy = make_policy(o);
         r = oh_decision_log_new(o->log_file, 0, &s->log);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot open log file '%s'", o->log_file);

@@ -41,6 +41,20 @@ int run_direct_add(struct run_direct *d, const char *path, unsigned int access);
  * memory. */
 char *run_direct_env(const struct run_direct *d);
 
+/* --direct-reads: adds, for reading only, the path of every allow rule
+ * of P that grants r and alone decides every path it covers (no deny, no
+ * exact rule of its path, no rule beneath it), and that Landlock can hold
+ * as the policy means it (a subtree rule, or an exact rule of a
+ * non-directory).  Returns how many such rules were left out because
+ * OPENHOOK_DIRECT was full (they stay brokered), or -errno. */
+int run_direct_add_policy_reads(struct run_direct *d, const struct openhook_policy *p);
+
+/* For a supervisor without Landlock under its command: adds D's existing
+ * entries to P as allow rules (r, and w where D grants writing; a
+ * directory as a subtree), so the supervisor opens them under the policy
+ * instead of letting the kernel do it unchecked.  0 or -errno. */
+int run_direct_add_to_policy(const struct run_direct *d, struct openhook_policy *p);
+
 void run_direct_done(struct run_direct *d);
 
 /* ---- run_broker.c ------------------------------------------------------ */

@@ -3,9 +3,12 @@
  * broker.  Everything else Landlock denies to it.  openhook(1) explains
  * every default entry; keep the two lists in step. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "policy.h"
 #include "run.h"
 #include "util.h"
 
@@ -107,6 +110,122 @@ char *run_direct_env(const struct run_direct *d)
         for (size_t i = 0; i < d->n; i++)
                 p = stpcpy(stpcpy(p, i ? ":" : ""), d->paths[i]);
         return env;
+}
+
+/* The shim and the supervisor read at most this many OPENHOOK_DIRECT
+ * entries, and the shim at most this many bytes of it (preload/direct.c);
+ * an entry past either would silently stay brokered there. */
+#define DIRECT_ENTRIES_MAX 64
+#define DIRECT_ENV_MAX 8191
+
+static bool direct_has_room(const struct run_direct *d, const char *path)
+{
+        size_t size = strlen(path) + 1;
+
+        if (d->n >= DIRECT_ENTRIES_MAX)
+                return false;
+        for (size_t i = 0; i < d->n; i++)
+                size += strlen(d->paths[i]) + 1;
+        return size <= DIRECT_ENV_MAX;
+}
+
+/* Whether rule Q takes the decision for some path R covers away from R:
+ * a deny or an exact rule of R's own path, or any rule beneath it.
+ * Allows of R's own path and kind merge with R and change nothing. */
+static bool rule_overridden_by(const struct oh_rule *r, const struct oh_rule *q)
+{
+        if (q->len == r->len && memcmp(q->path, r->path, r->len) == 0) {
+                if (q->subtree != r->subtree)
+                        return r->subtree && !q->subtree;
+                return q->deny;
+        }
+        if (!r->subtree)
+                return false;
+        return q->len > r->len && strncmp(q->path, r->path, r->len) == 0 &&
+                (r->len == 1 || q->path[r->len] == '/');
+}
+
+/* An exact rule decides its path only, so Landlock may be given a file
+ * (a rule on a directory would grant its whole tree); a subtree rule is
+ * given as it stands.  Rule paths are canonical: a symlink there now is
+ * not what the rule was written for. */
+static bool rule_fits_landlock(const struct oh_rule *r)
+{
+        struct stat st;
+
+        if (lstat(r->path, &st) < 0 || S_ISLNK(st.st_mode))
+                return false;
+        return r->subtree || !S_ISDIR(st.st_mode);
+}
+
+static bool same_allow(const struct oh_rule *a, const struct oh_rule *b)
+{
+        return !a->deny && !b->deny && a->subtree == b->subtree && strcmp(a->path, b->path) == 0;
+}
+
+/* Rule I is judged with the allows it merges with; the first of them
+ * stands for all, so a path is added once. */
+static bool rule_reads_directly(const struct oh_rule *rules, size_t n, size_t i)
+{
+        const struct oh_rule *r = &rules[i];
+        unsigned perms = 0;
+
+        if (r->deny)
+                return false;
+        for (size_t j = 0; j < n; j++) {
+                if (same_allow(r, &rules[j])) {
+                        if (j < i)
+                                return false;
+                        perms |= rules[j].perms;
+                } else if (rule_overridden_by(r, &rules[j]))
+                        return false;
+        }
+        return (perms & OPENHOOK_PERM_R) && rule_fits_landlock(r);
+}
+
+int run_direct_add_policy_reads(struct run_direct *d, const struct openhook_policy *p)
+{
+        size_t n, left_out = 0;
+        const struct oh_rule *rules = oh_policy_rules(p, &n);
+
+        for (size_t i = 0; i < n; i++) {
+                if (!rule_reads_directly(rules, n, i))
+                        continue;
+                if (!direct_has_room(d, rules[i].path) || strchr(rules[i].path, ':')) {
+                        left_out++;
+                        continue;
+                }
+                int r = run_direct_add(d, rules[i].path, OH_LL_READ);
+                if (r < 0)
+                        return r;
+        }
+        return (int)left_out;
+}
+
+int run_direct_add_to_policy(const struct run_direct *d, struct openhook_policy *p)
+{
+        for (size_t i = 0; i < d->n; i++) {
+                const struct oh_ll_rule *rule = &d->rules[i];
+                char perms[3] = "", *letter = perms;
+                _cleanup_free_ char *error = NULL, *path = NULL;
+                struct stat st;
+
+                if (stat(rule->path, &st) < 0)
+                        continue;       /* as Landlock: a missing entry grants nothing */
+                if (rule->access & OH_LL_READ)
+                        *letter++ = 'r';
+                if (rule->access & OH_LL_WRITE)
+                        *letter++ = 'w';
+                if (letter == perms)
+                        continue;
+                if (asprintf(&path, "%s%s", rule->path,
+                             S_ISDIR(st.st_mode) && strcmp(rule->path, "/") != 0 ? "/" : "") < 0)
+                        return -ENOMEM;
+                int r = openhook_policy_allow(p, perms, path, &error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 void run_direct_done(struct run_direct *d)

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
@@ -24,12 +25,14 @@
 #include <seccomp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "resolve.h"
@@ -1076,4 +1079,69 @@ int oh_seccomp_install_metadata_guard(void)
         if (r < 0)
                 return r;
         return load_refused_numbers();
+}
+
+/* In a throw-away child: a listener of its own (a filter that allows
+ * everything), and an ADDFD with SEND for a notification that does not
+ * exist.  A kernel that knows the flag looks the notification up and
+ * answers ENOENT; before 5.14 the flag (or, before 5.9, the ioctl, or
+ * before 5.0 the listener) is EINVAL.  The exit status carries the errno. */
+static noreturn void probe_child(void)
+{
+        struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        struct sock_fprog prog = { .len = 1, .filter = &allow };
+
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                _exit(errno);
+        int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+        if (listener < 0)
+                _exit(errno);
+        struct seccomp_notif_addfd addfd = {
+                .id = 1,
+                .flags = SECCOMP_ADDFD_FLAG_SEND,
+                .srcfd = (uint32_t)listener,
+        };
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) == 0)
+                _exit(EIO);
+        _exit(errno == ENOENT ? 0 : errno == EINVAL ? EOPNOTSUPP : errno == EPERM ? EACCES : errno);
+}
+
+/* The supervisor is the program's sibling, not its ancestor: under Yama's
+ * ptrace_scope 1 or 2 only CAP_SYS_PTRACE (which the supervisor keeps if
+ * we have it) lets it read the program's memory, and under 3 nothing. */
+static int probe_yama(void)
+{
+        _cleanup_close_ int fd = open("/proc/sys/kernel/yama/ptrace_scope", O_RDONLY | O_CLOEXEC);
+        char scope = '0';
+
+        if (fd < 0 || read(fd, &scope, 1) != 1 || scope == '0')
+                return 0;
+        if (scope != '1' && scope != '2')
+                return -EPERM;
+
+        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+        if (syscall(SYS_capget, &header, data) < 0)
+                return oh_negerrno();
+        return data[CAP_TO_INDEX(CAP_SYS_PTRACE)].effective & CAP_TO_MASK(CAP_SYS_PTRACE) ? 0 : -EPERM;
+}
+
+int oh_seccomp_probe(void)
+{
+        int status, r = probe_yama();
+
+        if (r < 0)
+                return r;
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return oh_negerrno();
+        if (pid == 0)
+                probe_child();
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return oh_negerrno();
+        if (!WIFEXITED(status))
+                return -EIO;
+        return WEXITSTATUS(status) ? -WEXITSTATUS(status) : 0;
 }

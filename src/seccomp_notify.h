@@ -17,6 +17,14 @@ int oh_seccomp_install(void);
  * wrappers.  0 or -errno. */
 int oh_seccomp_install_metadata_guard(void);
 
+/* Whether --mode seccomp can work here: user notification with fd
+ * injection that completes the syscall (SECCOMP_ADDFD_FLAG_SEND, Linux
+ * 5.14), and a supervisor allowed to read the program's memory.  0,
+ * -EOPNOTSUPP when the kernel is too old, -EPERM when Yama's ptrace_scope
+ * forbids the reading (CAP_SYS_PTRACE is missing), or another -errno
+ * (seccomp refused, e.g. by a filter around us). */
+int oh_seccomp_probe(void);
+
 /* In the supervisor: answers notifications from LISTENER with POLICY until
  * no filtered process is left.  LOG (may be NULL) sees every decision.
  * Returns 0 or -errno. */

@@ -4,6 +4,7 @@
 command, the broker's lifetime, and --learn."""
 
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -17,7 +18,8 @@ from ohtest import BIN, case, check, check_eq, path, read, run_openhook, write
 PYTHON = "/usr/bin/python3"
 
 # Runs inside the confined command: asks the broker for a file over the
-# inherited OPENHOOK_FD, speaking the wire protocol itself (no shim needed).
+# inherited OPENHOOK_FD (preload mode only), speaking the wire protocol
+# itself (no shim needed).
 BROKER_OPEN = r'''
 import os, socket, struct
 def broker_open(p, flags=os.O_RDONLY, mode=0):
@@ -83,6 +85,43 @@ int main(int argc, char **argv)
         return 98;
 }
 '''
+
+# Starts a program on a kernel without seccomp fd injection, as far as it
+# can tell: SECCOMP_IOCTL_NOTIF_ADDFD fails with EINVAL, as the SEND flag
+# does before Linux 5.14.
+NO_ADDFD_C = r'''
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+        struct sock_filter filter[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0, 3),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)SECCOMP_IOCTL_NOTIF_ADDFD, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = { sizeof(filter) / sizeof(filter[0]), filter };
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+                perror("seccomp");
+                return 99;
+        }
+        execv(argv[1], argv + 1);
+        perror("execv");
+        return 98;
+}
+'''
+
+WHICH_MODE = ["/bin/sh", "-c", 'echo "${LD_PRELOAD:+preload}${OPENHOOK_FD:-seccomp}" | cut -c1-7']
 
 
 def run(*args, timeout=30):
@@ -168,16 +207,16 @@ def secret():
 
 
 @case
-def raw_syscall_open_outside_the_direct_set_is_denied():
+def raw_syscall_open_outside_the_direct_set_is_denied_in_preload_mode():
     exe = compile_c("rawopen", RAW_OPEN_C)
     s = secret()
-    status, out, err = run("--", exe, s)
+    status, out, err = run("--mode", "preload", "--", exe, s)
     check_eq((status, out), (1, "Permission denied\n"), "raw openat under run (stderr: %s)" % err)
     # Allowing it in the policy does not let the command open it itself...
-    status, out, _ = run("--allow", "r:" + s, "--", exe, s)
+    status, out, _ = run("--mode", "preload", "--allow", "r:" + s, "--", exe, s)
     check_eq((status, out), (1, "Permission denied\n"), "raw openat with the file allowed")
     # ...and the same program is not refused when Landlock is off.
-    status, out, _ = run("--unconfined", "--", exe, s)
+    status, out, _ = run("--mode", "preload", "--unconfined", "--", exe, s)
     check_eq((status, out), (0, "opened\n"), "raw openat with --unconfined")
 
 
@@ -204,7 +243,7 @@ def python_open_of_an_allowed_file_goes_through_the_broker():
 def fd_received_from_the_broker_works_under_landlock():
     s = secret()
     code = "import os\nfd = broker_open(%r)\nos.write(1, os.read(fd, 100))\n" % s
-    status, out, err = run("--allow", "r:" + s, "--", *py(code))
+    status, out, err = run("--mode", "preload", "--allow", "r:" + s, "--", *py(code))
     check_eq((status, out), (0, "top secret\n"), "status and output (stderr: %s)" % err)
 
 
@@ -258,6 +297,116 @@ def seccomp_mode_brokers_raw_syscalls_without_a_preload():
     check_eq((status, out), (0, "none none\n"), "LD_PRELOAD and OPENHOOK_FD in seccomp mode")
 
 
+# ---- The default mode --------------------------------------------------------
+
+@case
+def seccomp_mode_is_the_default():
+    status, out, err = run("--", *WHICH_MODE)
+    check_eq((status, out, err), (0, "seccomp\n", ""), "mode without --mode")
+    status, out, err = run("--mode", "preload", "--", *WHICH_MODE)
+    check_eq((status, out), (0, "preload\n"), "with --mode preload (stderr: %s)" % err)
+
+
+@case
+def kernel_without_seccomp_fd_injection_falls_back_to_preload_mode():
+    wrapper = compile_c("noaddfd", NO_ADDFD_C)
+    p = subprocess.run([wrapper, BIN, "run", "--", *WHICH_MODE], capture_output=True, env=ohtest.env())
+    check_eq((p.returncode, p.stdout), (0, b"preload\n"), "status and mode (stderr: %r)" % p.stderr)
+    notice = p.stderr.decode().splitlines()
+    check(len(notice) == 1 and "using --mode preload" in notice[0], "one line of notice: %r" % notice)
+    # Asked for by name, seccomp mode fails instead of changing.
+    p = subprocess.run([wrapper, BIN, "run", "--mode", "seccomp", "--", "true"],
+                       capture_output=True, env=ohtest.env())
+    check_eq(p.returncode, 125, "status with --mode seccomp (stderr: %r)" % p.stderr)
+    check(b"--mode seccomp is not available" in p.stderr, "the message says why: %r" % p.stderr)
+
+
+@case
+def unconfined_seccomp_mode_starts_a_dynamic_program_under_the_policy():
+    """Without Landlock the supervisor lets the kernel open nothing: it
+    opens the loader's libraries itself, under the direct set turned
+    into allow rules, and the rest as the policy says."""
+    s = secret()
+    other = write(path("other"), b"not allowed\n")
+    status, out, err = run("--unconfined", "--mode", "seccomp", "--allow", "r:" + s, "--", "/bin/cat", s)
+    check_eq((status, out), (0, "top secret\n"), "cat of the allowed file (stderr: %s)" % err)
+    status, out, err = run("--unconfined", "--mode", "seccomp", "--allow", "r:" + s, "--", "/bin/cat", other)
+    check_eq((status, out), (1, ""), "cat of a file outside the policy")
+    check("--allow r:" + other in err, "the denial line names the --allow: %r" % err)
+
+
+# ---- --direct-reads -----------------------------------------------------------
+
+def logged_paths(log):
+    with open(log, "rb") as f:
+        return [json.loads(line)["path"] for line in f.read().splitlines()]
+
+
+@case
+def direct_reads_read_an_allowed_tree_without_the_broker_and_write_through_it():
+    data = write(path("data", "sub", "a.txt"), b"alpha\n")
+    os.mkdir(path("out"))
+    out_file = path("out", "w.txt")
+    script = 'cat "$1" && echo written > "$2"'
+    for mode in ("seccomp", "preload"):
+        for direct_reads in (True, False):
+            log = path("%s-%s.log" % (mode, direct_reads))
+            args = ["--mode", mode, "--log", log, "--allow", "r:" + path("data") + "/",
+                    "--allow", "rwc:" + path("out") + "/"] + (["--direct-reads"] if direct_reads else [])
+            status, out, err = run(*args, "--", "/bin/sh", "-c", script, "sh", data, out_file)
+            what = "%s mode%s" % (mode, " with --direct-reads" if direct_reads else "")
+            check_eq((status, out), (0, "alpha\n"), "%s: status and output (stderr: %s)" % (what, err))
+            check_eq(read(out_file), b"written\n", what + ": the write")
+            logged = logged_paths(log)
+            check(out_file in logged, "%s: the write is not in the log: %r" % (what, logged))
+            check_eq(data in logged, not direct_reads, what + ": the read is in the log")
+            os.unlink(out_file)
+    # The kernel itself opens it: even a raw syscall, out of the shim's reach.
+    exe = compile_c("rawopen", RAW_OPEN_C)
+    for direct_reads in ([], ["--direct-reads"]):
+        status, out, err = run("--mode", "preload", "--allow", "r:" + path("data") + "/", *direct_reads,
+                               "--", exe, data)
+        want = (0, "opened\n") if direct_reads else (1, "Permission denied\n")
+        check_eq((status, out), want, "raw openat in preload mode %s(stderr: %s)" % (direct_reads, err))
+
+
+@case
+def direct_reads_keep_a_tree_with_a_deny_inside_brokered():
+    data = write(path("data", "a.txt"), b"alpha\n")
+    private = write(path("data", "private", "key"), b"key\n")
+    for mode in ("seccomp", "preload"):
+        log = path("%s.log" % mode)
+        status, out, err = run("--mode", mode, "--direct-reads", "--log", log,
+                               "--allow", "r:" + path("data") + "/", "--deny", path("data", "private") + "/",
+                               "--", "/bin/cat", data, private)
+        check_eq((status, out), (1, "alpha\n"), "%s mode: status and output (stderr: %s)" % (mode, err))
+        check("Permission denied" in err, "%s mode: cat says why: %r" % (mode, err))
+        logged = logged_paths(log)
+        check(data in logged and private in logged, "%s mode: both opens brokered: %r" % (mode, logged))
+
+
+@case
+def direct_reads_refuse_a_symlink_out_of_the_tree():
+    """Landlock holds the kernel's own opens to the tree, as the policy
+    holds the broker's: a link inside pointing outside reads nothing."""
+    s = secret()
+    os.mkdir(path("data"))
+    os.symlink(s, path("data", "link"))
+    for mode in ("seccomp", "preload"):
+        status, out, err = run("--mode", mode, "--direct-reads", "--allow", "r:" + path("data") + "/",
+                               "--", "/bin/cat", path("data", "link"))
+        check_eq((status, out), (1, ""), "%s mode (stderr: %s)" % (mode, err))
+
+
+@case
+def direct_reads_with_learn_or_unconfined_is_refused():
+    for args in (["--learn", path("p")], ["--unconfined", "--allow", "r:/tmp/"]):
+        status, _, err = run("--direct-reads", *args, "--", "true")
+        check_eq(status, 125, "status of run --direct-reads %s" % args)
+        check("--direct-reads" in err, "the message names --direct-reads: %r" % err)
+    check(not os.path.exists(path("p")), "--learn wrote a policy anyway")
+
+
 # ---- The broker's lifetime ----------------------------------------------------
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -296,7 +445,7 @@ def broker_serves_a_background_grandchild_after_the_command_exits():
             "    os.write(1, os.read(broker_open(%r), 100))\n"
             "    os._exit(0)\n"
             "os._exit(5)\n" % s)
-    p = subprocess.Popen([BIN, "run", "--allow", "r:" + s, "--"] + py(code),
+    p = subprocess.Popen([BIN, "run", "--mode", "preload", "--allow", "r:" + s, "--"] + py(code),
                          stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=ohtest.env())
     started = time.monotonic()
     status = p.wait(10)

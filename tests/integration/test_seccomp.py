@@ -162,14 +162,19 @@ def busybox_static_reads_the_allowed_file_and_not_the_other():
 def direct_set_is_no_way_around_the_policy_without_landlock():
     """The supervisor lets reads of the direct set through to the kernel
     only because Landlock holds the program to that set: with --unconfined
-    a --direct directory (or an OPENHOOK_DIRECT inherited by run) grants
-    nothing the policy does not."""
+    the direct set becomes allow rules the supervisor applies itself (so a
+    --direct directory is read through the policy, and nothing beside it),
+    and an OPENHOOK_DIRECT inherited by run grants nothing."""
     tree()
     cat = [BUSYBOX, "cat", path("data", "secret")]
     status, out, err = run("--direct", path("data"), "--", *cat)
     check_eq((status, out), (0, "secret\n"), "read directly under Landlock: " + err)
-    status, out, err = run("--unconfined", "--direct", path("data"), "--", *cat)
-    check_eq((status, out), (1, ""), "read with --unconfined: " + err)
+    log = path("unconfined.log")
+    status, out, err = run("--unconfined", "--log", log, "--direct", path("data"), "--", *cat)
+    check_eq((status, out), (0, "secret\n"), "read with --unconfined: " + err)
+    check(path("data", "secret") in read(log).decode(), "the supervisor opened it: %r" % read(log))
+    status, out, err = run("--unconfined", "--direct", path("data", "sub"), "--", *cat)
+    check_eq((status, out), (1, ""), "read beside --direct with --unconfined: " + err)
     check("Permission denied" in err, "busybox says why: " + err)
     p = subprocess.run([ohtest.BIN, "run", "--mode", "seccomp", "--unconfined", "--"] + cat,
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=60,

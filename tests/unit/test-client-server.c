@@ -978,6 +978,82 @@ static void chmod_and_utimens_reach_the_file_and_are_logged(void)
         finish(&b);
 }
 
+/* ---- connecting ------------------------------------------------------------ */
+
+static void on_sigusr1(int sig)
+{
+        (void) sig;
+}
+
+struct interrupter {
+        pthread_t target;
+        int listen_fd;
+};
+
+/* Interrupts the target's blocked connect(), then drains the backlog so
+ * that a retried connect() completes. */
+static void *interrupt_then_accept(void *arg)
+{
+        struct interrupter *in = arg;
+
+        usleep(200 * 1000);
+        pthread_kill(in->target, SIGUSR1);
+        usleep(200 * 1000);
+        for (int i = 0; i < 50; i++) {
+                int fd = accept4(in->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd >= 0)
+                        close(fd);
+                usleep(10 * 1000);
+        }
+        return NULL;
+}
+
+/* A Unix-socket connect() that a signal interrupts is abandoned by the
+ * kernel, not carried on in the background: the client must connect
+ * again rather than hand back an unconnected socket. */
+static void connect_interrupted_by_a_signal_still_connects(void)
+{
+        struct sigaction sa = { .sa_handler = on_sigusr1 }, old;  /* no SA_RESTART */
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+        char dir[64] = "/tmp/oh-test-connect-XXXXXX";
+        struct interrupter in = { .target = pthread_self() };
+        pthread_t thread;
+        int queued[64], nqueued = 0;
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/sock", dir);
+        in.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        CHECK(bind(in.listen_fd, (struct sockaddr *) &sun, sizeof(sun)) == 0);
+        CHECK(listen(in.listen_fd, 0) == 0);
+        /* Fill the backlog so that the next connect() blocks. */
+        while (nqueued < 64) {
+                int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
+                        close(fd);
+                        break;
+                }
+                queued[nqueued++] = fd;
+        }
+        CHECK(nqueued < 64);
+
+        sigaction(SIGUSR1, &sa, &old);
+        pthread_create(&thread, NULL, interrupt_then_accept, &in);
+        int fd = openhook_connect(sun.sun_path);
+        CHECK(fd >= 0);
+        if (fd >= 0) {
+                CHECK_EQ(send(fd, "x", 1, MSG_NOSIGNAL), 1);     /* connected, not merely created */
+                close(fd);
+        }
+        pthread_join(thread, NULL);
+        sigaction(SIGUSR1, &old, NULL);
+
+        for (int i = 0; i < nqueued; i++)
+                close(queued[i]);
+        close(in.listen_fd);
+        unlink(sun.sun_path);
+        rmdir(dir);
+}
+
 /* OH_TEST_ONLY=name runs one scenario, for debugging. */
 #define SCENARIO(fn) do { \
         const char *only = getenv("OH_TEST_ONLY"); \
@@ -1014,5 +1090,6 @@ int main(void)
         SCENARIO(client_that_never_reads_replies_does_not_delay_others);
         SCENARIO(thousand_listening_clients_are_served_concurrently);
         SCENARIO(embedding_api_serves_requests_in_a_poll_loop);
+        SCENARIO(connect_interrupted_by_a_signal_still_connects);
         return TAP_DONE();
 }

@@ -843,6 +843,59 @@ static void rename_needs_d_on_old_and_c_on_new(void)
         done();
 }
 
+/* A rule below a directory decides on what lies there only while it lies
+ * there: moving the directory would carry a denied or read-only subtree to
+ * where a broader rule decides. */
+static void renaming_a_directory_above_a_rule_is_refused(void)
+{
+        scenario("rename-above-rule");
+        allow("rwcd", "in/");
+        deny("in/sub/secret/");
+        allow("r", "in/sub/ro/");
+        CHECK(mkdir(P("in/sub"), 0755) == 0 && mkdir(P("in/sub/secret"), 0755) == 0);
+        CHECK(mkdir(P("in/sub/ro"), 0755) == 0 && mkdir(P("in/other"), 0755) == 0);
+        write_file(P("in/sub/secret/key"), "KEY");
+        write_file(P("in/sub/ro/conf"), "CONF");
+
+        CHECK_EQ(oh_do_rename(pol, P("in/sub"), P("in/moved"), 0, &v), -EACCES);
+        CHECK_EQ(v.denied, 1);
+        CHECK(!exists(P("in/moved")) && has_content(P("in/sub/secret/key"), "KEY"));
+        CHECK_EQ(oh_do_rename(pol, P("in/other"), P("in/sub"), RENAME_EXCHANGE, &v), -EACCES);
+        CHECK(has_content(P("in/sub/ro/conf"), "CONF") && exists(P("in/other")));
+        /* Moving a directory to where a rule lies below would hand that rule
+         * what it carries. */
+        allow("rw", "in/new/ro/");
+        CHECK(mkdir(P("in/other/ro"), 0755) == 0);
+        CHECK_EQ(oh_do_rename(pol, P("in/other"), P("in/new"), 0, &v), -EACCES);
+        CHECK(exists(P("in/other/ro")) && !exists(P("in/new")));
+        CHECK_EQ(try_open(P("in/moved/secret/key"), O_RDONLY, 0), -ENOENT);
+        CHECK_EQ(oh_do_rename(pol, P("in/file"), P("in/file2"), 0, &v), 0);    /* no rule below: fine */
+        done();
+}
+
+/* An exact rule may let a directory be renamed while what is inside it is
+ * denied: its contents must not be carried to where they could be read. */
+static void renaming_a_directory_cannot_widen_access_to_its_contents(void)
+{
+        scenario("rename-widen");
+        allow("rcd", "in/readable/");
+        allow("rwcd", "in/rw/");
+        deny("in/deny/");
+        allow("rd", "in/deny/dir");
+        CHECK(mkdir(P("in/readable"), 0755) == 0 && mkdir(P("in/rw"), 0755) == 0);
+        CHECK(mkdir(P("in/deny"), 0755) == 0 && mkdir(P("in/deny/dir"), 0755) == 0);
+        write_file(P("in/deny/dir/hidden"), "HIDDEN");
+        write_file(P("in/rw/f"), "RW");
+
+        CHECK_EQ(oh_do_rename(pol, P("in/deny/dir"), P("in/readable/dir"), 0, &v), -EACCES);
+        CHECK_EQ(v.denied, 1);
+        CHECK(has_content(P("in/deny/dir/hidden"), "HIDDEN") && !exists(P("in/readable/dir")));
+        CHECK_EQ(try_open(P("in/readable/dir/hidden"), O_RDONLY, 0), -ENOENT);
+        CHECK_EQ(oh_do_rename(pol, P("in/rw/f"), P("in/readable/f"), 0, &v), 0);       /* a file: as before */
+        CHECK(has_content(P("in/readable/f"), "RW"));
+        done();
+}
+
 static void symlink_needs_c_and_its_target_is_not_checked(void)
 {
         scenario("symlink-op");
@@ -1163,6 +1216,8 @@ int main(void)
         RUN(mkdir_needs_c);
         RUN(unlink_and_rmdir_need_d_and_do_not_follow);
         RUN(rename_needs_d_on_old_and_c_on_new);
+        RUN(renaming_a_directory_above_a_rule_is_refused);
+        RUN(renaming_a_directory_cannot_widen_access_to_its_contents);
         RUN(symlink_needs_c_and_its_target_is_not_checked);
         RUN(link_cannot_widen_access_to_an_inode);
         RUN(link_does_not_follow_old_symlink);
