@@ -106,10 +106,21 @@ static ssize_t recv_piece(int sock, void *buf, size_t len, int flags, struct oh_
         return oh_recv(sock, buf, len, flags, rc);
 }
 
+/* A piece shorter than asked for is normal on a stream but is a whole
+ * record on a seqpacket socket: the broker's reply was short.  Asked only
+ * then, so a reply arriving whole, the usual case, costs no syscall. */
+static bool is_record_socket(int sock)
+{
+        int type;
+        socklen_t len = sizeof(type);
+
+        return getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type != SOCK_STREAM;
+}
+
 /* Reads exactly one response, whether it arrives as one datagram or in
  * pieces of a stream.  Returns the first fd that came with it (or -1) in
  * *RET_FD; every other fd is closed. */
-static int recv_response(int sock, uint32_t command, int recv_flags, int32_t *result, int *ret_fd)
+static int recv_response(int sock, uint32_t command, int32_t *result, int *ret_fd)
 {
         uint8_t resp[OH_RESPONSE_SIZE];
         _cleanup_close_ int fd = -1;
@@ -123,7 +134,9 @@ static int recv_response(int sock, uint32_t command, int recv_flags, int32_t *re
 
         while (got < sizeof(resp)) {
                 struct oh_received rc;
-                ssize_t n = recv_piece(sock, resp + got, sizeof(resp) - got, recv_flags, &rc, &spin_until);
+                /* Every fd arrives close-on-exec, so none that is closed
+                 * below is ever inherited by a concurrent exec. */
+                ssize_t n = recv_piece(sock, resp + got, sizeof(resp) - got, MSG_CMSG_CLOEXEC, &rc, &spin_until);
                 if (n == -EAGAIN) {
                         int r = wait_for(sock, POLLIN);
                         if (r < 0)
@@ -142,6 +155,8 @@ static int recv_response(int sock, uint32_t command, int recv_flags, int32_t *re
                         return -ECONNRESET;
                 broken |= rc.ctrunc || rc.trunc;
                 got += (size_t) n;
+                if (got < sizeof(resp) && is_record_socket(sock))
+                        return -EPROTO;
         }
 
         if (broken)
@@ -155,7 +170,7 @@ static int recv_response(int sock, uint32_t command, int recv_flags, int32_t *re
 
 /* Sends REQ and waits for its answer.  Returns the received fd when
  * WANT_FD and the broker succeeded, else 0 or -errno. */
-static int transact(int sock, const struct oh_request *req, bool want_fd, int recv_flags)
+static int transact(int sock, const struct oh_request *req, bool want_fd)
 {
         uint8_t buf[OH_REQUEST_MAX];
         _cleanup_close_ int fd = -1;
@@ -172,7 +187,7 @@ static int transact(int sock, const struct oh_request *req, bool want_fd, int re
         pthread_mutex_lock(m);
         r = send_all(sock, buf, (size_t) len);
         if (r >= 0)
-                r = recv_response(sock, req->command, recv_flags, &result, &fd);
+                r = recv_response(sock, req->command, &result, &fd);
         pthread_mutex_unlock(m);
 
         if (r < 0)
@@ -195,55 +210,62 @@ int openhook_open(int sock, const char *path, int flags, mode_t mode)
                 .path = path,
         };
 
-        return transact(sock, &req, true, (flags & O_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
+        _cleanup_close_ int fd = transact(sock, &req, true);
+        if (fd < 0)
+                return fd;
+        /* The fd came close-on-exec; only a caller who did not ask for
+         * that pays the one fcntl to drop it. */
+        if (!(flags & O_CLOEXEC) && fcntl(fd, F_SETFD, 0) < 0)
+                return oh_negerrno();
+        return TAKE_FD(fd);
 }
 
 int openhook_mkdir(int sock, const char *path, mode_t mode)
 {
         struct oh_request req = { .command = OPENHOOK_CMD_MKDIR, .mode = (uint32_t) mode, .path = path };
-        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+        return transact(sock, &req, false);
 }
 
 int openhook_unlink(int sock, const char *path)
 {
         struct oh_request req = { .command = OPENHOOK_CMD_UNLINK, .path = path };
-        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+        return transact(sock, &req, false);
 }
 
 int openhook_rmdir(int sock, const char *path)
 {
         struct oh_request req = { .command = OPENHOOK_CMD_RMDIR, .path = path };
-        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+        return transact(sock, &req, false);
 }
 
 int openhook_rename(int sock, const char *oldpath, const char *newpath, unsigned int flags)
 {
         struct oh_request req = { .command = OPENHOOK_CMD_RENAME, .flags = flags, .path = oldpath, .path2 = newpath };
-        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+        return transact(sock, &req, false);
 }
 
 int openhook_symlink(int sock, const char *target, const char *linkpath)
 {
         struct oh_request req = { .command = OPENHOOK_CMD_SYMLINK, .path = target, .path2 = linkpath };
-        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+        return transact(sock, &req, false);
 }
 
 int openhook_link(int sock, const char *oldpath, const char *newpath)
 {
         struct oh_request req = { .command = OPENHOOK_CMD_LINK, .path = oldpath, .path2 = newpath };
-        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+        return transact(sock, &req, false);
 }
 
 int openhook_truncate(int sock, const char *path, uint64_t length)
 {
         struct oh_request req = { .command = OPENHOOK_CMD_TRUNCATE, .length = length, .path = path };
-        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+        return transact(sock, &req, false);
 }
 
 int openhook_chmod(int sock, const char *path, mode_t mode, int flags)
 {
         struct oh_request req = { .command = OPENHOOK_CMD_CHMOD, .mode = (uint32_t) mode, .flags = (uint32_t) flags, .path = path };
-        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+        return transact(sock, &req, false);
 }
 
 /* NULL means "both now", which the wire spells out. */
@@ -258,13 +280,13 @@ int openhook_utimens(int sock, const char *path, const struct timespec times[2],
                            (uint64_t) (int64_t) t[1].tv_sec, (uint64_t) t[1].tv_nsec },
                 .path = path,
         };
-        return transact(sock, &req, false, MSG_CMSG_CLOEXEC);
+        return transact(sock, &req, false);
 }
 
 int openhook_new_connection(int sock)
 {
         struct oh_request req = { .command = OPENHOOK_CMD_CONNECT };
-        return transact(sock, &req, true, MSG_CMSG_CLOEXEC);
+        return transact(sock, &req, true);
 }
 
 static int connect_as(const struct sockaddr_un *sa, int type)

@@ -67,6 +67,18 @@ static int arm(struct loop *l, int op, int fd, void *ptr, uint32_t poll_events)
         return 0;
 }
 
+/* Takes C off the list (l->lock held).  Returns how many remain. */
+static size_t loop_unlink(struct loop *l, struct openhook_conn *c)
+{
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                l->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        return --l->nconns;
+}
+
 static int loop_add_conn(struct openhook_conn *c, void *userdata)
 {
         struct loop *l = userdata;
@@ -83,13 +95,7 @@ static int loop_add_conn(struct openhook_conn *c, void *userdata)
         int r = arm(l, EPOLL_CTL_ADD, c->fd, c, openhook_conn_events(c));
         if (r < 0) {
                 pthread_mutex_lock(&l->lock);
-                if (c->prev)
-                        c->prev->next = c->next;
-                else
-                        l->conns = c->next;
-                if (c->next)
-                        c->next->prev = c->prev;
-                l->nconns--;
+                loop_unlink(l, c);
                 pthread_mutex_unlock(&l->lock);
         }
         return r;
@@ -101,13 +107,7 @@ static void loop_drop_conn(struct loop *l, struct openhook_conn *c)
 
         (void) epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
         pthread_mutex_lock(&l->lock);
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                l->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        last = --l->nconns == 0;
+        last = loop_unlink(l, c) == 0;
         pthread_mutex_unlock(&l->lock);
         openhook_conn_free(c);
 
@@ -157,12 +157,18 @@ static bool may_stay(struct loop *l)
  * epoll.  Returns 0, or -errno once C is finished. */
 static int stay_with(struct loop *l, struct openhook_conn *c, struct oh_poller *p)
 {
-        struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+        /* The stop eventfd is watched too: a client sending back to back
+         * would otherwise keep this worker from epoll, where a stop is
+         * seen, for as long as it keeps going. */
+        struct pollfd pfd[2] = {
+                { .fd = c->fd, .events = POLLIN },
+                { .fd = l->server->stop_fd, .events = POLLIN },
+        };
 
         poll_after_work(l, p);
         while (p->until != 0 && may_stay(l) && openhook_conn_events(c) == POLLIN) {
-                int n = poll(&pfd, 1, 0);
-                if (n < 0)
+                int n = poll(pfd, 2, 0);
+                if (n < 0 || pfd[1].revents)
                         break;
                 if (n == 0) {
                         (void) wait_timeout(l, p);

@@ -28,22 +28,12 @@ static DIR *opendirat(int dirfd, const char *name)
 {
         int saved = errno;
         int fd = shim_openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC, 0);
-        DIR *d;
 
         if (fd < 0) {
                 errno = -fd;
                 return NULL;
         }
-        d = fdopendir(fd);
-        if (!d) {
-                int e = errno;
-
-                close(fd);
-                errno = e;
-                return NULL;
-        }
-        errno = saved;
-        return d;
+        return shim_adopt_fd(fd, fdopendir(fd), saved);
 }
 
 SHIM_EXPORT DIR *opendir(const char *name)

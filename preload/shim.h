@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* Only the interposed libc names leave the shared object. */
 #define SHIM_EXPORT __attribute__((visibility("default")))
@@ -47,6 +48,22 @@ static inline int shim_ret(int r)
                 errno = _saved_errno; \
         shim_ret(_r); \
 })
+
+/* Ends an exported function that wraps FD in a FILE or DIR: OBJ (the
+ * wrapper, NULL if making it failed) owns FD from here on, so on failure FD
+ * is closed with the wrapper's errno kept; on success the program's errno
+ * SAVED is put back.  Returns OBJ. */
+static inline void *shim_adopt_fd(int fd, void *obj, int saved)
+{
+        int e = errno;
+
+        if (!obj) {
+                close(fd);
+                saved = e;
+        }
+        errno = saved;
+        return obj;
+}
 
 /* Calls client function FN(sock, ...) on this process's connection; WHAT
  * names the operation for the one-time "broker lacks it" message. */

@@ -86,16 +86,7 @@ static FILE *shim_fopen(const char *path, const char *mode, real_fopen_fn real)
         fd = shim_openat(AT_FDCWD, path, flags, 0666);
         if (fd < 0)
                 return fail(fd);
-        f = fdopen(fd, mode);
-        if (!f) {
-                int e = errno;
-
-                close(fd);
-                errno = e;
-                return NULL;
-        }
-        errno = saved;
-        return f;
+        return shim_adopt_fd(fd, fdopen(fd, mode), saved);
 }
 
 SHIM_EXPORT FILE *fopen(const char *path, const char *mode)

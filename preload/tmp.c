@@ -149,7 +149,6 @@ static int anonymous_file(void)
 static FILE *shim_tmpfile(FILE *(*real)(void))
 {
         int fd, saved = errno;
-        FILE *f;
 
         if (!shim_enabled())
                 return real();
@@ -158,16 +157,7 @@ static FILE *shim_tmpfile(FILE *(*real)(void))
                 errno = -fd;
                 return NULL;
         }
-        f = fdopen(fd, "w+");
-        if (!f) {
-                int e = errno;
-
-                close(fd);
-                errno = e;
-                return NULL;
-        }
-        errno = saved;
-        return f;
+        return shim_adopt_fd(fd, fdopen(fd, "w+"), saved);
 }
 
 SHIM_EXPORT FILE *tmpfile(void)

@@ -42,6 +42,7 @@ struct broker {
         pthread_t thread;
         int run_fd;
         int listening;
+        unsigned int workers;
         atomic_int run_result;
         atomic_bool run_done;
 
@@ -70,7 +71,7 @@ static void *run_thread(void *userdata)
 {
         struct broker *b = userdata;
 
-        atomic_store(&b->run_result, openhook_server_run(b->server, b->run_fd, b->listening, 2));
+        atomic_store(&b->run_result, openhook_server_run(b->server, b->run_fd, b->listening, b->workers));
         atomic_store(&b->run_done, true);
         return NULL;
 }
@@ -79,7 +80,7 @@ static void prepare(struct broker *b)
 {
         char rule[128], *error = NULL;
 
-        *b = (struct broker) { .client = -1, .listen_fd = -1, .log_lock = PTHREAD_MUTEX_INITIALIZER };
+        *b = (struct broker) { .client = -1, .listen_fd = -1, .workers = 2, .log_lock = PTHREAD_MUTEX_INITIALIZER };
         snprintf(b->dir, sizeof(b->dir), "/tmp/oh-client-server-XXXXXX");
         if (!mkdtemp(b->dir))
                 abort();
@@ -94,17 +95,24 @@ static void prepare(struct broker *b)
         openhook_server_set_log(b->server, on_decision, b);
 }
 
-/* A broker serving one end of a socketpair of TYPE; b->client is ours. */
-static void start(struct broker *b, int type)
+/* A broker with WORKERS threads serving one end of a socketpair of TYPE;
+ * b->client is ours. */
+static void start_workers(struct broker *b, int type, unsigned int workers)
 {
         int pair[2];
 
         prepare(b);
+        b->workers = workers;
         if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, pair) < 0)
                 abort();
         b->client = pair[0];
         b->run_fd = pair[1];
         pthread_create(&b->thread, NULL, run_thread, b);
+}
+
+static void start(struct broker *b, int type)
+{
+        start_workers(b, type, 2);
 }
 
 static void start_listening(struct broker *b, const char *sockpath, int type)
@@ -680,6 +688,81 @@ static void broker_that_breaks_the_protocol_gives_eproto(void)
         close(pair[0]);
 }
 
+/* Answers a MKDIR with an 8-byte record and then the 4 bytes that would
+ * complete it on a stream. */
+static void *answer_in_short_records(void *userdata)
+{
+        int fd = (int) (intptr_t) userdata;
+        uint8_t buf[256], resp[OH_RESPONSE_SIZE];
+
+        (void) !read(fd, buf, sizeof(buf));
+        oh_wire_encode_response(OPENHOOK_CMD_MKDIR, 0, resp);
+        (void) !write(fd, resp, 8);
+        (void) !write(fd, resp + 8, 4);
+        return NULL;
+}
+
+static void short_seqpacket_reply_is_eproto_not_joined_with_the_next(void)
+{
+        int pair[2];
+        pthread_t t;
+
+        CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
+        pthread_create(&t, NULL, answer_in_short_records, (void *) (intptr_t) pair[1]);
+        CHECK_EQ(openhook_mkdir(pair[0], "/tmp/x", 0700), -EPROTO);
+        pthread_join(t, NULL);
+        close(pair[1]);
+        close(pair[0]);
+}
+
+/* Answers two OPENs with success and two copies of FILE_FD each. */
+struct two_fds_arg {
+        int sock;
+        int file_fd;
+};
+
+static void *answer_with_two_fds(void *userdata)
+{
+        struct two_fds_arg *a = userdata;
+        uint8_t buf[256], resp[OH_RESPONSE_SIZE];
+
+        oh_wire_encode_response(OPENHOOK_CMD_OPEN, 0, resp);
+        for (int i = 0; i < 2; i++) {
+                (void) !read(a->sock, buf, sizeof(buf));
+                send_with_fds(a->sock, resp, sizeof(resp), a->file_fd, 2);
+        }
+        return NULL;
+}
+
+static void open_gets_close_on_exec_as_asked_and_surplus_fds_are_closed(void)
+{
+        struct two_fds_arg a = { .file_fd = open("/dev/null", O_RDONLY | O_CLOEXEC) };
+        int pair[2];
+        pthread_t t;
+
+        CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0);
+        a.sock = pair[1];
+        pthread_create(&t, NULL, answer_with_two_fds, &a);
+        int before = count_fds();
+
+        int inheritable = openhook_open(pair[0], "/tmp/x", O_RDONLY, 0);
+        CHECK(inheritable >= 0);
+        CHECK_EQ(fcntl(inheritable, F_GETFD) & FD_CLOEXEC, 0);
+        CHECK_EQ(count_fds(), before + 1);
+
+        int private = openhook_open(pair[0], "/tmp/x", O_RDONLY | O_CLOEXEC, 0);
+        CHECK(private >= 0);
+        CHECK_EQ(fcntl(private, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+        CHECK_EQ(count_fds(), before + 2);
+
+        pthread_join(t, NULL);
+        close(inheritable);
+        close(private);
+        close(a.file_fd);
+        close(pair[1]);
+        close(pair[0]);
+}
+
 static void untrustworthy_framing_closes_the_connection(void)
 {
         struct broker b;
@@ -818,6 +901,92 @@ static void client_that_never_reads_replies_does_not_delay_others(void)
                sent, grown, secs);
 
         close(other);
+        finish(&b);
+}
+
+/* A client thread sending requests back to back, as fast as answered. */
+struct back_to_back {
+        int sock;
+        const char *path;
+        atomic_bool stop;
+        atomic_int answered;
+};
+
+static void *open_back_to_back(void *userdata)
+{
+        struct back_to_back *h = userdata;
+
+        while (!atomic_load(&h->stop)) {
+                int fd = openhook_open(h->sock, h->path, O_RDONLY | O_CLOEXEC, 0);
+                if (fd < 0)
+                        break;
+                close(fd);
+                atomic_fetch_add(&h->answered, 1);
+        }
+        return NULL;
+}
+
+/* Starts H on SOCK and waits (up to 10 s) until it is well under way, so
+ * the single worker is busy with that connection. */
+static void start_back_to_back(struct back_to_back *h, pthread_t *t, int sock, const char *path)
+{
+        *h = (struct back_to_back) { .sock = sock, .path = path };
+        pthread_create(t, NULL, open_back_to_back, h);
+        for (int i = 0; i < 1000 && atomic_load(&h->answered) < 100; i++)
+                usleep(10 * 1000);
+        CHECK(atomic_load(&h->answered) >= 100);
+}
+
+static void connection_made_by_connect_is_served_while_a_single_worker_serves_another(void)
+{
+        struct broker b;
+        struct back_to_back h;
+        pthread_t t;
+        uint8_t buf[OH_REQUEST_MAX];
+        int32_t result = -1;
+        int fd = -1;
+
+        start_workers(&b, SOCK_SEQPACKET, 1);
+        write_file(at(&b, "f"), "f");
+        start_back_to_back(&h, &t, b.client, at(&b, "f"));
+
+        /* Made while the worker stays with b.client. */
+        int other = openhook_new_connection(b.client);
+        CHECK(other >= 0);
+        int len = encode(buf, OPENHOOK_CMD_OPEN, at(&b, "f"));
+        CHECK_EQ(send(other, buf, (size_t) len, MSG_NOSIGNAL), len);
+        struct pollfd p = { .fd = other, .events = POLLIN };
+        CHECK_EQ(poll(&p, 1, 10 * 1000), 1);
+        if (p.revents & POLLIN) {
+                CHECK_EQ(read_response(other, OPENHOOK_CMD_OPEN, &result, &fd), 0);
+                CHECK_EQ(result, 0);
+                CHECK(fd >= 0 && fd_has_content(fd, "f"));
+        }
+        if (fd >= 0)
+                close(fd);
+
+        atomic_store(&h.stop, true);
+        pthread_join(t, NULL);
+        close(other);
+        finish(&b);
+}
+
+static void server_stop_returns_while_a_worker_stays_with_a_connection(void)
+{
+        struct broker b;
+        struct back_to_back h;
+        pthread_t t;
+
+        start_workers(&b, SOCK_SEQPACKET, 1);
+        write_file(at(&b, "f"), "f");
+        start_back_to_back(&h, &t, b.client, at(&b, "f"));
+
+        int before = atomic_load(&h.answered);
+        openhook_server_stop(b.server);
+        CHECK(run_ends(&b));
+        printf("#   %d requests answered between stop and the loop's return\n", atomic_load(&h.answered) - before);
+        /* The stopped broker closed the connection under the client. */
+        pthread_join(t, NULL);
         finish(&b);
 }
 
@@ -1083,11 +1252,15 @@ int main(void)
         SCENARIO(concurrent_threads_on_seqpacket_get_their_own_fds);
         SCENARIO(dead_broker_gives_an_error_not_a_hang);
         SCENARIO(broker_that_breaks_the_protocol_gives_eproto);
+        SCENARIO(short_seqpacket_reply_is_eproto_not_joined_with_the_next);
+        SCENARIO(open_gets_close_on_exec_as_asked_and_surplus_fds_are_closed);
         SCENARIO(child_forked_during_a_request_is_not_deadlocked);
         SCENARIO(untrustworthy_framing_closes_the_connection);
         SCENARIO(seqpacket_datagram_must_match_its_message_size);
         SCENARIO(connect_gives_a_working_independent_connection);
         SCENARIO(client_that_never_reads_replies_does_not_delay_others);
+        SCENARIO(connection_made_by_connect_is_served_while_a_single_worker_serves_another);
+        SCENARIO(server_stop_returns_while_a_worker_stays_with_a_connection);
         SCENARIO(thousand_listening_clients_are_served_concurrently);
         SCENARIO(embedding_api_serves_requests_in_a_poll_loop);
         SCENARIO(connect_interrupted_by_a_signal_still_connects);
