@@ -551,6 +551,19 @@ static int act_open(struct sc_call *c)
         log_decision(c, OPENHOOK_CMD_OPEN, fd, &v);
         if (fd < 0)
                 return fd;
+        if (c->flags & O_PATH) {
+                /* ADDFD cannot install an O_PATH file (the kernel's fget()
+                 * refuses them with EBADF), so once the policy has said yes
+                 * the kernel makes the open itself, as the shim lets it in
+                 * preload mode.  Re-reading the path is harmless here: an
+                 * O_PATH fd reads and writes nothing, Landlock does not
+                 * govern O_PATH anyway, and every path operation based on
+                 * it (openat, fchdir then open, /proc/self/fd reopen) is
+                 * notified and decided again. */
+                close(fd);
+                c->cont = true;
+                return 0;
+        }
         c->newfd = fd;
         return 0;
 }

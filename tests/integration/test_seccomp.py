@@ -185,6 +185,30 @@ def direct_set_is_no_way_around_the_policy_without_landlock():
 
 
 @case
+def o_path_opens_work_and_are_still_decided_by_the_policy():
+    # cp -r SRC DEST/ opens DEST with O_PATH|O_DIRECTORY; the kernel cannot
+    # inject an O_PATH fd, so the supervisor lets the kernel make the open
+    # once the policy has allowed it.
+    tree()
+    os.mkdir(path("out"))
+    status, out, err = run("--allow", "rwcd:" + path() + "/", "--",
+                           "cp", "-r", path("data"), path("out") + "/")
+    check_eq(status, 0, "cp -r: " + err)
+    check_eq(read(path("out", "data", "allowed")), b"allowed\n")
+    check(not os.path.exists(path("out", "allowed")), "cp copied into the wrong place")
+    script = ("import os\n"
+              "fd = os.open(%r, os.O_PATH | os.O_DIRECTORY)\n"
+              "print(os.read(os.open('allowed', os.O_RDONLY, dir_fd=fd), 64).decode(), end='')\n"
+              "try:\n"
+              "    os.open('/etc', os.O_PATH)\n"
+              "    print('escaped')\n"
+              "except PermissionError:\n"
+              "    print('refused')\n" % path("data"))
+    status, out, err = run("--allow", "r:" + path("data") + "/", "--", PYTHON, "-c", script)
+    check_eq((status, out), (0, "allowed\nrefused\n"), "O_PATH: " + err)
+
+
+@case
 def raw_syscalls_of_a_static_program_are_brokered():
     tree()
     exe = compile_static("raw", RAW_C)
