@@ -426,11 +426,35 @@ static struct latency bench_serve_process(const struct tree *t, const struct opt
         return l;
 }
 
+/* How a program is started: natively, or under `openhook run`. */
+struct mode {
+        const char *name;
+        const char *run_mode;   /* --mode for openhook run; NULL: native */
+        bool no_shim;           /* seccomp mode without its fast path */
+};
+
+static const struct mode modes[] = {
+        { "native", NULL, false },
+        { "run --mode preload", "preload", false },
+        { "run --mode seccomp", "seccomp", false },
+        { "seccomp --no-shim", "seccomp", true },
+};
+
+/* Appends M's openhook run options to ARGV at N; returns the new N. */
+static size_t add_mode_args(const struct mode *m, const char **argv, size_t n)
+{
+        argv[n++] = "--mode";
+        argv[n++] = m->run_mode;
+        if (m->no_shim)
+                argv[n++] = "--no-shim";
+        return n;
+}
+
 /* The same open+close loop run as a whole program (this one, with
- * --open-loop) natively or under `openhook run --mode RUN_MODE`, so the
- * shim or the seccomp supervisor is in the path as for any program.  The
- * child prints "MEDIAN P90" (us) on stdout. */
-static struct latency bench_program_loop(const struct tree *t, const char *run_mode, const struct options *o)
+ * --open-loop) under `openhook run` in mode M, so the shim or the seccomp
+ * supervisor is in the path as for any program.  The child prints
+ * "MEDIAN P90" (us) on stdout. */
+static struct latency bench_program_loop(const struct tree *t, const struct mode *m, const struct options *o)
 {
         char self[PATH_MAX], allow[PATH_MAX + 8], out[PATH_MAX + 8], iterations[16];
         const char *argv[16];
@@ -446,8 +470,7 @@ static struct latency bench_program_loop(const struct tree *t, const char *run_m
         snprintf(iterations, sizeof(iterations), "%u", o->iterations);
         argv[n++] = o->openhook;
         argv[n++] = "run";
-        argv[n++] = "--mode";
-        argv[n++] = run_mode;
+        n = add_mode_args(m, argv, n);
         argv[n++] = "--allow";
         argv[n++] = allow;
         argv[n++] = "--";
@@ -630,18 +653,6 @@ static bool bench_throughput(const struct tree *t, const struct options *o)
 
 /* ---- (e) whole programs ------------------------------------------------- */
 
-/* How a program is started: natively, or under `openhook run`. */
-struct mode {
-        const char *name;
-        const char *run_mode;   /* --mode for openhook run; NULL: native */
-};
-
-static const struct mode modes[] = {
-        { "native", NULL },
-        { "run --mode preload", "preload" },
-        { "run --mode seccomp", "seccomp" },
-};
-
 /* A workload is a program over a generated tree.  To add one, write its
  * prepare function and add a row. */
 struct workload {
@@ -728,8 +739,7 @@ static double run_once(const struct mode *m, const char *dir, const char **argv,
                 snprintf(allow, sizeof(allow), "r:%s/", dir);
                 full[n++] = o->openhook;
                 full[n++] = "run";
-                full[n++] = "--mode";
-                full[n++] = m->run_mode;
+                n = add_mode_args(m, full, n);
                 full[n++] = "--allow";
                 full[n++] = allow;
                 if (w->run_option)
@@ -1024,8 +1034,9 @@ int main(int argc, char **argv)
         struct latency bare_child = bench_bare(t.file, true, &o);
         struct latency library = bench_library_server(&t, &o);
         struct latency process = bench_serve_process(&t, &o);
-        struct latency in_preload = bench_program_loop(&t, "preload", &o);
-        struct latency in_seccomp = bench_program_loop(&t, "seccomp", &o);
+        struct latency in_preload = bench_program_loop(&t, &modes[1], &o);
+        struct latency in_seccomp = bench_program_loop(&t, &modes[2], &o);
+        struct latency in_noshim = bench_program_loop(&t, &modes[3], &o);
         double d = direct.ok ? direct.median_us : 0;
         print_latency_row("(a) direct openat()+close", direct, d);
         print_latency_row("(b) bare SCM_RIGHTS round trip, server thread", bare, d);
@@ -1034,6 +1045,7 @@ int main(int argc, char **argv)
         print_latency_row("(c) openhook serve --fd (separate process)", process, d);
         print_latency_row("(c) a program's open loop, run --mode preload", in_preload, d);
         print_latency_row("(c) a program's open loop, run --mode seccomp", in_seccomp, d);
+        print_latency_row("(c) a program's open loop, seccomp --no-shim", in_noshim, d);
         print_overhead("library vs thread", library, bare);
         print_overhead("serve vs process", process, bare_child);
 

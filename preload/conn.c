@@ -5,7 +5,10 @@
  * confined tree, so it is used only to ask for a private connection
  * (doc/DESIGN.md, "Connections and processes").  A forked child drops the
  * copy of its parent's private socket and asks for its own; threads share
- * it (the client library serializes requests per socket). */
+ * it (the client library serializes requests per socket).  A process that
+ * can have no connection (it closed the inherited socket, or CONNECT
+ * fails) makes its calls through libc instead: Landlock or the seccomp
+ * supervisor then decides, as for a program without the shim. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -118,26 +121,21 @@ static int new_connection(void)
         return move_up(fd);
 }
 
-int shim_conn_get(struct shim_conn *c)
+/* A vfork child (or a raw clone) shares our memory, which is not its to
+ * change. */
+static bool foreign_process(void)
 {
-        int fd;
+        return getpid() != __atomic_load_n(&state.pid, __ATOMIC_RELAXED);
+}
 
-        c->oneshot = false;
-        if (getpid() != __atomic_load_n(&state.pid, __ATOMIC_RELAXED)) {
-                /* vfork child (or a raw clone): our memory is not ours to
-                 * change. */
-                c->fd = new_connection();
-                c->oneshot = c->fd >= 0;
-                if (c->fd == -ENOSYS && !state.revoked)
-                        c->fd = state.inherited;
-                return c->fd < 0 ? c->fd : 0;
-        }
+/* This process's connection, made on first use: its private socket, the
+ * inherited one when the broker has no CONNECT, or -errno. */
+static int process_conn(void)
+{
+        int fd = __atomic_load_n(&state.priv, __ATOMIC_ACQUIRE);
 
-        fd = __atomic_load_n(&state.priv, __ATOMIC_ACQUIRE);
-        if (fd >= 0) {
-                c->fd = fd;
-                return 0;
-        }
+        if (fd >= 0)
+                return fd;
 
         pthread_mutex_lock(&state_lock);
         if (state.priv < 0 && !state.shared) {
@@ -154,9 +152,28 @@ int shim_conn_get(struct shim_conn *c)
         else
                 fd = state.revoked ? -EACCES : fd;
         pthread_mutex_unlock(&state_lock);
+        return fd;
+}
 
-        c->fd = fd;
-        return fd < 0 ? fd : 0;
+bool shim_conn_available(void)
+{
+        if (foreign_process())
+                return !__atomic_load_n(&state.revoked, __ATOMIC_ACQUIRE) && is_socket(state.inherited);
+        return process_conn() >= 0;
+}
+
+int shim_conn_get(struct shim_conn *c)
+{
+        c->oneshot = false;
+        if (foreign_process()) {
+                c->fd = new_connection();
+                c->oneshot = c->fd >= 0;
+                if (c->fd == -ENOSYS && !state.revoked)
+                        c->fd = state.inherited;
+                return c->fd < 0 ? c->fd : 0;
+        }
+        c->fd = process_conn();
+        return c->fd < 0 ? c->fd : 0;
 }
 
 void shim_conn_put(struct shim_conn *c)

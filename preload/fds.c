@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Watching the program close or replace descriptors, so the shim never
  * talks to a number that now means some other file.  A closed private
- * socket is replaced on the next call; a closed inherited socket cannot be,
- * and every later brokered call fails with EACCES (fail closed). */
+ * socket is replaced on the next call; a closed inherited socket cannot be:
+ * a process left with neither makes its calls through libc, where Landlock
+ * (preload mode) or the seccomp supervisor decides them. */
 #include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>

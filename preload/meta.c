@@ -27,12 +27,14 @@
 #include "shim.h"
 
 /* Where a change to (DIRFD, PATH) goes: a shim_path_kind, SHIM_PATH_KERNEL
- * meaning libc (also when the shim is off), or -errno. */
+ * meaning libc (also when the shim is off or cannot reach the broker), or
+ * -errno. */
 static int meta_target(int dirfd, const char *path, char buf[PATH_MAX], int *fd)
 {
         if (!shim_enabled())
                 return SHIM_PATH_KERNEL;
-        return shim_path(dirfd, path, buf, fd);
+        int kind = shim_path(dirfd, path, buf, fd);
+        return kind == SHIM_PATH_BROKER && !shim_conn_available() ? SHIM_PATH_KERNEL : kind;
 }
 
 static int do_fchmodat(int dirfd, const char *path, mode_t mode, int flags)

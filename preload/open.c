@@ -129,6 +129,8 @@ int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
                 if (r != -EACCES)
                         return r;
         }
+        if (!shim_conn_available())
+                return real_openat(dirfd, path, flags, mode);
         return SHIM_BROKER("open", openhook_open, buf, flags, mode & ~shim_umask());
 }
 

@@ -13,7 +13,8 @@
 #include "shim.h"
 
 /* Fills BUF with the path the broker should act on.  Returns 1 if the
- * broker decides, 0 if libc should act, or -errno. */
+ * broker decides, 0 if libc should act (also when the broker cannot be
+ * reached), or -errno. */
 static int broker_path(int dirfd, const char *path, char buf[PATH_MAX])
 {
         int fdnum, kind;
@@ -23,7 +24,7 @@ static int broker_path(int dirfd, const char *path, char buf[PATH_MAX])
         kind = shim_path(dirfd, path, buf, &fdnum);
         if (kind < 0)
                 return kind;
-        return kind == SHIM_PATH_BROKER;
+        return kind == SHIM_PATH_BROKER && shim_conn_available();
 }
 
 static int broker_paths(int d1, const char *p1, char b1[PATH_MAX], int d2, const char *p2, char b2[PATH_MAX])

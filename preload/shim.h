@@ -94,6 +94,11 @@ struct shim_conn {
 };
 
 int shim_conn_get(struct shim_conn *c);
+
+/* Whether this process can reach the broker, connecting if need be.  When
+ * it cannot, the caller makes the call through libc instead: Landlock (in
+ * preload mode) or the seccomp supervisor decides it. */
+bool shim_conn_available(void);
 void shim_conn_put(struct shim_conn *c);
 
 /* The program is about to close [LO, HI] (or make NEWFD a copy of another

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* openhook run: start a broker, then COMMAND confined by Landlock, its
- * opens going to the broker (through the LD_PRELOAD shim, or seccomp user
- * notification); wait for COMMAND and exit with its status, as env(1). */
+ * opens going to the broker (through the LD_PRELOAD shim and, in seccomp
+ * mode, seccomp user notification for whatever the shim does not catch);
+ * wait for COMMAND and exit with its status, as env(1). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,6 +36,7 @@ enum {
         OPT_NO_DEFAULT_DIRECT,
         OPT_UNCONFINED,
         OPT_DIRECT_READS,
+        OPT_NO_SHIM,
 };
 
 struct run_options {
@@ -47,6 +49,7 @@ struct run_options {
         bool unconfined;
         bool default_direct;
         bool direct_reads;
+        bool no_shim;                   /* seccomp mode without the preload shim */
         const char **direct;            /* --direct arguments */
         size_t n_direct;
         char **argv;                    /* COMMAND [ARG]... */
@@ -64,7 +67,10 @@ static void help(void)
                "  --mode seccomp|preload  how opens reach the broker: seccomp user\n"
                "                       notification (default; covers static programs and\n"
                "                       raw syscalls; needs Linux 5.14, else preload is used\n"
-               "                       with a notice) or an LD_PRELOAD shim in libc's calls\n"
+               "                       with a notice) or an LD_PRELOAD shim in libc's calls;\n"
+               "                       seccomp mode preloads the shim too, as its fast path\n"
+               "  --no-shim            with --mode seccomp: no shim, every open is a\n"
+               "                       notification (slower; for comparison)\n"
                OH_CLI_POLICY_HELP
                "  --log FILE           append every decision to FILE as a JSON line\n"
                "  --learn FILE         allow everything, then write to FILE the policy\n"
@@ -78,7 +84,9 @@ static void help(void)
                "                       and trees the policy lets it read where no deny or\n"
                "                       more specific rule applies: faster, but those reads\n"
                "                       are not logged, and Landlock's view of symlinks\n"
-               "                       applies to them; not with --learn or --unconfined\n"
+               "                       applies to them (seccomp mode: only to the opens\n"
+               "                       the shim leaves to the kernel); not with --learn\n"
+               "                       or --unconfined\n"
                "  --unconfined         do not apply Landlock (needed where the kernel\n"
                "                       lacks it): direct opens are then not prevented\n"
                "  -h, --help           show this help\n"
@@ -122,6 +130,7 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                 { "no-default-direct", no_argument, NULL, OPT_NO_DEFAULT_DIRECT },
                 { "unconfined", no_argument, NULL, OPT_UNCONFINED },
                 { "direct-reads", no_argument, NULL, OPT_DIRECT_READS },
+                { "no-shim", no_argument, NULL, OPT_NO_SHIM },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -163,6 +172,9 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                 case OPT_DIRECT_READS:
                         o->direct_reads = true;
                         break;
+                case OPT_NO_SHIM:
+                        o->no_shim = true;
+                        break;
                 case 'h':
                         help();
                         exit(OH_EXIT_OK);
@@ -182,6 +194,8 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                 run_usage("%s", "--direct-reads cannot be combined with --learn, which must see every open");
         if (o->direct_reads && o->unconfined)
                 run_usage("%s", "--direct-reads needs Landlock: it cannot be combined with --unconfined");
+        if (o->no_shim && o->mode_given && o->mode == RUN_MODE_PRELOAD)
+                run_usage("%s", "--no-shim is for --mode seccomp: preload mode is the shim");
         o->argv = argv + optind;
 }
 
@@ -200,8 +214,9 @@ static void require_landlock(const struct run_options *o)
 
 /* Seccomp mode is the default: it brokers what the shim cannot see (static
  * programs, raw syscalls, libc's internal opens, programs that close
- * inherited fds) and measured no slower.  A kernel without what it needs
- * gets preload mode instead, unless seccomp mode was asked for. */
+ * inherited fds), and with the shim as its fast path it is as fast as
+ * preload mode.  A kernel without what it needs gets preload mode instead,
+ * unless seccomp mode was asked for (--no-shim asks for it). */
 static void choose_mode(struct run_options *o)
 {
         if (o->mode_given && o->mode == RUN_MODE_PRELOAD)
@@ -216,7 +231,7 @@ static void choose_mode(struct run_options *o)
                 : r == -EPERM ? "Yama's ptrace_scope keeps the supervisor from reading COMMAND's "
                                 "system call arguments (it needs CAP_SYS_PTRACE)"
                 : strerror(-r);
-        if (o->mode_given)
+        if (o->mode_given || o->no_shim)
                 oh_die(OH_EXIT_RUN_FAILED, "--mode seccomp is not available: %s", why);
         oh_warn("%s: using --mode preload", why);
         o->mode = RUN_MODE_PRELOAD;
@@ -294,9 +309,14 @@ static int find_preload(char **ret)
 }
 
 /* The direct set, plus what exec needs: COMMAND itself and the shim,
- * plus with --direct-reads what the policy lets COMMAND read. */
+ * plus with --direct-reads what the policy lets COMMAND read.  *SHIM_ENV
+ * gets the OPENHOOK_DIRECT list for the shim: in seccomp mode without the
+ * policy's reads, because an open the shim leaves to the kernel is a
+ * notification there, several times slower than asking over the socket
+ * (the supervisor still lets the kernel do such an open when it is
+ * notified of one). */
 static int build_direct(const struct run_options *o, const char *command, const char *preload,
-                        const struct openhook_policy *policy, struct run_direct *d)
+                        const struct openhook_policy *policy, struct run_direct *d, char **shim_env)
 {
         int r = o->default_direct ? run_direct_add_defaults(d) : 0;
 
@@ -311,14 +331,21 @@ static int build_direct(const struct run_options *o, const char *command, const 
         _cleanup_free_ char *real = realpath(command, NULL);
         if (real && !strchr(real, ':'))
                 r = run_direct_add(d, real, OH_LL_READ | OH_LL_EXEC);
-        if (r < 0 || !o->direct_reads)
+        if (r < 0)
                 return r;
-
-        r = run_direct_add_policy_reads(d, policy);
-        if (r > 0)
-                oh_warn("--direct-reads: %d rule%s stay%s brokered: OPENHOOK_DIRECT is full",
-                        r, r == 1 ? "" : "s", r == 1 ? "s" : "");
-        return r < 0 ? r : 0;
+        if (o->mode == RUN_MODE_SECCOMP && !(*shim_env = run_direct_env(d)))
+                return -ENOMEM;
+        if (o->direct_reads) {
+                r = run_direct_add_policy_reads(d, policy);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        oh_warn("--direct-reads: %d rule%s stay%s brokered: OPENHOOK_DIRECT is full",
+                                r, r == 1 ? "" : "s", r == 1 ? "s" : "");
+        }
+        if (o->mode == RUN_MODE_PRELOAD && !(*shim_env = run_direct_env(d)))
+                return -ENOMEM;
+        return 0;
 }
 
 static struct openhook_policy *make_policy(struct run_options *o)
@@ -344,7 +371,8 @@ struct run_child {
         const char *path;               /* what to execute */
         char **argv;
         int sock;                       /* our end of the socketpair with the broker */
-        const char *preload;
+        const char *preload;            /* the shim, NULL for none (--no-shim) */
+        const char *shim_direct;        /* OPENHOOK_DIRECT for the shim */
         const struct run_direct *direct;
         bool landlock;
         sigset_t sigmask;               /* restored before exec */
@@ -396,22 +424,22 @@ static int set_direct_env(const struct run_direct *direct)
 }
 
 /* OPENHOOK_FD is the one descriptor the command inherits on purpose.  The
- * shim opens the direct set itself, with Landlock or without. */
+ * shim opens the direct set itself, with Landlock or without.  In seccomp
+ * mode it is the fast path: its requests go over the socket, with no path
+ * syscall to notify. */
 static int child_env(const struct run_child *c)
 {
         char fd[16];
-        int r;
 
-        if (c->mode != RUN_MODE_PRELOAD)
+        if (!c->preload)
                 return unsetenv("OPENHOOK_FD") < 0 ? oh_negerrno() : 0;
         if (fcntl(c->sock, F_SETFD, 0) < 0)
                 return oh_negerrno();
         snprintf(fd, sizeof(fd), "%d", c->sock);
         if (setenv("OPENHOOK_FD", fd, 1) < 0)
                 return oh_negerrno();
-        r = set_direct_env(c->direct);
-        if (r < 0)
-                return r;
+        if (setenv("OPENHOOK_DIRECT", c->shim_direct, 1) < 0)
+                return oh_negerrno();
         return set_preload_env(c->preload);
 }
 
@@ -475,7 +503,8 @@ static noreturn void child_run(const struct run_child *c)
                 r = child_seccomp(c);
                 if (r < 0)
                         child_fail(c, STAGE_SECCOMP, r);
-                close(c->sock);
+                if (!c->preload)
+                        close(c->sock);
         }
         execv(c->path, c->argv);
         child_fail(c, STAGE_EXEC, oh_negerrno());
@@ -590,6 +619,7 @@ struct run_state {
         char *command;
         char *preload;
         struct run_direct direct;
+        char *shim_direct;              /* build_direct() */
         struct openhook_policy *policy;
         struct oh_decision_log *log;
         struct oh_learn *learn;
@@ -603,6 +633,7 @@ static void run_state_done(struct run_state *s)
         openhook_policy_free(s->policy);
         run_direct_done(&s->direct);
         free(s->preload);
+        free(s->shim_direct);
         free(s->command);
         free(s->opt.direct);
         oh_cli_policy_done(&s->opt.pol);
@@ -625,14 +656,14 @@ static void prepare(struct run_state *s)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "%s", o->argv[0]);
 
         choose_mode(o);
-        if (o->mode == RUN_MODE_PRELOAD) {
+        if (o->mode == RUN_MODE_PRELOAD || !o->no_shim) {
                 r = find_preload(&s->preload);
                 if (r < 0)
                         oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot use the preload library "
                                      "(set OPENHOOK_PRELOAD to libopenhook-preload.so)");
         }
         s->policy = make_policy(o);
-        r = build_direct(o, s->command, s->preload, s->policy, &s->direct);
+        r = build_direct(o, s->command, s->preload, s->policy, &s->direct, &s->shim_direct);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the direct set");
         /* A supervisor without Landlock under COMMAND may not let the
@@ -699,6 +730,7 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 .sock = command_end,
                 .preload = s->preload,
                 .direct = &s->direct,
+                .shim_direct = s->shim_direct,
                 .landlock = !s->opt.unconfined,
                 .sigmask = *old_mask,
         };

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The broker process of openhook run.  It is a child of run, not run
  * itself, so it can outlive the command: it serves until the last process
- * of the confined tree has closed its connection, while run returns the
+ * of the confined tree has closed its connection (and, in seccomp mode,
+ * until no process under the filter is left), while run returns the
  * command's status as soon as the command exits. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,7 +19,9 @@
 #include "seccomp_notify.h"
 #include "util.h"
 
-/* Every decision goes to the log (denial lines, --log) and to --learn. */
+/* Every decision goes to the log (denial lines, --log) and to --learn.
+ * Both take any number of threads (one write() per line; a mutex in
+ * learn), so the socket server and the supervisor share it. */
 static void broker_log(const struct openhook_decision *d, void *userdata)
 {
         const struct run_broker *b = userdata;
@@ -27,6 +31,8 @@ static void broker_log(const struct openhook_decision *d, void *userdata)
                 oh_learn_observe(d, b->learn);
 }
 
+/* Serves B->sock, and every connection CONNECT makes from it, until the
+ * last of them is closed. */
 static int serve_socket(const struct run_broker *b)
 {
         struct openhook_server *server;
@@ -39,9 +45,25 @@ static int serve_socket(const struct run_broker *b)
         return r;
 }
 
+struct supervisor {
+        const struct run_broker *b;
+        int listener;
+        int result;
+};
+
+static void *supervise_thread(void *userdata)
+{
+        struct supervisor *s = userdata;
+
+        s->result = oh_seccomp_supervise(s->listener, s->b->policy, broker_log, (void *)s->b);
+        return NULL;
+}
+
 /* The command installs its filter and sends us the listener right before
  * execve; end of stream without one means it failed earlier (run reports
- * that). */
+ * that).  Then the notifications (everything the shim does not catch) get
+ * a thread of their own, while this one serves the shim's socket, which
+ * the command closed before execve under --no-shim. */
 static int serve_seccomp(const struct run_broker *b)
 {
         struct oh_received rcv = {};
@@ -55,7 +77,14 @@ static int serve_seccomp(const struct run_broker *b)
                 return 0;
         }
         _cleanup_close_ int listener = rcv.fds[0];
-        return oh_seccomp_supervise(listener, b->policy, broker_log, (void *)b);
+        struct supervisor s = { .b = b, .listener = listener };
+        pthread_t thread;
+        int r = -pthread_create(&thread, NULL, supervise_thread, &s);
+        if (r < 0)
+                return r;
+        r = serve_socket(b);
+        pthread_join(thread, NULL);
+        return r < 0 ? r : s.result;
 }
 
 static int broker_main(const struct run_broker *b)

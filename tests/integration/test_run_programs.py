@@ -24,6 +24,14 @@ from ohtest import BIN, case, check, check_eq, path, read, write
 MODES = os.environ.get("OPENHOOK_TEST_MODES", "preload").split()
 
 
+
+def mode_args(mode):
+    """`openhook run` options for MODE: preload, seccomp (with the shim as
+    its fast path) or seccomp-noshim (every open a notification)."""
+    if mode == "seccomp-noshim":
+        return ["--mode", "seccomp", "--no-shim"]
+    return ["--mode", mode]
+
 def scenario(fn):
     """Registers FN(mode) once per mode, named "FN[mode]"."""
     for mode in MODES:
@@ -37,7 +45,7 @@ def scenario(fn):
 def run(mode, cmd, allow=(), cwd=None, env=None, stdin=None, direct=(), timeout=120):
     """Runs CMD under `openhook run`, granting ALLOW ((perms, path), ...).
     Returns (status, stdout, stderr) as text."""
-    argv = [BIN, "run", "--mode", mode]
+    argv = [BIN, "run"] + mode_args(mode)
     for perms, p in allow:
         argv += ["--allow", "%s:%s" % (perms, p)]
     for d in direct:
@@ -489,7 +497,7 @@ def libc_file_and_directory_calls_work_inside_and_are_refused_outside(mode):
     os.makedirs(path("bin"))
     write(path("bin", "shim_api.c"), SHIM_API_C)
     subprocess.run(["gcc", "-O2", "-o", path("bin", "shim_api"), path("bin", "shim_api.c")], check=True)
-    if mode == "seccomp":
+    if mode == "seccomp-noshim":
         # glibc's own tmpfile() ignores TMPDIR: it opens /tmp with O_TMPFILE
         # (c and w on /tmp itself, which names no file).  The shim, in
         # preload mode, makes it honour TMPDIR instead, so there the policy

@@ -4,6 +4,7 @@
 by the supervisor, including ones no LD_PRELOAD shim could reach (static
 binaries, raw syscalls, i386 syscalls)."""
 
+import json
 import os
 import shutil
 import signal
@@ -313,6 +314,94 @@ def run_waits_for_nothing_once_the_program_is_gone():
     status, out, err = run("--", "/bin/sh", "-c", "exit 0", timeout=10)
     check_eq(status, 0, err)
 
+
+
+# ---- The shim as the fast path ------------------------------------------------
+
+# The child closes every inherited fd (close_fds=True, subprocess's
+# default), OPENHOOK_FD included: its shim has no broker to ask.
+CLOSE_FDS_CHILD = r'''
+import subprocess, sys
+child = subprocess.run([sys.executable, "-c", "import sys; print(open(sys.argv[1]).read(), end='')",
+                        sys.argv[1]], capture_output=True, text=True)
+print("child", child.returncode, child.stdout.strip() or child.stderr.strip().splitlines()[-1])
+'''
+
+
+@case
+def a_subprocess_child_that_closed_the_inherited_socket_is_served_by_the_supervisor():
+    tree()
+    allowed = path("data", "allowed")
+    status, out, err = run("--allow", "r:" + allowed, "--", PYTHON, "-c", CLOSE_FDS_CHILD, allowed)
+    check_eq((status, out), (0, "child 0 allowed\n"), err)
+    # Preload mode has no notifier behind the shim: Landlock refuses.
+    status, out, err = run_openhook("run", "--mode", "preload", "--allow", "r:" + allowed, "--",
+                                    PYTHON, "-c", CLOSE_FDS_CHILD, allowed)
+    check_eq(status, 0, err)
+    check(out.startswith("child 1 PermissionError"), "preload mode fails closed: %r" % out)
+
+
+@case
+def the_broker_outlives_the_program_until_its_last_child_is_gone():
+    """--learn makes run wait for the broker, which must serve a late
+    background child (through the shim) and its close_fds grandchild
+    (through the supervisor), then end."""
+    tree()
+    learned = path("learned.policy")
+    t0 = time.monotonic()
+    status, out, err = run("--learn", learned, "--", "/bin/sh", "-c",
+                           '(sleep 0.5; cat "$2" > /dev/null; "$1" -c "$3" "$4") & exit 0',
+                           "sh", PYTHON, path("data", "allowed"), CLOSE_FDS_CHILD, path("many", "f1"),
+                           timeout=30)
+    check_eq(status, 0, err)
+    check(time.monotonic() - t0 >= 0.5, "run returned before the background child was done")
+    policy = read(learned).decode()
+    check("allow r " + path("data", "allowed") + "\n" in policy, "the shim's read is learned:\n" + policy)
+    check("allow r " + path("many", "f1") + "\n" in policy, "the notified read is learned:\n" + policy)
+
+
+@case
+def no_shim_is_refused_in_preload_mode():
+    status, out, err = run_openhook("run", "--mode", "preload", "--no-shim", "--", "true")
+    check_eq(status, 125, err)
+    check("--no-shim" in err, "the message names the option: %r" % err)
+
+
+# Opens from a second thread: the socket server logs the sender's process
+# id (SCM_CREDENTIALS), the supervisor the id of the thread that made the
+# syscall, so the log tells which of them answered.
+OPEN_LOOP = r'''
+import os, sys, threading
+def loop():
+    for i in range(200):
+        os.close(os.open("%s/f%d" % (sys.argv[1], i % 32), os.O_RDONLY))
+    print(os.getpid(), threading.get_native_id())
+t = threading.Thread(target=loop)
+t.start()
+t.join()
+'''
+
+
+def open_loop_log_pids(*args):
+    log = path("log-%d.jsonl" % len(args))
+    status, out, err = run("--log", log, "--allow", "r:" + path("many") + "/", *args, "--",
+                           PYTHON, "-c", OPEN_LOOP, path("many"))
+    check_eq(status, 0, err)
+    pid, tid = map(int, out.split())
+    check(pid != tid, "the loop ran in a second thread")
+    opens = [json.loads(l) for l in read(log).decode().splitlines()]
+    opens = [d for d in opens if d["command"] == "open" and (d["path"] or "").startswith(path("many") + "/")]
+    check_eq(len(opens), 200, "log lines of the loop")
+    return pid, tid, {d["pid"] for d in opens}
+
+
+@case
+def brokered_opens_of_a_dynamic_program_go_over_the_socket_not_the_notifier():
+    tree()
+    pid, tid, senders = open_loop_log_pids()
+    check_eq(senders, {pid}, "answered by the socket server (thread %d)" % tid)
+    pid, tid, senders = open_loop_log_pids("--no-shim")
+    check_eq(senders, {tid}, "with --no-shim, answered by the supervisor (process %d)" % pid)
 
 if __name__ == "__main__":
     raise SystemExit(ohtest.main())
