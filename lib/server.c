@@ -292,7 +292,14 @@ static int fill(struct openhook_conn *c)
 
 int openhook_conn_process(struct openhook_conn *c)
 {
-        bool answered = false;
+        unsigned int answered;
+
+        return oh_conn_process(c, &answered);
+}
+
+int oh_conn_process(struct openhook_conn *c, unsigned int *answered)
+{
+        *answered = 0;
 
         c->backlog = false;
         for (unsigned int budget = OH_BUDGET; budget > 0; budget--) {
@@ -306,7 +313,7 @@ int openhook_conn_process(struct openhook_conn *c)
                 if (r < 0)
                         return r;
                 if (r > 0) {
-                        answered = true;
+                        (*answered)++;
                         continue;
                 }
 
@@ -314,7 +321,7 @@ int openhook_conn_process(struct openhook_conn *c)
                  * always waits for its answer before the next: asking the
                  * socket again would be a syscall that finds nothing.  The
                  * host's poll reports the next datagram instead. */
-                if (c->seqpacket && answered)
+                if (c->seqpacket && *answered)
                         return 0;
                 if (c->eof)
                         return -ECONNRESET;

@@ -5,6 +5,7 @@
 #define OH_SERVER_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@ struct openhook_server {
         openhook_add_conn_fn add_conn;
         void *add_conn_data;
         int stop_fd;                    /* eventfd: openhook_server_stop() writes it */
+        volatile sig_atomic_t stop_requested; /* set with it, read without a syscall */
 };
 
 /* Memory per connection is fixed: one input buffer of the largest message,
@@ -47,5 +49,10 @@ struct openhook_conn {
         size_t in_len;
         uint8_t in[OPENHOOK_MSG_MAX];
 };
+
+/* openhook_conn_process(), also counting the requests it answered into
+ * *ANSWERED, so a caller polling one connection can tell a hit from an
+ * empty socket without a poll(2) of its own. */
+int oh_conn_process(struct openhook_conn *c, unsigned int *answered);
 
 #endif
