@@ -1026,7 +1026,12 @@ static int load_refused_numbers(void)
         return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0 ? oh_negerrno() : 0;
 }
 
-int oh_seccomp_install(void)
+/* A filter allowing everything by default, for the native architecture
+ * and its 32-bit twin: i386 syscalls (int $0x80) from a 64-bit or 32-bit
+ * program reach the same files, so they get the same rules.  A syscall
+ * from an architecture the filter does not know (arm on an arm64 host, x32
+ * numbers on x86_64) is never let through unfiltered. */
+static int filter_new(scmp_filter_ctx *ret)
 {
         __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
         uint32_t compat;
@@ -1035,20 +1040,27 @@ int oh_seccomp_install(void)
         ctx = seccomp_init(SCMP_ACT_ALLOW);
         if (!ctx)
                 return -ENOMEM;
-        /* A syscall from an architecture the filter does not know (arm on
-         * an arm64 host, x32 numbers on x86_64) is never let through
-         * unfiltered. */
         r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
         if (r < 0)
                 return r;
-        /* i386 syscalls (int $0x80) from a 64-bit or 32-bit program reach
-         * the same files: they are brokered the same way. */
         compat = compat_arch(seccomp_arch_native());
         if (compat) {
                 r = seccomp_arch_add(ctx, compat);
                 if (r < 0 && r != -EEXIST)
                         return r;
         }
+        *ret = TAKE_PTR(ctx);
+        return 0;
+}
+
+int oh_seccomp_install(void)
+{
+        __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
+        int r;
+
+        r = filter_new(&ctx);
+        if (r < 0)
+                return r;
         r = add_rules(ctx);
         if (r < 0)
                 return r;
@@ -1065,21 +1077,8 @@ int oh_seccomp_install(void)
 int oh_seccomp_install_metadata_guard(void)
 {
         __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
-        uint32_t compat;
-        int r = 0;
+        int r = filter_new(&ctx);
 
-        ctx = seccomp_init(SCMP_ACT_ALLOW);
-        if (!ctx)
-                return -ENOMEM;
-        r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-        if (r < 0)
-                return r;
-        compat = compat_arch(seccomp_arch_native());
-        if (compat) {
-                r = seccomp_arch_add(ctx, compat);
-                if (r < 0 && r != -EEXIST)
-                        return r;
-        }
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(syscalls); i++)
                 if (syscalls[i].act == act_chmod || syscalls[i].act == act_utimens)
                         r = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), syscalls[i].name, &syscalls[i]);

@@ -432,3 +432,65 @@ def settle(fn, want, timeout=5):
 
 def is_socket(p):
     return stat.S_ISSOCK(os.lstat(p).st_mode)
+
+
+# ---- `openhook run` scenarios, once per mode --------------------------------
+
+def mode_args(mode):
+    """`openhook run` options for MODE: preload, seccomp (with the shim as
+    its fast path) or seccomp-noshim (every open a notification)."""
+    if mode == "seccomp-noshim":
+        return ["--mode", "seccomp", "--no-shim"]
+    return ["--mode", mode]
+
+
+def scenario_per_mode(modes):
+    """A decorator registering FN(mode) once per mode, named "FN[mode]"."""
+    def register(fn):
+        for mode in modes:
+            def run_case(fn=fn, mode=mode):
+                fn(mode)
+            run_case.__name__ = "%s[%s]" % (fn.__name__, mode)
+            case(run_case)
+        return fn
+    return register
+
+
+def run_confined(mode, cmd, allow=(), cwd=None, env_extra=None, stdin=None, direct=(),
+                 extra=(), timeout=120):
+    """Runs CMD under `openhook run` in MODE, granting ALLOW ((perms, path),
+    ...).  HOME is CWD (no ~/.sqliterc and friends).  Returns (status,
+    stdout, stderr) as text and fails on a sanitizer report."""
+    argv = [BIN, "run"] + mode_args(mode)
+    for perms, p in allow:
+        argv += ["--allow", "%s:%s" % (perms, p)]
+    for d in direct:
+        argv += ["--direct", d]
+    e = env({"HOME": cwd or tmp})
+    e.update(env_extra or {})
+    p = subprocess.run(argv + list(extra) + ["--"] + [str(c) for c in cmd], cwd=cwd, env=e,
+                       input=stdin.encode() if isinstance(stdin, str) else stdin,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    for mark in SANITIZER_MARKS:
+        check(mark not in err, "sanitizer report:\n" + err)
+    return p.returncode, out, err
+
+
+def ok(result, what):
+    """The program succeeded; returns its stdout."""
+    status, out, err = result
+    if status != 0:
+        raise Failure("%s exited %d:\n%s%s" % (what, status, out, err))
+    return out
+
+
+def refused(result, what, status=None):
+    """The program failed, and said it was refused."""
+    st, out, err = result
+    check(st != 0, "%s succeeded although the policy refuses it:\n%s" % (what, out))
+    if status is not None:
+        check_eq(st, status, what + " exit status")
+    check("denied" in err or "Permission denied" in err or "not permitted" in err,
+          "%s failed for another reason:\n%s" % (what, err))
+    return out

@@ -22,49 +22,14 @@ OLD = 1000000000                        # 2001-09-09, far from "now"
 
 
 
-def mode_args(mode):
-    """`openhook run` options for MODE: preload, seccomp (with the shim as
-    its fast path) or seccomp-noshim (every open a notification)."""
-    if mode == "seccomp-noshim":
-        return ["--mode", "seccomp", "--no-shim"]
-    return ["--mode", mode]
-
-def scenario(fn):
-    """Registers FN(mode) once per mode, named "FN[mode]"."""
-    for mode in MODES:
-        def run_case(fn=fn, mode=mode):
-            fn(mode)
-        run_case.__name__ = "%s[%s]" % (fn.__name__, mode)
-        case(run_case)
-    return fn
+scenario = ohtest.scenario_per_mode(MODES)
+ok = ohtest.ok
+refused = ohtest.refused
 
 
 def run(mode, cmd, allow, extra=()):
     """Runs CMD under `openhook run` in work/.  Returns (status, out, err)."""
-    argv = [BIN, "run"] + mode_args(mode)
-    for perms, p in allow:
-        argv += ["--allow", "%s:%s" % (perms, p)]
-    p = subprocess.run(argv + list(extra) + ["--"] + [str(c) for c in cmd], cwd=work(),
-                       env=ohtest.env({"HOME": work()}),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
-    out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
-    for mark in ohtest.SANITIZER_MARKS:
-        check(mark not in err, "sanitizer report:\n" + err)
-    return p.returncode, out, err
-
-
-def ok(result, what):
-    status, out, err = result
-    if status != 0:
-        raise ohtest.Failure("%s exited %d:\n%s%s" % (what, status, out, err))
-    return out
-
-
-def refused(result, what):
-    status, out, err = result
-    check(status != 0, "%s succeeded although it must be refused:\n%s" % (what, out))
-    check("Permission denied" in err or "not permitted" in err,
-          "%s failed for another reason:\n%s" % (what, err))
+    return ohtest.run_confined(mode, cmd, allow, cwd=work(), extra=extra)
 
 
 def work(*parts):

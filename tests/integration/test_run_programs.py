@@ -25,59 +25,15 @@ MODES = os.environ.get("OPENHOOK_TEST_MODES", "preload").split()
 
 
 
-def mode_args(mode):
-    """`openhook run` options for MODE: preload, seccomp (with the shim as
-    its fast path) or seccomp-noshim (every open a notification)."""
-    if mode == "seccomp-noshim":
-        return ["--mode", "seccomp", "--no-shim"]
-    return ["--mode", mode]
-
-def scenario(fn):
-    """Registers FN(mode) once per mode, named "FN[mode]"."""
-    for mode in MODES:
-        def run_case(fn=fn, mode=mode):
-            fn(mode)
-        run_case.__name__ = "%s[%s]" % (fn.__name__, mode)
-        case(run_case)
-    return fn
+scenario = ohtest.scenario_per_mode(MODES)
+ok = ohtest.ok
+refused = ohtest.refused
 
 
 def run(mode, cmd, allow=(), cwd=None, env=None, stdin=None, direct=(), timeout=120):
-    """Runs CMD under `openhook run`, granting ALLOW ((perms, path), ...).
-    Returns (status, stdout, stderr) as text."""
-    argv = [BIN, "run"] + mode_args(mode)
-    for perms, p in allow:
-        argv += ["--allow", "%s:%s" % (perms, p)]
-    for d in direct:
-        argv += ["--direct", d]
-    e = ohtest.env()
-    e["HOME"] = cwd or ohtest.tmp          # no ~/.sqliterc and friends
-    e.update(env or {})
-    p = subprocess.run(argv + ["--"] + [str(c) for c in cmd], cwd=cwd, env=e,
-                       input=stdin.encode() if isinstance(stdin, str) else stdin,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
-    for mark in ohtest.SANITIZER_MARKS:
-        check(mark not in err, "sanitizer report:\n" + err)
-    return p.returncode, out, err
-
-
-def ok(result, what):
-    status, out, err = result
-    if status != 0:
-        raise ohtest.Failure("%s exited %d:\n%s%s" % (what, status, out, err))
-    return out
-
-
-def refused(result, what, status=None):
-    """The program failed, and said it was refused."""
-    st, out, err = result
-    check(st != 0, "%s succeeded although the policy refuses it:\n%s" % (what, out))
-    if status is not None:
-        check_eq(st, status, what + " exit status")
-    check("denied" in err or "Permission denied" in err or "not permitted" in err,
-          "%s failed for another reason:\n%s" % (what, err))
-    return out
+    """Runs CMD under `openhook run`, granting ALLOW ((perms, path), ...)."""
+    return ohtest.run_confined(mode, cmd, allow, cwd=cwd, env_extra=env, stdin=stdin,
+                               direct=direct, timeout=timeout)
 
 
 def work(*parts):
