@@ -188,13 +188,21 @@ void shim_conn_put(struct shim_conn *c)
 void shim_fds_closing(unsigned int lo, unsigned int hi)
 {
         int fd;
+        bool priv_closing, inherited_closing;
 
-        if (!shim_enabled() || getpid() != state.pid)
+        if (!shim_enabled())
                 return;
         fd = __atomic_load_n(&state.priv, __ATOMIC_ACQUIRE);
-        if (fd >= 0 && (unsigned int) fd >= lo && (unsigned int) fd <= hi)
+        priv_closing = fd >= 0 && (unsigned int) fd >= lo && (unsigned int) fd <= hi;
+        inherited_closing = (unsigned int) state.inherited >= lo && (unsigned int) state.inherited <= hi;
+        /* Nearly every close is of one of the program's own files: only one
+         * that takes our sockets needs getpid(), a syscall, to tell whether
+         * the state is this process's to change (not a vfork child's). */
+        if ((!priv_closing && !inherited_closing) || getpid() != state.pid)
+                return;
+        if (priv_closing)
                 __atomic_compare_exchange_n(&state.priv, &fd, -1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-        if ((unsigned int) state.inherited >= lo && (unsigned int) state.inherited <= hi)
+        if (inherited_closing)
                 __atomic_store_n(&state.revoked, true, __ATOMIC_RELEASE);
 }
 

@@ -105,6 +105,7 @@ static bool direct_ok(const char *buf, int flags)
 int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
         char buf[PATH_MAX];
+        struct shim_conn conn;
         int kind, fdnum = -1, r;
 
         if (!needs_mode(flags))
@@ -129,9 +130,16 @@ int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
                 if (r != -EACCES)
                         return r;
         }
-        if (!shim_conn_available())
+        /* shim_conn_get() alone both tells whether the broker is reachable
+         * and gets its socket; asking shim_conn_available() first would
+         * cost a second getpid() syscall on every open. */
+        if (shim_conn_get(&conn) < 0)
                 return real_openat(dirfd, path, flags, mode);
-        return SHIM_BROKER("open", openhook_open, buf, flags, mode & ~shim_umask());
+        r = openhook_open(conn.fd, buf, flags, mode & ~shim_umask());
+        shim_conn_put(&conn);
+        if (r == -ENOSYS)
+                shim_warn_unsupported("open");
+        return r;
 }
 
 static int saved_errno_openat(int dirfd, const char *path, int flags, mode_t mode)
