@@ -250,6 +250,11 @@ static int fetch_how(struct sc_call *c)
          * ENOSYS makes callers take their openat() fallback. */
         if (how.resolve & ~(uint64_t)RESOLVE_CACHED)
                 return -ENOSYS;
+        /* An O_PATH open is answered with CONTINUE (act_open()), and the
+         * kernel would then read open_how again: another thread could have
+         * turned it into O_RDWR|O_CREAT by then. */
+        if (how.flags & O_PATH)
+                return -ENOSYS;
         c->flags = (uint32_t)how.flags;
         c->mode = (uint32_t)how.mode;
         return 0;
@@ -325,13 +330,13 @@ static int fetch_path(struct sc_call *c, int i)
  * gets a duplicate (act_open checks the access), as in preload mode. */
 static int fetch_own_fd(struct sc_call *c)
 {
-        pid_t pid = (pid_t)c->req->pid;
         char target[PATH_MAX], link[64];
         const char *rest;
         struct stat st;
+        pid_t pid;
         int n, r;
 
-        n = oh_target_own_fd(pid, c->path[0], &rest);
+        n = oh_target_own_fd((pid_t)c->req->pid, c->path[0], &rest, &pid);
         if (n < 0)
                 return 0;
         snprintf(link, sizeof link, "/proc/%d/fd/%d", (int)pid, n);
@@ -520,7 +525,8 @@ static int reuse_own_fd(struct sc_call *c)
 {
         int have = fcntl(c->newfd, F_GETFL);
 
-        if (have >= 0 && access_covers(have, c->flags) && !(c->flags & (O_CREAT | O_TRUNC)))
+        /* An O_PATH fd grants no access to reopen with. */
+        if (have >= 0 && !(have & O_PATH) && access_covers(have, c->flags) && !(c->flags & (O_CREAT | O_TRUNC)))
                 return 0;
         close(c->newfd);
         c->newfd = -1;
@@ -772,8 +778,12 @@ static void handle(struct sc_supervisor *sv, const struct seccomp_notif *req, st
                 warn_unreadable(sv, req, r);
                 /* Whatever was read came from this task only if the task is
                  * still waiting for this very notification. */
-                if (seccomp_notify_id_valid(sv->listener, req->id) < 0)
+                if (seccomp_notify_id_valid(sv->listener, req->id) < 0) {
+                        /* fetch() may hold a duplicate of one of its fds. */
+                        if (c.newfd >= 0)
+                                close(c.newfd);
                         return;
+                }
                 if (r >= 0)
                         r = c.sys->act(&c);
         }

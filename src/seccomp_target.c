@@ -202,34 +202,42 @@ static int parse_number(const char **s)
 }
 
 /* "/proc/TGID" or "/proc/TGID/task/TID" of task TID itself: returns what
- * follows, or NULL. */
-static const char *own_proc_dir(pid_t tid, const char *p)
+ * follows, or NULL.  *OWNER becomes the task whose fd table the kernel
+ * would look in: the leader's, or TID's for its task directory. */
+static const char *own_proc_dir(pid_t tid, pid_t tgid, const char *p, pid_t *owner)
 {
-        pid_t tgid;
-        int pid;
-
         if (strncmp(p, "/proc/", 6) != 0)
                 return NULL;
         p += 6;
-        pid = parse_number(&p);
-        if (pid < 0 || oh_target_status(tid, &tgid, NULL) < 0 || pid != tgid)
+        if (parse_number(&p) != (int)tgid)
                 return NULL;
+        *owner = tgid;
         if (strncmp(p, "/task/", 6) == 0) {
                 const char *q = p + 6;
 
                 if (parse_number(&q) != (int)tid)
                         return NULL;
+                *owner = tid;
                 p = q;
         }
         return p;
 }
 
-int oh_target_own_fd(pid_t tid, const char *path, const char **rest)
+int oh_target_own_fd(pid_t tid, const char *path, const char **rest, pid_t *owner)
 {
         static const char *const std_names[] = { "/dev/stdin", "/dev/stdout", "/dev/stderr" };
-        const char *p;
+        const char *p = NULL;
+        pid_t tgid;
         int n;
 
+        /* Cheap tests first: /dev/null and /proc/cpuinfo need no status. */
+        if (strncmp(path, "/dev/std", 8) != 0 && strncmp(path, "/dev/fd/", 8) != 0 &&
+            !(strncmp(path, "/proc/", 6) == 0 && path[6] >= '0' && path[6] <= '9'))
+                return -1;
+        /* /dev/stdin and /dev/fd are links to /proc/self/fd: the leader's. */
+        if (oh_target_status(tid, &tgid, NULL) < 0)
+                return -1;
+        *owner = tgid;
         for (n = 0; n < 3; n++)
                 if (strcmp(path, std_names[n]) == 0) {
                         *rest = path + strlen(path);
@@ -237,7 +245,7 @@ int oh_target_own_fd(pid_t tid, const char *path, const char **rest)
                 }
         if (strncmp(path, "/dev/fd/", 8) == 0)
                 p = path + 8;
-        else if ((p = own_proc_dir(tid, path)) && strncmp(p, "/fd/", 4) == 0)
+        else if ((p = own_proc_dir(tid, tgid, path, owner)) && strncmp(p, "/fd/", 4) == 0)
                 p += 4;
         else
                 return -1;
@@ -263,18 +271,37 @@ int oh_target_fd_path(pid_t tid, int n, char *out, size_t size)
         return (int)len;
 }
 
-int oh_target_dup_fd(pid_t tid, int n)
-{
-        _cleanup_close_ int pidfd = -1;
-        pid_t tgid;
-        int r, fd;
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
 
+/* A thread cloned without CLONE_FILES has an fd table of its own: the
+ * pidfd must name TID itself (PIDFD_THREAD, Linux 6.9), not its leader. */
+static int target_pidfd(pid_t tid)
+{
+        pid_t tgid;
+        int fd, r;
+
+        fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+        if (fd >= 0 || errno != EINVAL)
+                return fd < 0 ? oh_negerrno() : fd;
         r = oh_target_status(tid, &tgid, NULL);
         if (r < 0)
                 return r;
-        pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
+        /* Older kernels: the leader's table, the right one unless TID
+         * was cloned without CLONE_FILES. */
+        fd = (int)syscall(SYS_pidfd_open, tgid, 0);
+        return fd < 0 ? oh_negerrno() : fd;
+}
+
+int oh_target_dup_fd(pid_t tid, int n)
+{
+        _cleanup_close_ int pidfd = -1;
+        int fd;
+
+        pidfd = target_pidfd(tid);
         if (pidfd < 0)
-                return oh_negerrno();
+                return pidfd;
         fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
         return fd < 0 ? (errno == EBADF ? -ENOENT : oh_negerrno()) : fd;
 }

@@ -26,8 +26,10 @@ int oh_target_abspath(pid_t tid, int dirfd, const char *path, char *out, size_t 
 
 /* If absolute PATH names one of task TID's own fds (/dev/stdin,
  * /dev/fd/N, /proc/TGID/fd/N, /proc/TGID/task/TID/fd/N), returns N with
- * *REST pointing at what follows ("" or "/..."); else -1. */
-int oh_target_own_fd(pid_t tid, const char *path, const char **rest);
+ * *REST pointing at what follows ("" or "/...") and *OWNER the task whose
+ * fd table holds it (TID only in the task/TID form: a thread may have
+ * unshared its table); else -1. */
+int oh_target_own_fd(pid_t tid, const char *path, const char **rest, pid_t *owner);
 
 /* The path task TID's fd N was opened at (readlink of /proc/TID/fd/N:
  * "pipe:[...]" for what has none).  Returns the length or -errno. */
