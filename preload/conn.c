@@ -155,16 +155,47 @@ static int process_conn(void)
         return fd;
 }
 
-bool shim_conn_available(void)
+/* Requests this thread has under way.  open() is async-signal-safe, so a
+ * signal handler may call it while its thread is inside a request: it
+ * would wait forever for the socket lock (or the state lock) its own
+ * thread holds, and share the socket mid-exchange.  Such a nested call
+ * goes through libc instead (Landlock or the seccomp supervisor decides).
+ * initial-exec: no lazy allocation, which would not be signal-safe. */
+static __thread bool request_under_way __attribute__((tls_model("initial-exec")));
+
+/* Claims this thread's request slot; false if a request it interrupted
+ * holds it. */
+static bool request_begin(void)
 {
-        if (foreign_process())
-                return !__atomic_load_n(&state.revoked, __ATOMIC_ACQUIRE) && is_socket(state.inherited);
-        return process_conn() >= 0;
+        if (request_under_way)
+                return false;
+        request_under_way = true;
+        /* Set before any lock is taken, as a handler would see it. */
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        return true;
 }
 
-int shim_conn_get(struct shim_conn *c)
+static void request_end(void)
 {
-        c->oneshot = false;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        request_under_way = false;
+}
+
+bool shim_conn_available(void)
+{
+        bool available;
+
+        if (foreign_process())
+                return !__atomic_load_n(&state.revoked, __ATOMIC_ACQUIRE) && is_socket(state.inherited);
+        if (!request_begin())
+                return false;
+        available = process_conn() >= 0;
+        request_end();
+        return available;
+}
+
+static int conn_get(struct shim_conn *c)
+{
         if (foreign_process()) {
                 c->fd = new_connection();
                 c->oneshot = c->fd >= 0;
@@ -176,11 +207,27 @@ int shim_conn_get(struct shim_conn *c)
         return c->fd < 0 ? c->fd : 0;
 }
 
+/* Ends with shim_conn_put() when it succeeds. */
+int shim_conn_get(struct shim_conn *c)
+{
+        int r;
+
+        c->fd = -1;
+        c->oneshot = false;
+        if (!request_begin())
+                return -EDEADLK;
+        r = conn_get(c);
+        if (r < 0)
+                request_end();
+        return r;
+}
+
 void shim_conn_put(struct shim_conn *c)
 {
         if (c->oneshot && c->fd >= 0)
                 close(c->fd);
         c->fd = -1;
+        request_end();
 }
 
 /* Lock-free: the client library closes fds of its own while the state

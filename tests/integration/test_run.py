@@ -598,5 +598,68 @@ def learned_rules_for_names_with_blanks_quotes_and_hashes_work_again():
     check_eq(read(path("tree", "out", ODD_NAMES[0])).decode(), want, "the re-run's work")
 
 
+# open() is async-signal-safe: a handler may open while its thread is in
+# the middle of a brokered open.  Prints the opens the main loop made.
+SIGNAL_OPEN_C = r"""
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static const char *handler_path;
+static volatile sig_atomic_t handled;
+
+static void on_alarm(int sig)
+{
+        int saved = errno, fd = open(handler_path, O_RDONLY | O_CLOEXEC);
+
+        if (fd >= 0)
+                close(fd);
+        handled++;
+        errno = saved;
+}
+
+int main(int argc, char **argv)
+{
+        struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+        struct itimerval it = { { 0, 100 }, { 0, 100 } };
+        int opened = 0;
+
+        handler_path = argv[2];
+        sigaction(SIGALRM, &sa, NULL);
+        setitimer(ITIMER_REAL, &it, NULL);
+        for (int i = 0; i < 3000; i++) {
+                int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+
+                if (fd >= 0) {
+                        opened++;
+                        close(fd);
+                }
+        }
+        printf("%d %d\n", opened, handled > 0);
+        return 0;
+}
+"""
+
+
+@case
+def an_open_from_a_signal_handler_never_deadlocks_the_shim():
+    exe = compile_c("signalopen", SIGNAL_OPEN_C)
+    write(path("sig", "main"), "main\n")
+    write(path("sig", "handler"), "handler\n")
+    for mode in ("preload", "seccomp"):
+        try:
+            status, out, err = ohtest.run_confined(
+                mode, [exe, path("sig", "main"), path("sig", "handler")],
+                allow=[("r", path("sig") + "/")], direct=[exe], timeout=30)
+        except subprocess.TimeoutExpired:
+            check(False, "%s: the program hung" % mode)
+            continue
+        check_eq((status, out), (0, "3000 1\n"), "%s: %s" % (mode, err))
+
+
 if __name__ == "__main__":
     sys.exit(ohtest.main())

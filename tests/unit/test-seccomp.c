@@ -7,6 +7,8 @@
  * through its exit status. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -617,6 +619,133 @@ static void own_fds_by_name_are_the_program_s_own(void)
         openhook_policy_free(p);
 }
 
+/* openat2's flags live in memory the program can rewrite once the
+ * supervisor has read them. */
+struct how_race {
+        struct open_how how;
+        char path[512];
+        const char *allowed, *secret;
+        volatile bool stop;
+};
+
+static void *flip_how(void *arg)
+{
+        struct how_race *h = arg;
+
+        while (!h->stop) {
+                h->how.flags = O_PATH;
+                strcpy(h->path, h->allowed);
+                h->how.flags = O_RDONLY;
+                strcpy(h->path, h->secret);
+        }
+        return NULL;
+}
+
+static int prog_openat2_o_path(void *arg)
+{
+        struct open_how how = { .flags = O_PATH };
+        static struct how_race h;
+        char buf[64];
+        pthread_t t;
+
+        EXPECT(sys_result(syscall(SYS_openat2, AT_FDCWD, at("pub/allowed"), &how, sizeof how)) == -ENOSYS);
+        h.allowed = at("pub/allowed");
+        h.secret = at("secret");
+        EXPECT(pthread_create(&t, NULL, flip_how, &h) == 0);
+        for (int i = 0; i < 3000; i++) {
+                long fd = syscall(SYS_openat2, AT_FDCWD, h.path, &h.how, sizeof h.how);
+
+                if (fd < 0)
+                        continue;
+                EXPECT(!(read_fd((int)fd, buf, sizeof buf) > 0 && strcmp(buf, "secret\n") == 0));
+                close((int)fd);
+        }
+        h.stop = true;
+        pthread_join(t, NULL);
+        return 0;
+}
+
+static void openat2_o_path_cannot_be_turned_into_a_read_of_a_denied_file(void)
+{
+        struct openhook_policy *p = policy_of("r", "pub/");
+        struct decisions ds = {};
+
+        CHECK_EQ(run_confined(p, prog_openat2_o_path, NULL, &ds), 0);
+        openhook_policy_free(p);
+}
+
+static int prog_reopen_o_path(void *arg)
+{
+        char name[64];
+
+        snprintf(name, sizeof name, "/proc/self/fd/%ld", (long)arg);
+        EXPECT(sys_openat(AT_FDCWD, name, O_RDONLY, 0) == -EACCES);
+        EXPECT(sys_openat(AT_FDCWD, name, O_WRONLY, 0) == -EACCES);
+        return 0;
+}
+
+static void an_inherited_o_path_fd_is_no_key_to_its_device(void)
+{
+        struct openhook_policy *p = policy_of("r", "pub/");
+        struct decisions ds = {};
+        int fd = open("/dev/null", O_PATH);
+
+        CHECK(fd >= 0);
+        CHECK_EQ(run_confined(p, prog_reopen_o_path, (void *)(long)fd, &ds), 0);
+        close(fd);
+        openhook_policy_free(p);
+}
+
+struct unshared {
+        int fd;                 /* the pipe's read end, in the thread's table */
+        int leader_fd;          /* the same number, in the leader's table */
+        bool ok;
+};
+
+static void *unshared_thread(void *arg)
+{
+        struct unshared *u = arg;
+        char buf[64], name[96];
+        int pipefd[2];
+        long fd;
+
+        if (unshare(CLONE_FILES) < 0 || pipe(pipefd) < 0 || write(pipefd[1], "thread", 6) != 6 ||
+            dup2(pipefd[0], u->leader_fd) < 0)
+                return NULL;
+        /* /proc/thread-self/fd is this thread's table ... */
+        snprintf(name, sizeof name, "/proc/thread-self/fd/%d", u->leader_fd);
+        fd = sys_openat(AT_FDCWD, name, O_RDONLY, 0);
+        u->ok = fd >= 0 && read((int)fd, buf, sizeof buf) == 6 && memcmp(buf, "thread", 6) == 0;
+        /* ... and /proc/self/fd the leader's, as the kernel has it. */
+        snprintf(name, sizeof name, "/proc/self/fd/%d", u->leader_fd);
+        fd = sys_openat(AT_FDCWD, name, O_RDONLY, 0);
+        u->ok = u->ok && fd >= 0 && read((int)fd, buf, sizeof buf) == 6 && memcmp(buf, "leader", 6) == 0;
+        return NULL;
+}
+
+static int prog_unshared_files(void *arg)
+{
+        struct unshared u = {};
+        int pipefd[2];
+        pthread_t t;
+
+        EXPECT(pipe(pipefd) == 0 && write(pipefd[1], "leader", 6) == 6);
+        u.leader_fd = pipefd[0];
+        EXPECT(pthread_create(&t, NULL, unshared_thread, &u) == 0);
+        pthread_join(t, NULL);
+        EXPECT(u.ok);
+        return 0;
+}
+
+static void a_thread_with_its_own_fd_table_gets_fds_from_the_right_table(void)
+{
+        struct openhook_policy *p = policy_of("r", "pub/");
+        struct decisions ds = {};
+
+        CHECK_EQ(run_confined(p, prog_unshared_files, NULL, &ds), 0);
+        openhook_policy_free(p);
+}
+
 static void make_tree(void)
 {
         snprintf(root, sizeof root, "/tmp/oh-seccomp-XXXXXX");
@@ -657,6 +786,9 @@ int main(void)
         RUN(program_killed_mid_request_leaves_the_supervisor_healthy);
         RUN(direct_set_reads_go_to_the_kernel);
         RUN(own_fds_by_name_are_the_program_s_own);
+        RUN(openat2_o_path_cannot_be_turned_into_a_read_of_a_denied_file);
+        RUN(an_inherited_o_path_fd_is_no_key_to_its_device);
+        RUN(a_thread_with_its_own_fd_table_gets_fds_from_the_right_table);
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
         if (system(cmd) != 0)
                 printf("# could not remove %s\n", root);
