@@ -35,6 +35,7 @@ struct oh_learn {
         struct pathset seen;
         const char *const *skip;
         bool collapse;
+        struct timespec start;  /* files born before this were not created by the run */
         int error;              /* first failure to record, reported by write */
 };
 
@@ -113,6 +114,9 @@ int oh_learn_new(const char *const *skip, bool collapse, struct oh_learn **ret)
         pthread_mutex_init(&l->lock, NULL);
         l->skip = skip;
         l->collapse = collapse;
+        /* The clock inode timestamps are taken from, so that a file the
+         * run creates is never stamped before the start. */
+        clock_gettime(CLOCK_REALTIME_COARSE, &l->start);
         *ret = l;
         return 0;
 }
@@ -245,16 +249,38 @@ static int learn_canonicalize(struct oh_learn *l, const char *path, bool follow_
         return 0;
 }
 
+/* False when there is nothing to record: no absolute path, or one the
+ * kernel failed the request on the same way. */
+static bool learn_resolve(struct oh_learn *l, const char *path, bool follow_last, char *canonical)
+{
+        return path && path[0] == '/' && learn_canonicalize(l, path, follow_last, canonical) == 0;
+}
+
 static void learn_note(struct oh_learn *l, const char *path, bool follow_last, unsigned int letters,
                        bool dir)
 {
         char canonical[PATH_MAX];
 
-        if (!path || path[0] != '/' || letters == 0)
-                return;
-        if (learn_canonicalize(l, path, follow_last, canonical) < 0)
-                return;         /* the kernel failed that request the same way */
-        learn_add(l, canonical, letters, dir);
+        if (letters != 0 && learn_resolve(l, path, follow_last, canonical))
+                learn_add(l, canonical, letters, dir);
+}
+
+/* Whether the file at the canonical PATH is older than the run, so that an
+ * O_CREAT open of it created nothing and needs no "c" (DESIGN.md, "Create
+ * without clobbering").  The observation comes after the open, so the file
+ * exists either way; its birth (or, where the filesystem keeps none, its
+ * last change, never earlier than its birth) tells.  When unsure: no. */
+static bool predates_run(const struct oh_learn *l, const char *path)
+{
+        struct statx stx;
+
+        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BTIME | STATX_CTIME, &stx) < 0)
+                return false;
+        if (!(stx.stx_mask & (STATX_BTIME | STATX_CTIME)))
+                return false;
+        const struct statx_timestamp *t = stx.stx_mask & STATX_BTIME ? &stx.stx_btime : &stx.stx_ctime;
+        return t->tv_sec < l->start.tv_sec ||
+               (t->tv_sec == l->start.tv_sec && t->tv_nsec < (uint32_t)l->start.tv_nsec);
 }
 
 static unsigned int open_letters(uint32_t flags)
@@ -271,6 +297,23 @@ static unsigned int open_letters(uint32_t flags)
                 return OPENHOOK_PERM_C;
         return reads | writes | (flags & O_TRUNC ? OPENHOOK_PERM_W : 0) |
                (flags & O_CREAT ? OPENHOOK_PERM_C : 0);
+}
+
+static void observe_open(struct oh_learn *l, const struct openhook_decision *d)
+{
+        bool follow = !(d->flags & O_NOFOLLOW) &&
+                      (d->flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
+        unsigned int letters = open_letters(d->flags);
+        char canonical[PATH_MAX];
+
+        if (!learn_resolve(l, d->path, follow, canonical))
+                return;
+        /* O_EXCL and O_TMPFILE always need "c", whatever is there. */
+        if ((d->flags & (O_CREAT | O_EXCL)) == O_CREAT && (d->flags & O_TMPFILE) != O_TMPFILE &&
+            predates_run(l, canonical))
+                letters &= ~OPENHOOK_PERM_C;
+        if (letters != 0)
+                learn_add(l, canonical, letters, (d->flags & O_DIRECTORY) != 0);
 }
 
 static void observe_rename(struct oh_learn *l, const struct openhook_decision *d)
@@ -296,13 +339,9 @@ void oh_learn_observe(const struct openhook_decision *d, void *userdata)
 
         pthread_mutex_lock(&l->lock);
         switch (d->command) {
-        case OPENHOOK_CMD_OPEN: {
-                bool follow = !(d->flags & O_NOFOLLOW) &&
-                              (d->flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
-                learn_note(l, d->path, follow, open_letters(d->flags),
-                           (d->flags & O_DIRECTORY) != 0);
+        case OPENHOOK_CMD_OPEN:
+                observe_open(l, d);
                 break;
-        }
         case OPENHOOK_CMD_MKDIR:
         case OPENHOOK_CMD_RMDIR:
                 learn_note(l, d->path, false,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -83,6 +84,22 @@ int oh_target_status(pid_t tid, pid_t *ret_tgid, mode_t *ret_umask)
         return 0;
 }
 
+/* A removed directory reads back as "PATH (deleted)", and a name built on
+ * that could reach whatever now lives at PATH (or a directory really called
+ * "x (deleted)"); the kernel finds nothing in it (ENOENT).  LINK is the magic
+ * link, which stat() follows to the very inode the task holds.  Returns N or
+ * -errno. */
+static int base_is_live(const char *link, ssize_t n)
+{
+        struct stat st;
+
+        if (stat(link, &st) < 0)
+                return oh_negerrno();
+        if (st.st_nlink == 0)
+                return S_ISDIR(st.st_mode) ? -ENOENT : -ENOTDIR;
+        return (int)n;
+}
+
 /* The directory a relative PATH starts from: the task's cwd or DIRFD. */
 static int target_base(pid_t tid, int dirfd, char *out, size_t size)
 {
@@ -105,7 +122,7 @@ static int target_base(pid_t tid, int dirfd, char *out, size_t size)
          * directory the kernel could look a name up in. */
         if (out[0] != '/')
                 return -ENOTDIR;
-        return (int)n;
+        return base_is_live(link, n);
 }
 
 /* Skips "/", "//" and "/./" and returns the next component (length in

@@ -560,6 +560,45 @@ def learn_collapse_grants_a_directory_for_files_used_together():
     check_eq(status, 0, "re-run under the collapsed policy (stderr: %s)" % err)
 
 
+# Appends to a file that was there before, creates one, and reads through a
+# symlinked directory: the decisions come from the shim's socket and from
+# the seccomp supervisor.
+APPEND_PROGRAM = r'''
+import os, sys
+root = sys.argv[1]
+with open(os.path.join(root, "log"), "a") as f:
+    f.write("more\n")
+with open(os.path.join(root, "link", "a.txt")) as f:
+    data = f.read()
+with open(os.path.join(root, "out.txt"), "a") as f:
+    f.write(data)
+'''
+
+
+@ohtest.scenario_per_mode(("preload", "seccomp"))
+def learn_grants_c_only_for_files_the_run_created(mode):
+    tree = learn_tree()
+    write(path("tree", "log"), "old\n")
+    os.symlink("in", path("tree", "link"))
+    time.sleep(0.1)     # the log is born well before the run
+    prog = [PYTHON, "-c", APPEND_PROGRAM, tree]
+    policy = path("learned.policy")
+    status, _, err = ohtest.run_confined(mode, prog, extra=["--learn", policy])
+    check_eq(status, 0, "learning run (stderr: %s)" % err)
+    got = rules(policy)
+    ohtest.diag("\n".join(got))
+    check("allow w %s/log" % tree in got, "an append to an existing file needs w, not c")
+    check("allow wc %s/out.txt" % tree in got, "the file the run created needs c")
+    check("allow r %s/in/a.txt" % tree in got, "the file read through the link")
+    check_eq(run_openhook("check", "--policy", policy)[0], 0, "openhook check")
+
+    os.unlink(path("tree", "out.txt"))
+    status, _, err = ohtest.run_confined(mode, prog, extra=["--policy", policy])
+    check_eq(status, 0, "re-run under the learned policy (stderr: %s)" % err)
+    check_eq(read(path("tree", "log")), b"old\nmore\nmore\n", "the re-run's append")
+    check_eq(read(path("tree", "out.txt")), b"alpha\n", "the re-run's new file")
+
+
 # A policy file reads a blank as the end of a path, '"' and '\\' as quoting,
 # '#' as a comment: a learned rule must spell such a name so it reads back.
 ODD_NAMES = ('a b"c#d', 'back\\slash', '"quoted"')

@@ -307,6 +307,37 @@ def a_program_killed_mid_request_leaves_the_broker_healthy():
     check_eq((status, out), (0, "allowed\n"), err)
 
 
+# Runs in a directory that is then removed; a directory really named
+# "gone (deleted)" sits where the cwd's readlink now points.
+DELETED_CWD = r'''
+import os, sys
+base = sys.argv[1]
+os.mkdir(os.path.join(base, "gone"))
+os.chdir(os.path.join(base, "gone"))
+os.rmdir(os.path.join(base, "gone"))
+for what, call in (("create", lambda: os.open("made", os.O_WRONLY | os.O_CREAT, 0o644)),
+                   ("mkdir", lambda: os.mkdir("madedir")),
+                   ("read", lambda: os.open("there", os.O_RDONLY))):
+    try:
+        call()
+        print(what, "ok")
+    except OSError as e:
+        print(what, os.strerror(e.errno))
+'''
+
+
+@case
+def relative_paths_in_a_removed_cwd_are_not_found():
+    write(path("gone (deleted)", "there"), "decoy\n")
+    status, out, err = run("--no-shim", "--allow", "rwcd:" + path() + "/", "--",
+                           PYTHON, "-c", DELETED_CWD, path())
+    check_eq(status, 0, err)
+    want = "".join("%s No such file or directory\n" % w for w in ("create", "mkdir", "read"))
+    check_eq(out, want, "the kernel's answer in a removed directory")
+    check_eq(sorted(os.listdir(path("gone (deleted)"))), ["there"],
+             "a name was made beside the decoy")
+
+
 @case
 def run_waits_for_nothing_once_the_program_is_gone():
     # The supervisor returns when the last filtered process exits; run's
