@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -383,8 +384,36 @@ static bool collapsible(const struct learn_entry *e)
         return !e->dir && !(lstat(e->path, &st) == 0 && S_ISDIR(st.st_mode));
 }
 
+/* Whether DIR has a subdirectory.  A "DIR/" rule covers the whole subtree,
+ * so collapsing files into it would also grant every directory beneath
+ * (a ~/.ssh next to two files that were read); such a parent keeps exact
+ * rules.  Unreadable counts as yes: when unsure, stay narrow. */
+static bool has_subdirectory(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        bool found = false;
+
+        if (!d)
+                return true;
+        while (!found && (de = readdir(d))) {
+                struct stat st;
+
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (de->d_type == DT_DIR)
+                        found = true;
+                else if (de->d_type == DT_UNKNOWN)
+                        found = fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                                S_ISDIR(st.st_mode);
+        }
+        closedir(d);
+        return found;
+}
+
 /* The rule that covers E: its parent "DIR/" when E is a file and the parent
- * holds two or more files (never "/": that rule would cover everything). */
+ * holds two or more of the files used and no subdirectory (never "/": that
+ * rule would cover everything). */
 static int collapse_into(struct pathset *out, const struct pathset *parents, const struct learn_entry *e)
 {
         char parent[PATH_MAX + 1];
@@ -393,7 +422,8 @@ static int collapse_into(struct pathset *out, const struct pathset *parents, con
         pop_component(parent);
 
         const struct learn_entry *p = pathset_find(parents, parent);
-        bool group = parent[0] != '\0' && p && p->count >= 2 && collapsible(e);
+        bool group = parent[0] != '\0' && p && p->count >= 2 && collapsible(e) &&
+                     !has_subdirectory(parent);
         if (group)
                 strcat(parent, "/");
 

@@ -560,6 +560,25 @@ def learn_collapse_grants_a_directory_for_files_used_together():
     check_eq(status, 0, "re-run under the collapsed policy (stderr: %s)" % err)
 
 
+@case
+def learn_collapse_keeps_exact_rules_next_to_an_unused_subdirectory():
+    # A DIR/ rule would cover the whole subtree: with a subdirectory the run
+    # never touched (a ~/.ssh beside the files read), the files stay exact.
+    tree = learn_tree()
+    write(path("tree", "in", "private", "key"), "secret\n")
+    prog = [PYTHON, "-c", LEARN_PROGRAM, tree]
+    policy = path("learned.policy")
+    status, _, err = run("--learn", policy, "--learn-collapse", "--", *prog)
+    check_eq(status, 0, "learning run (stderr: %s)" % err)
+    got = rules(policy)
+    ohtest.diag("\n".join(got))
+    check("allow r %s/in/" % tree not in got, "in/ was collapsed over its subdirectory")
+    check("allow r %s/in/a.txt" % tree in got, "a.txt keeps its exact rule")
+    status, _, _ = run("--policy", policy, "--", PYTHON, "-c",
+                       "open(%r).read()" % path("tree", "in", "private", "key"))
+    check(status != 0, "the unused subdirectory is readable under the learned policy")
+
+
 # Appends to a file that was there before, creates one, and reads through a
 # symlinked directory: the decisions come from the shim's socket and from
 # the seccomp supervisor.
