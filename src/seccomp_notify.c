@@ -323,16 +323,20 @@ static int fetch_path(struct sc_call *c, int i)
         return r < 0 ? r : 0;
 }
 
-/* An open of one of the program's own fds by name (/dev/stdin,
- * /proc/self/fd/N).  A regular file or directory is reopened by the path
- * it was opened at, which the policy judges as any other; a pipe, tty or
- * deleted file has no such path, and the program already holds it: it
- * gets a duplicate (act_open checks the access), as in preload mode. */
+/* One of the program's own fds named by path (/dev/stdin,
+ * /proc/self/fd/N): opened, or given to chmod, utimes or truncate (glibc's
+ * fchmodat(AT_SYMLINK_NOFOLLOW) chmods /proc/self/fd/N of an O_PATH fd).
+ * A regular file or directory is named by the path it was opened at,
+ * which the policy judges as any other; a pipe, tty or deleted file has
+ * no such path, and the program already holds it: an open gets a
+ * duplicate (act_open checks the access), as in preload mode, while the
+ * other calls are refused, since an O_PATH fd grants no access. */
 static int fetch_own_fd(struct sc_call *c)
 {
         char target[PATH_MAX], link[64];
         const char *rest;
         struct stat st;
+        bool pathless;
         pid_t pid;
         int n, r;
 
@@ -342,9 +346,12 @@ static int fetch_own_fd(struct sc_call *c)
         snprintf(link, sizeof link, "/proc/%d/fd/%d", (int)pid, n);
         if (stat(link, &st) < 0)
                 return errno == ENOENT ? -ENOENT : oh_negerrno();
+        pathless = *rest == '\0' && ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) || st.st_nlink == 0);
+        if (pathless && c->sys->act != act_open)
+                return -EACCES;
         if (*rest == '\0' && S_ISSOCK(st.st_mode))
                 return -ENXIO;
-        if (*rest == '\0' && ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) || st.st_nlink == 0)) {
+        if (pathless) {
                 c->newfd = oh_target_dup_fd(pid, n);
                 return c->newfd < 0 ? c->newfd : 0;
         }
@@ -419,7 +426,8 @@ static int fetch(struct sc_call *c)
                 if (r < 0)
                         return r;
         }
-        if (c->sys->act == act_open) {
+        if (c->sys->act == act_open || c->sys->act == act_chmod || c->sys->act == act_utimens ||
+            c->sys->act == act_truncate) {
                 r = fetch_own_fd(c);
                 if (r < 0)
                         return r;

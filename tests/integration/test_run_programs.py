@@ -179,6 +179,31 @@ def ln_into_a_directory_outside_the_policy_is_refused(mode):
     check_eq(tree(path("outside")), ["secret.txt"])
 
 
+@scenario
+def tar_extracts_a_tree_with_its_directory_modes(mode):
+    # tar sets a directory's mode with fchmodat(AT_SYMLINK_NOFOLLOW), which
+    # glibc turns into chmod("/proc/self/fd/N") of an O_PATH fd.
+    allow = setup()
+    write(work("src", "sub", "f.txt"), "x\n")
+    os.chmod(work("src", "sub"), 0o750)
+    os.chmod(work("src", "sub", "f.txt"), 0o640)
+    ok(run(mode, ["tar", "cf", "t.tar", "src"], allow, cwd=work()), "tar cf")
+    os.mkdir(work("x"))
+    ok(run(mode, ["tar", "xf", "t.tar", "--no-same-owner", "-C", "x"], allow, cwd=work()), "tar xf")
+    check_eq(oct(os.stat(work("x", "src", "sub")).st_mode & 0o7777), "0o750")
+    check_eq(oct(os.stat(work("x", "src", "sub", "f.txt")).st_mode & 0o7777), "0o640")
+    check_eq(read(work("x", "src", "sub", "f.txt")), b"x\n")
+
+
+@scenario
+def chmod_through_an_own_fd_needs_w_on_the_file_it_names(mode):
+    allow = setup() + [("r", path("outside", "secret.txt"))]
+    os.chmod(path("outside", "secret.txt"), 0o600)
+    script = "chmod 666 /proc/self/fd/3 3<../outside/secret.txt"
+    refused(run(mode, ["sh", "-c", script], allow, cwd=work()), "chmod")
+    check_eq(oct(os.stat(path("outside", "secret.txt")).st_mode & 0o7777), "0o600")
+
+
 # ---- sh ---------------------------------------------------------------------
 
 @scenario
