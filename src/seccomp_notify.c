@@ -553,6 +553,20 @@ static int act_open(struct sc_call *c)
 
         if (c->newfd >= 0)
                 return reuse_own_fd(c);
+        /* O_PATH opens are the kernel's to make, as the shim leaves them
+         * in preload mode: ADDFD cannot install an O_PATH file (the
+         * kernel's fget() refuses it), Landlock does not govern O_PATH,
+         * and an O_PATH fd reads, writes and changes nothing -- every use
+         * of it as a base (openat, fchdir then open, /proc/self/fd) is
+         * notified and decided on the path it names.  So a walk from /
+         * with O_PATH (rsync, openat-based tools) works as without
+         * openhook.  The flags of open() and openat() are registers the
+         * program cannot change after this; openat2() keeps them in
+         * memory and is answered ENOSYS for O_PATH (fetch_how). */
+        if (c->flags & O_PATH) {
+                c->cont = true;
+                return 0;
+        }
         if (direct && read_only(c->flags)) {
                 c->cont = true;
                 return 0;
@@ -565,19 +579,6 @@ static int act_open(struct sc_call *c)
         log_decision(c, OPENHOOK_CMD_OPEN, fd, &v);
         if (fd < 0)
                 return fd;
-        if (c->flags & O_PATH) {
-                /* ADDFD cannot install an O_PATH file (the kernel's fget()
-                 * refuses them with EBADF), so once the policy has said yes
-                 * the kernel makes the open itself, as the shim lets it in
-                 * preload mode.  Re-reading the path is harmless here: an
-                 * O_PATH fd reads and writes nothing, Landlock does not
-                 * govern O_PATH anyway, and every path operation based on
-                 * it (openat, fchdir then open, /proc/self/fd reopen) is
-                 * notified and decided again. */
-                close(fd);
-                c->cont = true;
-                return 0;
-        }
         c->newfd = fd;
         return 0;
 }

@@ -196,6 +196,20 @@ def tar_extracts_a_tree_with_its_directory_modes(mode):
 
 
 @scenario
+def rsync_copies_a_tree_walking_from_the_root_with_o_path(mode):
+    # Debian's rsync reaches the destination one component at a time from
+    # / with openat(O_PATH|O_NOFOLLOW|O_DIRECTORY).
+    allow = setup()
+    write(work("src", "sub", "f.txt"), "x\n")
+    write(work("src", "g.txt"), "g\n")
+    ok(run(mode, ["rsync", "-a", "--no-owner", "--no-group", work("src") + "/", work("dst") + "/"],
+           allow, cwd=work()), "rsync -a")
+    check_eq(read(work("dst", "sub", "f.txt")), b"x\n")
+    check_eq(read(work("dst", "g.txt")), b"g\n")
+    check(not os.path.exists(path("outside", "src")), "rsync wrote outside the policy")
+
+
+@scenario
 def chmod_through_an_own_fd_needs_w_on_the_file_it_names(mode):
     allow = setup() + [("r", path("outside", "secret.txt"))]
     os.chmod(path("outside", "secret.txt"), 0o600)

@@ -186,10 +186,11 @@ def direct_set_is_no_way_around_the_policy_without_landlock():
 
 
 @case
-def o_path_opens_work_and_are_still_decided_by_the_policy():
-    # cp -r SRC DEST/ opens DEST with O_PATH|O_DIRECTORY; the kernel cannot
-    # inject an O_PATH fd, so the supervisor lets the kernel make the open
-    # once the policy has allowed it.
+def o_path_opens_are_the_kernels_and_every_use_of_them_is_decided():
+    # cp -r SRC DEST/ opens DEST with O_PATH|O_DIRECTORY, rsync walks from /
+    # with O_PATH: the kernel makes O_PATH opens (an O_PATH fd reads and
+    # writes nothing, and ADDFD cannot install one), and what is opened
+    # through such an fd is decided on the path it names.
     tree()
     os.mkdir(path("out"))
     status, out, err = run("--allow", "rwcd:" + path() + "/", "--",
@@ -200,13 +201,15 @@ def o_path_opens_work_and_are_still_decided_by_the_policy():
     script = ("import os\n"
               "fd = os.open(%r, os.O_PATH | os.O_DIRECTORY)\n"
               "print(os.read(os.open('allowed', os.O_RDONLY, dir_fd=fd), 64).decode(), end='')\n"
-              "try:\n"
-              "    os.open('/etc', os.O_PATH)\n"
-              "    print('escaped')\n"
-              "except PermissionError:\n"
-              "    print('refused')\n" % path("data"))
+              "etc = os.open('/etc', os.O_PATH | os.O_DIRECTORY)\n"
+              "for how in ('hostname', '/proc/self/fd/%%d' %% etc):\n"
+              "    try:\n"
+              "        os.open(how, os.O_RDONLY, dir_fd=etc)\n"
+              "        print('escaped')\n"
+              "    except OSError:\n"
+              "        print('refused')\n" % path("data"))
     status, out, err = run("--allow", "r:" + path("data") + "/", "--", PYTHON, "-c", script)
-    check_eq((status, out), (0, "allowed\nrefused\n"), "O_PATH: " + err)
+    check_eq((status, out), (0, "allowed\nrefused\nrefused\n"), "O_PATH: " + err)
 
 
 @case
