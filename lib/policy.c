@@ -190,8 +190,20 @@ int oh_policy_hint(const struct openhook_policy *p, const char *path, unsigned n
 
         if (r && r->deny)
                 return snprintf(buf, size, "denied by 'deny %s' (%s)", r->written, r->origin);
-        return snprintf(buf, size, "--allow %s:%s",
-                        oh_perms_format(needed | oh_policy_letters(p, path), letters), path);
+        oh_perms_format(needed | oh_policy_letters(p, path), letters);
+
+        /* A new file's name is often random (gcc's /tmp/ccXXXXXX.s): a rule
+         * for that one name never matches again, so also offer its
+         * directory (never "/", which would cover everything).  When both
+         * do not fit, the exact rule alone. */
+        const char *slash = strrchr(path, '/');
+        if ((needed & OPENHOOK_PERM_C) && slash && slash != path && slash[1] != '\0') {
+                int n = snprintf(buf, size, "--allow %s:%s (or %s:%.*s/ for any new file there)",
+                                 letters, path, letters, (int) (slash - path), path);
+                if (n >= 0 && (size_t) n < size)
+                        return n;
+        }
+        return snprintf(buf, size, "--allow %s:%s", letters, path);
 }
 
 /* ---- Adding rules ------------------------------------------------------ */

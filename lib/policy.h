@@ -55,7 +55,9 @@ bool oh_policy_rule_below(const struct openhook_policy *p, const char *path);
 /* Writes into BUF why PATH lacks the NEEDED letters: "denied by 'deny /etc/'
  * (policy.conf:3)" when a deny rule decides, else the option that would
  * permit it, e.g. "--allow rw:/data/x" (the letters already granted plus
- * NEEDED).  Returns what snprintf returns. */
+ * NEEDED).  When NEEDED includes c the directory is offered too:
+ * "--allow c:/tmp/x (or c:/tmp/ for any new file there)" (never "/"; the
+ * exact rule alone when both do not fit).  Returns what snprintf returns. */
 int oh_policy_hint(const struct openhook_policy *p, const char *path, unsigned needed, char *buf, size_t size);
 
 /* Parses policy-file text BUF[0..LEN) (need not be NUL-terminated; NUL bytes

@@ -22,6 +22,7 @@ struct learn_entry {
         unsigned int letters;
         unsigned int count;     /* collapse: entries sharing this parent */
         bool dir;               /* used as a directory: never collapsed */
+        bool temporary;         /* a DIR/ rule for files the run created and removed */
         char path[];
 };
 
@@ -466,7 +467,8 @@ static void write_header(FILE *f, char *const *argv)
                 for (const char *c = *a; *c; c++)
                         fputc((unsigned char)*c < 0x20 ? '?' : *c, f);
         }
-        fputs("\n# It grants what that run used and nothing else; review it before use.\n"
+        fputs("\n# It grants what that run used and nothing else (temporary files by their\n"
+              "# directory); review it before use.\n"
               "# See openhook-policy(5), and \"Learning a policy\" in openhook(1).\n\n", f);
 }
 
@@ -489,13 +491,113 @@ static void write_rules(FILE *f, struct learn_entry **items, size_t n)
                         fputs("# not granted: a path too long to write\n", f);
                         continue;
                 }
+                if (items[i]->temporary)
+                        fputs("# temporary files created and removed by the run (names vary from run to run):\n",
+                              f);
                 oh_perms_format(items[i]->letters, letters);
                 fprintf(f, "allow %s %s\n", letters, spelled);
         }
 }
 
-static int write_file(int fd, char *const *argv, struct learn_entry **items, size_t n)
+/* The learned rules, split for writing: the ones kept (exact, or collapsed)
+ * and the DIR/ rules that stand for the run's temporary files. */
+struct learn_rules {
+        struct pathset kept;
+        struct pathset temporary;
+        bool temporary_in_root;         /* some stayed exact: their directory is "/" */
+        int error;                      /* of merging the two */
+};
+
+static void learn_rules_clear(struct learn_rules *r)
 {
+        pathset_clear(&r->kept);
+        pathset_clear(&r->temporary);
+}
+
+/* A file the run created and removed again (c and d, gone now) is a
+ * temporary: its name is usually random (gcc's /tmp/ccXXXXXX.s), so an
+ * exact rule for it would never match the next run's name. */
+static bool is_temporary(const struct learn_entry *e)
+{
+        const unsigned int cd = OPENHOOK_PERM_C | OPENHOOK_PERM_D;
+        struct stat st;
+
+        if ((e->letters & cd) != cd)
+                return false;
+        return lstat(e->path, &st) < 0 && (errno == ENOENT || errno == ENOTDIR);
+}
+
+/* The directory a temporary's rule covers: its nearest ancestor that still
+ * exists (the parent, unless that was a temporary directory too, as with
+ * mkdtemp), as "DIR/"; "" for "/", which is never granted. */
+static void temporary_home(const char *path, char out[static PATH_MAX + 1])
+{
+        struct stat st;
+
+        snprintf(out, PATH_MAX, "%s", path);
+        do
+                pop_component(out);
+        while (out[0] != '\0' && lstat(out, &st) < 0);
+        if (out[0] != '\0')
+                strcat(out, "/");
+}
+
+/* The rule for PATH in SET, with E's letters added; NULL when out of memory. */
+static struct learn_entry *add_rule(struct pathset *set, const struct learn_entry *e, const char *path)
+{
+        struct learn_entry *o = pathset_get(set, path);
+        if (o) {
+                o->letters |= e->letters;
+                o->dir |= e->dir;
+        }
+        return o;
+}
+
+static int split_temporaries(struct learn_entry **items, size_t n, struct learn_rules *out)
+{
+        for (size_t i = 0; i < n; i++) {
+                const char *rule = items[i]->path;
+                struct pathset *set = &out->kept;
+                char home[PATH_MAX + 1];
+
+                if (is_temporary(items[i])) {
+                        temporary_home(items[i]->path, home);
+                        if (home[0] != '\0') {
+                                rule = home;
+                                set = &out->temporary;
+                        } else
+                                out->temporary_in_root = true;
+                }
+                if (!add_rule(set, items[i], rule))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Adds the temporaries' DIR/ rules to the kept ones, so that one sorted
+ * list is written. */
+static void merge_temporary(const void *node, VISIT which, void *userdata)
+{
+        struct learn_rules *rules = userdata;
+
+        if ((which == postorder || which == leaf) && rules->error == 0) {
+                const struct learn_entry *e = *(struct learn_entry *const *)node;
+                struct learn_entry *o = add_rule(&rules->kept, e, e->path);
+
+                if (o)
+                        o->temporary = true;
+                else
+                        rules->error = -ENOMEM;
+        }
+}
+
+static int write_file(int fd, char *const *argv, const struct learn_rules *rules)
+{
+        _cleanup_free_ struct learn_entry **items = NULL;
+        int r = pathset_sorted(&rules->kept, &items);
+        if (r < 0)
+                return r;
+
         _cleanup_close_ int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (dup_fd < 0)
                 return oh_negerrno();
@@ -505,32 +607,46 @@ static int write_file(int fd, char *const *argv, struct learn_entry **items, siz
         TAKE_FD(dup_fd);
 
         write_header(f, argv);
-        write_rules(f, items, n);
-        int r = ferror(f) ? -EIO : 0;
+        if (rules->temporary_in_root)
+                fputs("# Temporary files created and removed by the run directly in / keep their\n"
+                      "# exact rules (a rule for / would cover everything).\n", f);
+        write_rules(f, items, rules->kept.n);
+        r = ferror(f) ? -EIO : 0;
         if (fclose(f) != 0 && r == 0)
                 r = oh_negerrno();
         return r;
 }
 
+/* Temporaries first: they become DIR/ rules with or without collapsing
+ * (a learned policy must work again), and are kept out of the collapse
+ * count, which is about the files that stay. */
 static int learn_write_locked(struct oh_learn *l, int fd, char *const *argv)
 {
         _cleanup_free_ struct learn_entry **items = NULL;
-        struct pathset collapsed = {};
-        const struct pathset *rules = &l->seen;
+        struct learn_rules rules = {};
         int r = l->error;
 
-        if (r == 0 && l->collapse) {
+        if (r == 0)
                 r = pathset_sorted(&l->seen, &items);
-                if (r == 0)
-                        r = collapse(items, l->seen.n, &collapsed);
+        if (r == 0)
+                r = split_temporaries(items, l->seen.n, &rules);
+        if (r == 0 && l->collapse) {
+                struct pathset collapsed = {};
+
                 free(TAKE_PTR(items));
-                rules = &collapsed;
+                r = pathset_sorted(&rules.kept, &items);
+                if (r == 0)
+                        r = collapse(items, rules.kept.n, &collapsed);
+                pathset_clear(&rules.kept);
+                rules.kept = collapsed;
+        }
+        if (r == 0) {
+                twalk_r(rules.temporary.root, merge_temporary, &rules);
+                r = rules.error;
         }
         if (r == 0)
-                r = pathset_sorted(rules, &items);
-        if (r == 0)
-                r = write_file(fd, argv, items, rules->n);
-        pathset_clear(&collapsed);
+                r = write_file(fd, argv, &rules);
+        learn_rules_clear(&rules);
         return r;
 }
 

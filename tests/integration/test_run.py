@@ -527,7 +527,10 @@ def learn_writes_a_narrow_policy_that_check_accepts_and_that_works_again():
     check(not any("unrelated" in r for r in got), "an unrelated path was granted")
     check(all(r.split(" ", 2)[2].startswith(tree + "/") for r in got),
           "a rule outside the tree the command used")
-    check(not any(r.endswith("/") for r in got), "a subtree rule without --learn-collapse")
+    # result.tmp and final.txt were created and removed: temporaries, which
+    # the directory they were made in stands for.
+    check_eq([r for r in got if r.endswith("/")], ["allow wcd %s/out/" % tree],
+             "the only subtree rule without --learn-collapse")
 
     status, out, err = run_openhook("check", "--policy", policy)
     check_eq(status, 0, "openhook check (%s%s)" % (out, err))
@@ -616,6 +619,57 @@ def learn_grants_c_only_for_files_the_run_created(mode):
     check_eq(status, 0, "re-run under the learned policy (stderr: %s)" % err)
     check_eq(read(path("tree", "log")), b"old\nmore\nmore\n", "the re-run's append")
     check_eq(read(path("tree", "out.txt")), b"alpha\n", "the re-run's new file")
+
+
+# Like gcc with its /tmp/ccXXXXXX.s: a randomly named temporary file is
+# created, written, read back and removed, then a result written.
+TEMPORARY_PROGRAM = r'''
+import os, sys
+root = sys.argv[1]
+tmp = os.path.join(root, "scratch", "cc%s.s" % os.urandom(6).hex())
+with open(tmp, "w") as f:
+    f.write("intermediate\n")
+with open(tmp) as f:
+    data = f.read()
+os.unlink(tmp)
+with open(os.path.join(root, "result.txt"), "w") as f:
+    f.write(data.upper())
+'''
+
+
+@ohtest.scenario_per_mode(("preload", "seccomp"))
+def learned_policy_covers_temporary_files_under_new_random_names(mode):
+    tree = learn_tree()
+    os.mkdir(path("tree", "scratch"))
+    prog = [PYTHON, "-c", TEMPORARY_PROGRAM, tree]
+    for collapse in ([], ["--learn-collapse"]):
+        if os.path.exists(path("tree", "result.txt")):
+            os.unlink(path("tree", "result.txt"))   # the learning run creates it
+        policy = path("learned.policy")
+        status, _, err = ohtest.run_confined(mode, prog, extra=["--learn", policy] + collapse)
+        check_eq(status, 0, "learning run %s (stderr: %s)" % (collapse, err))
+        text = read(policy).decode()
+        got = rules(policy)
+        ohtest.diag(text)
+        check_eq([r for r in got if r.endswith("/")], ["allow rwcd %s/scratch/" % tree],
+                 "one subtree rule, for the temporaries' directory %s" % collapse)
+        check(not any(".s" in r for r in got), "the temporary's own name was learned")
+        check("allow wc %s/result.txt" % tree in got, "the result keeps its exact rule")
+        comment = "# temporary files created and removed by the run"
+        lines = text.splitlines()
+        at = lines.index("allow rwcd %s/scratch/" % tree)
+        check(lines[at - 1].startswith(comment), "a comment line says why the directory is granted")
+        check_eq(run_openhook("check", "--policy", policy)[0], 0, "openhook check")
+
+        # The re-run picks another random name, and still succeeds.
+        os.unlink(path("tree", "result.txt"))
+        status, _, err = ohtest.run_confined(mode, prog, extra=["--policy", policy])
+        check_eq(status, 0, "re-run under the learned policy %s (stderr: %s)" % (collapse, err))
+        check_eq(read(path("tree", "result.txt")), b"INTERMEDIATE\n", "the re-run's result")
+        check_eq(os.listdir(path("tree", "scratch")), [], "the re-run's temporary is gone")
+        status, _, _ = ohtest.run_confined(mode, [PYTHON, "-c", "open(%r).read()" % path(
+            "tree", "unrelated", "other.txt")], extra=["--policy", policy])
+        check(status != 0, "an unrelated file is readable under the learned policy")
 
 
 # A policy file reads a blank as the end of a path, '"' and '\\' as quoting,

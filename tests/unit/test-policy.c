@@ -447,6 +447,30 @@ static void hint_names_the_missing_letters_or_the_deny_rule(void)
         openhook_policy_free(p);
 }
 
+static void hint_for_a_create_also_offers_the_directory(void)
+{
+        struct openhook_policy *p = policy();
+        char hint[256], small[40];
+        int r;
+
+        free(parse(p, "allow r /data/\ndeny /data/private/\n", &r));
+        CHECK_EQ(r, 0);
+        oh_policy_hint(p, "/tmp/cc6BPkzA.s", C, hint, sizeof(hint));
+        CHECK_STREQ(hint, "--allow c:/tmp/cc6BPkzA.s (or c:/tmp/ for any new file there)");
+        oh_policy_hint(p, "/data/new", C | W, hint, sizeof(hint));
+        CHECK_STREQ(hint, "--allow rwc:/data/new (or rwc:/data/ for any new file there)");
+        /* never "/": that rule would cover everything */
+        oh_policy_hint(p, "/new", C, hint, sizeof(hint));
+        CHECK_STREQ(hint, "--allow c:/new");
+        /* a deny decides whatever is needed */
+        oh_policy_hint(p, "/data/private/new", C, hint, sizeof(hint));
+        CHECK_STREQ(hint, "denied by 'deny /data/private/' (policy.conf:2)");
+        /* when both do not fit, the exact rule alone */
+        oh_policy_hint(p, "/tmp/cc6BPkzA.s", C, small, sizeof(small));
+        CHECK_STREQ(small, "--allow c:/tmp/cc6BPkzA.s");
+        openhook_policy_free(p);
+}
+
 static void ancestors_of_allowed_paths_are_known(void)
 {
         struct openhook_policy *p = policy();
@@ -555,6 +579,7 @@ int main(void)
         RUN(allows_of_same_path_merge_letters);
         RUN(root_subtree_rule_covers_everything);
         RUN(hint_names_the_missing_letters_or_the_deny_rule);
+        RUN(hint_for_a_create_also_offers_the_directory);
         RUN(ancestors_of_allowed_paths_are_known);
         RUN(rule_paths_are_normalised_lexically);
         RUN(rule_through_symlink_matches_the_real_path);

@@ -580,7 +580,8 @@ static void write_without_c_cannot_create(void)
         allow("rw", "in/");
         CHECK_EQ(try_open(P("in/new"), O_WRONLY | O_CREAT, 0644), -EACCES);
         CHECK(!exists(P("in/new")));
-        snprintf(expected, sizeof(expected), "--allow rwc:%s", P("in/new"));
+        snprintf(expected, sizeof(expected), "--allow rwc:%s (or rwc:%s for any new file there)",
+                 P("in/new"), P("in/"));
         CHECK_STREQ(v.hint, expected);
         CHECK_EQ(try_open(P("in/file"), O_WRONLY | O_CREAT, 0644), 0);  /* exists: no c needed */
         CHECK_EQ(try_open(P("in/file"), O_WRONLY | O_CREAT | O_EXCL, 0644), -EACCES);
