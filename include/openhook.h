@@ -36,6 +36,24 @@ enum openhook_command {
         OPENHOOK_CMD_UTIMENS = 11,
 };
 
+/* What openhook run's supervisor decides that no wire command asks for:
+ * the command of a struct openhook_decision (never sent on the wire).
+ * PATH is the socket or the file the fd names ("" for an fd with no
+ * name), or for the others what was asked ("TIOCSTI", "AF_INET"). */
+enum {
+        OPENHOOK_DECISION_SOCKET_CONNECT = 0x100,
+        OPENHOOK_DECISION_SOCKET_SEND = 0x101,
+        OPENHOOK_DECISION_FCHMOD = 0x102,
+        OPENHOOK_DECISION_FCHOWN = 0x103,
+        OPENHOOK_DECISION_FUTIMENS = 0x104,
+        OPENHOOK_DECISION_FSETXATTR = 0x105,
+        OPENHOOK_DECISION_FREMOVEXATTR = 0x106,
+        OPENHOOK_DECISION_FSETFLAGS = 0x107,
+        OPENHOOK_DECISION_IOCTL = 0x108,
+        OPENHOOK_DECISION_KEYRING = 0x109,
+        OPENHOOK_DECISION_SOCKET = 0x10a,
+};
+
 /* Largest message_size a broker accepts; larger framing closes the
  * connection.  Paths of OPENHOOK_PATH_MAX bytes or more get -ENAMETOOLONG. */
 #define OPENHOOK_MSG_MAX 16384u

@@ -948,3 +948,27 @@ int oh_do_utimens(const struct openhook_policy *p, const char *path, const struc
 {
         return do_meta(p, path, flags, &(struct meta_args) { .op = META_UTIMENS, .times = times }, v);
 }
+
+/* ---- UNIX sockets by path ---------------------------------------------- */
+
+static int socket_op(const struct openhook_policy *p, struct target *t, const void *args, struct oh_verdict *v)
+{
+        int r = decide(p, t, W, v);
+
+        return r < 0 ? r : act_open(t, O_PATH | O_CLOEXEC, 0, 0);
+}
+
+int oh_do_socket_path(const struct openhook_policy *p, const char *path, struct oh_verdict *v)
+{
+        struct stat st;
+        int fd = with_path(p, path, true, W, socket_op, NULL, v);
+
+        if (fd < 0)
+                return fd;
+        /* What connect(2) answers for a name that is not a socket. */
+        if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+                close(fd);
+                return -ECONNREFUSED;
+        }
+        return fd;
+}

@@ -37,4 +37,11 @@ int oh_do_chmod(const struct openhook_policy *p, const char *path, uint32_t mode
 int oh_do_utimens(const struct openhook_policy *p, const char *path, const struct timespec times[2], uint32_t flags,
                   struct oh_verdict *v);
 
+/* A UNIX socket to connect or send to: w on PATH (the kernel asks write
+ * permission on the socket file), a final symlink followed as connect(2)
+ * does.  Returns an O_PATH fd of the socket, to be reached through
+ * /proc/self/fd/N, so the kernel meets the very inode decided on;
+ * -ECONNREFUSED when PATH is not a socket. */
+int oh_do_socket_path(const struct openhook_policy *p, const char *path, struct oh_verdict *v);
+
 #endif

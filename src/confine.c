@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/fs.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -181,13 +182,16 @@ static int ll_collect(const struct openhook_policy *policy, struct ll_rules *r)
         return 0;
 }
 
-static int confine_landlock(const struct openhook_policy *policy)
+int oh_landlock_floor(const struct openhook_policy *policy, const struct oh_ll_rule *extra, size_t n_extra,
+                      unsigned int ll_flags)
 {
         struct ll_rules r = {};
         int k = ll_collect(policy, &r);
 
+        for (size_t i = 0; k >= 0 && i < n_extra; i++)
+                k = ll_rules_push(&r, strdup(extra[i].path), extra[i].access);
         if (k >= 0)
-                k = oh_landlock_apply(r.v, r.n);
+                k = oh_landlock_apply(r.v, r.n, ll_flags);
         ll_rules_done(&r);
         return k;
 }
@@ -317,15 +321,20 @@ static const int allowed_syscalls[] = {
  * memory.  libseccomp asks seccomp() for the notification sizes; seccomp()
  * can only ever add restrictions, so it is allowed whole. */
 static const int supervisor_syscalls[] = {
-        SCMP_SYS(process_vm_readv), SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_getfd),
-        SCMP_SYS(pidfd_send_signal), SCMP_SYS(seccomp),
+        SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev), SCMP_SYS(pidfd_open),
+        SCMP_SYS(pidfd_getfd), SCMP_SYS(pidfd_send_signal), SCMP_SYS(seccomp),
+        /* connect and sends for the program, on its own sockets
+         * (seccomp_sockets.c), and metadata through its fds
+         * (seccomp_fdmeta.c) */
+        SCMP_SYS(connect), SCMP_SYS(sendmmsg), SCMP_SYS(fchmod), SCMP_SYS(fchownat),
+        SCMP_SYS(fsetxattr), SCMP_SYS(fremovexattr),
 };
 
 /* ID_VALID also under its first, wrong-direction number, which the kernel
  * still accepts and older libseccomp sends. */
 static const unsigned long supervisor_ioctls[] = {
         SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND, SECCOMP_IOCTL_NOTIF_ID_VALID,
-        SECCOMP_IOR(2, __u64), SECCOMP_IOCTL_NOTIF_ADDFD,
+        SECCOMP_IOR(2, __u64), SECCOMP_IOCTL_NOTIF_ADDFD, FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR,
 };
 
 static int allow_all(scmp_filter_ctx ctx, const int *nrs, size_t n)
@@ -470,12 +479,13 @@ int oh_broker_confine(const struct openhook_policy *policy, unsigned int flags)
          * /etc/localtime walled off. */
         tzset();
 
-        /* A seccomp supervisor must read paths from its targets' memory,
-         * and Landlock lets a restricted process do that (process_vm_readv,
-         * /proc/PID/mem) only for processes in its own or a nested domain:
-         * the programs it supervises are not.  It keeps the other layers. */
-        if (!(flags & OH_CONFINE_SECCOMP_SUPERVISOR))
-                k = confine_landlock(policy);
+        /* A seccomp supervisor must read its targets' memory, which
+         * Landlock allows only into the supervisor's own domain or one
+         * nested in it: openhook run raises the floor in the process that
+         * starts both broker and command (oh_landlock_floor()), and the
+         * broker adds no domain of its own on top. */
+        if (!(flags & OH_CONFINE_NO_LANDLOCK))
+                k = oh_landlock_floor(policy, NULL, 0, 0);
         else if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 k = oh_negerrno();
         if (k < 0)

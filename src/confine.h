@@ -6,9 +6,18 @@
 
 #include "openhook.h"
 
+#include "landlock.h"
+
 enum {
         OH_CONFINE_SECCOMP_SUPERVISOR = 1u << 0, /* also needs /proc/PID access and the notify ioctls */
+        OH_CONFINE_NO_LANDLOCK = 1u << 1,        /* the floor is already raised (or must not be) */
 };
+
+/* Landlock on the union of what POLICY can grant plus EXTRA (openhook
+ * run: the command's direct set), with OH_LL_APPLY_* FLAGS, for the
+ * calling thread and its future children.  0 or -errno. */
+int oh_landlock_floor(const struct openhook_policy *policy, const struct oh_ll_rule *extra, size_t n_extra,
+                      unsigned int ll_flags);
 
 /* Landlock limited to the union of what POLICY can grant, no_new_privs, a
  * seccomp allowlist of the syscalls the broker uses, and no capabilities it

@@ -184,8 +184,24 @@ static const char *command_name(uint32_t command)
                 [OPENHOOK_CMD_UTIMENS] = "utimens",
         };
 
+        static const char *const supervised[] = {
+                [OPENHOOK_DECISION_SOCKET_CONNECT - 0x100] = "connect to socket",
+                [OPENHOOK_DECISION_SOCKET_SEND - 0x100] = "send to socket",
+                [OPENHOOK_DECISION_FCHMOD - 0x100] = "fchmod",
+                [OPENHOOK_DECISION_FCHOWN - 0x100] = "fchown",
+                [OPENHOOK_DECISION_FUTIMENS - 0x100] = "futimens",
+                [OPENHOOK_DECISION_FSETXATTR - 0x100] = "fsetxattr",
+                [OPENHOOK_DECISION_FREMOVEXATTR - 0x100] = "fremovexattr",
+                [OPENHOOK_DECISION_FSETFLAGS - 0x100] = "set inode flags of",
+                [OPENHOOK_DECISION_IOCTL - 0x100] = "ioctl",
+                [OPENHOOK_DECISION_KEYRING - 0x100] = "keyring call",
+                [OPENHOOK_DECISION_SOCKET - 0x100] = "socket",
+        };
+
         if (command < ELEMENTSOF(names) && names[command])
                 return names[command];
+        if (command >= 0x100 && command - 0x100 < ELEMENTSOF(supervised) && supervised[command - 0x100])
+                return supervised[command - 0x100];
         return "unknown";
 }
 

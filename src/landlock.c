@@ -4,6 +4,7 @@
  * rights added after ABI 1 are defined here when the header lacks them. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <linux/landlock.h>
 #include <stdint.h>
 #include <sys/prctl.h>
@@ -23,6 +24,19 @@
 #ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
 #endif
+/* ABI 4: TCP; ABI 6: scopes.  Named here, as the header may predate them. */
+#define OH_LL_NET_BIND_TCP (1ULL << 0)
+#define OH_LL_NET_CONNECT_TCP (1ULL << 1)
+#define OH_LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#define OH_LL_SCOPE_SIGNAL (1ULL << 1)
+
+/* The kernel's struct landlock_ruleset_attr as of ABI 6; a prefix of it is
+ * passed, as long as the running ABI knows. */
+struct oh_ll_ruleset_attr {
+        uint64_t handled_access_fs;
+        uint64_t handled_access_net;
+        uint64_t scoped;
+};
 
 #define LL_MAKE_ANY (LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | \
                      LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK | \
@@ -102,22 +116,39 @@ static int ll_add_rule(int ruleset, const struct oh_ll_rule *rule, uint64_t hand
         return 0;
 }
 
-int oh_landlock_apply(const struct oh_ll_rule *rules, size_t n)
+/* The ruleset's handled rights for FLAGS (OH_LL_APPLY_*) on ABI, and how
+ * many bytes of the attribute the kernel must read. */
+static size_t ll_ruleset_attr(int abi, unsigned int flags, struct oh_ll_ruleset_attr *attr)
+{
+        size_t size = sizeof(attr->handled_access_fs);
+
+        *attr = (struct oh_ll_ruleset_attr) { .handled_access_fs = ll_handled(abi) };
+        /* No TCP rule is ever added: handling the rights denies them all. */
+        if ((flags & OH_LL_APPLY_NO_TCP) && abi >= 4) {
+                attr->handled_access_net = OH_LL_NET_BIND_TCP | OH_LL_NET_CONNECT_TCP;
+                size = offsetof(struct oh_ll_ruleset_attr, scoped);
+        }
+        if ((flags & OH_LL_APPLY_SCOPE) && abi >= 6) {
+                attr->scoped = OH_LL_SCOPE_ABSTRACT_UNIX_SOCKET | OH_LL_SCOPE_SIGNAL;
+                size = sizeof(*attr);
+        }
+        return size;
+}
+
+int oh_landlock_apply(const struct oh_ll_rule *rules, size_t n, unsigned int flags)
 {
         int abi = oh_landlock_abi();
         if (abi < 0)
                 return abi;
 
-        struct landlock_ruleset_attr ruleset_attr = { .handled_access_fs = ll_handled(abi) };
-        /* Only the first field is passed: network and scope rights are not
-         * restricted, and the size keeps this valid on every ABI. */
-        _cleanup_close_ int ruleset = (int)syscall(SYS_landlock_create_ruleset, &ruleset_attr,
-                                                   sizeof(ruleset_attr.handled_access_fs), 0);
+        struct oh_ll_ruleset_attr attr;
+        size_t size = ll_ruleset_attr(abi, flags, &attr);
+        _cleanup_close_ int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
         if (ruleset < 0)
                 return oh_negerrno();
 
         for (size_t i = 0; i < n; i++) {
-                int r = ll_add_rule(ruleset, &rules[i], ruleset_attr.handled_access_fs);
+                int r = ll_add_rule(ruleset, &rules[i], attr.handled_access_fs);
                 if (r < 0)
                         return r;
         }

@@ -24,10 +24,23 @@ struct oh_ll_rule {
  * not available (not built in, or disabled at boot). */
 int oh_landlock_abi(void);
 
+enum {
+        /* ABI 6: no signal to, and no abstract UNIX socket of, a process
+         * outside the new domain (and the domains nested in it). */
+        OH_LL_APPLY_SCOPE = 1u << 0,
+        /* ABI 4: no TCP bind or connect at all. */
+        OH_LL_APPLY_NO_TCP = 1u << 1,
+};
+
+/* The first ABI with each OH_LL_APPLY_* flag; below it the flag is
+ * silently left out (callers tell the user). */
+#define OH_LL_ABI_SCOPE 6
+#define OH_LL_ABI_NET 4
+
 /* Sets no_new_privs and restricts the calling thread (and its future
  * children) to RULES: every filesystem right the ABI handles is denied
  * except those granted.  A rule whose path does not exist is skipped.
- * Returns 0 or -errno. */
-int oh_landlock_apply(const struct oh_ll_rule *rules, size_t n);
+ * FLAGS: OH_LL_APPLY_*.  Returns 0 or -errno. */
+int oh_landlock_apply(const struct oh_ll_rule *rules, size_t n, unsigned int flags);
 
 #endif

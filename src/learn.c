@@ -370,6 +370,20 @@ void oh_learn_observe(const struct openhook_decision *d, void *userdata)
         case OPENHOOK_CMD_UTIMENS:
                 learn_note(l, d->path, !(d->flags & AT_SYMLINK_NOFOLLOW), OPENHOOK_PERM_W, false);
                 break;
+        case OPENHOOK_DECISION_SOCKET_CONNECT:
+        case OPENHOOK_DECISION_SOCKET_SEND:
+                learn_note(l, d->path, true, OPENHOOK_PERM_W, false);
+                break;
+        case OPENHOOK_DECISION_FCHMOD:
+        case OPENHOOK_DECISION_FCHOWN:
+        case OPENHOOK_DECISION_FUTIMENS:
+        case OPENHOOK_DECISION_FSETXATTR:
+        case OPENHOOK_DECISION_FREMOVEXATTR:
+        case OPENHOOK_DECISION_FSETFLAGS:
+                /* The file the fd names; "" for one without a name. */
+                if (d->path[0] == '/')
+                        learn_note(l, d->path, false, OPENHOOK_PERM_W, false);
+                break;
         default:
                 break;
         }

@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "confine.h"
 #include "fdpass.h"
 #include "run.h"
 #include "seccomp_notify.h"
@@ -37,6 +38,7 @@ enum {
         OPT_UNCONFINED,
         OPT_DIRECT_READS,
         OPT_NO_SHIM,
+        OPT_NO_NETWORK,
 };
 
 struct run_options {
@@ -50,6 +52,8 @@ struct run_options {
         bool default_direct;
         bool direct_reads;
         bool no_shim;                   /* seccomp mode without the preload shim */
+        bool no_network;                /* AF_UNIX sockets only, no TCP */
+        bool supervised;                /* a supervisor can read COMMAND's syscalls (both modes) */
         const char **direct;            /* --direct arguments */
         size_t n_direct;
         char **argv;                    /* COMMAND [ARG]... */
@@ -87,8 +91,12 @@ static void help(void)
                "                       applies to them (seccomp mode: only to the opens\n"
                "                       the shim leaves to the kernel); not with --learn\n"
                "                       or --unconfined\n"
+               "  --no-network         no sockets but AF_UNIX (Landlock denies TCP where\n"
+               "                       the kernel can, and socket() refuses the other\n"
+               "                       families)\n"
                "  --unconfined         do not apply Landlock (needed where the kernel\n"
-               "                       lacks it): direct opens are then not prevented\n"
+               "                       lacks it): direct opens are then not prevented,\n"
+               "                       nor signals and abstract sockets outside\n"
                "  -h, --help           show this help\n"
                "\n"
                "Exit status: that of COMMAND (128+N if signal N killed it); 125 if\n"
@@ -131,6 +139,7 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                 { "unconfined", no_argument, NULL, OPT_UNCONFINED },
                 { "direct-reads", no_argument, NULL, OPT_DIRECT_READS },
                 { "no-shim", no_argument, NULL, OPT_NO_SHIM },
+                { "no-network", no_argument, NULL, OPT_NO_NETWORK },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -175,6 +184,9 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                 case OPT_NO_SHIM:
                         o->no_shim = true;
                         break;
+                case OPT_NO_NETWORK:
+                        o->no_network = true;
+                        break;
                 case 'h':
                         help();
                         exit(OH_EXIT_OK);
@@ -217,24 +229,44 @@ static void require_landlock(const struct run_options *o)
  * inherited fds), and with the shim as its fast path it is as fast as
  * preload mode.  A kernel without what it needs gets preload mode instead,
  * unless seccomp mode was asked for (--no-shim asks for it). */
-static void choose_mode(struct run_options *o)
+static const char *probe_failure(int r)
 {
-        if (o->mode_given && o->mode == RUN_MODE_PRELOAD)
-                return;
-        int r = oh_seccomp_probe();
-        if (r >= 0) {
-                o->mode = RUN_MODE_SECCOMP;
-                return;
-        }
-        const char *why = r == -EOPNOTSUPP
+        return r == -EOPNOTSUPP
                 ? "this kernel cannot inject descriptors through seccomp user notification (Linux 5.14+)"
                 : r == -EPERM ? "Yama's ptrace_scope keeps the supervisor from reading COMMAND's "
                                 "system call arguments (it needs CAP_SYS_PTRACE)"
                 : strerror(-r);
-        if (o->mode_given || o->no_shim)
-                oh_die(OH_EXIT_RUN_FAILED, "--mode seccomp is not available: %s", why);
-        oh_warn("%s: using --mode preload", why);
-        o->mode = RUN_MODE_PRELOAD;
+}
+
+/* In both modes a supervisor decides what Landlock cannot hold (sockets
+ * by path, metadata through fds, the terminal, keyrings); preload mode
+ * needs no fd injection for that.  Where it cannot read COMMAND's
+ * arguments, those calls are refused outright instead. */
+static void choose_mode(struct run_options *o)
+{
+        int r = oh_seccomp_probe();
+
+        o->supervised = r >= 0 || r == -EOPNOTSUPP;
+        if (!(o->mode_given && o->mode == RUN_MODE_PRELOAD)) {
+                if (r >= 0) {
+                        o->mode = RUN_MODE_SECCOMP;
+                        return;
+                }
+                if (o->mode_given || o->no_shim)
+                        oh_die(OH_EXIT_RUN_FAILED, "--mode seccomp is not available: %s", probe_failure(r));
+                oh_warn("%s: using --mode preload", probe_failure(r));
+                o->mode = RUN_MODE_PRELOAD;
+        }
+        if (!o->supervised)
+                oh_warn("%s: connect, sends with an address and metadata changes through fds are refused",
+                        probe_failure(r));
+}
+
+static unsigned int seccomp_flags(const struct run_options *o)
+{
+        return (o->mode == RUN_MODE_SECCOMP ? OH_SECCOMP_OPENS : 0) |
+               (o->no_network ? OH_SECCOMP_NO_NETWORK : 0) |
+               (o->supervised ? 0 : OH_SECCOMP_NO_LISTENER);
 }
 
 /* The file execvp() would run.  Found here, not by execvp() in the child,
@@ -375,6 +407,8 @@ struct run_child {
         const char *shim_direct;        /* OPENHOOK_DIRECT for the shim */
         const struct run_direct *direct;
         bool landlock;
+        unsigned int landlock_flags;    /* OH_LL_APPLY_* */
+        unsigned int seccomp_flags;     /* OH_SECCOMP_* */
         sigset_t sigmask;               /* restored before exec */
         int status_fd;                  /* CLOEXEC: a failure before or at exec */
 };
@@ -444,15 +478,14 @@ static int child_env(const struct run_child *c)
 }
 
 /* The listener reaches the broker before execve, so the filter's first
- * notification (possibly execve itself) already has someone to answer. */
+ * notification (possibly execve itself) already has someone to answer.
+ * Without one the broker is told so (fd -1). */
 static int child_seccomp(const struct run_child *c)
 {
-        _cleanup_close_ int listener = oh_seccomp_install();
+        _cleanup_close_ int listener = oh_seccomp_install(c->seccomp_flags);
         if (listener < 0)
                 return listener;
-        char byte = 0;
-        ssize_t n = oh_send(c->sock, &byte, sizeof(byte), listener);
-        return n < 0 ? (int)n : 0;
+        return oh_seccomp_send_listener(c->sock, c->seccomp_flags & OH_SECCOMP_NO_LISTENER ? -1 : listener);
 }
 
 /* The command acts on files through the broker, which has whatever
@@ -487,25 +520,18 @@ static noreturn void child_run(const struct run_child *c)
         if (r < 0)
                 child_fail(c, STAGE_SETUP, r);
         if (c->landlock) {
-                r = oh_landlock_apply(c->direct->rules, c->direct->n);
+                r = oh_landlock_apply(c->direct->rules, c->direct->n, c->landlock_flags);
                 if (r < 0)
                         child_fail(c, STAGE_LANDLOCK, r);
         }
         r = drop_capabilities();
         if (r < 0)
                 child_fail(c, STAGE_SETUP, r);
-        if (c->mode == RUN_MODE_PRELOAD) {
-                r = oh_seccomp_install_metadata_guard();
-                if (r < 0)
-                        child_fail(c, STAGE_SECCOMP, r);
-        }
-        if (c->mode == RUN_MODE_SECCOMP) {
-                r = child_seccomp(c);
-                if (r < 0)
-                        child_fail(c, STAGE_SECCOMP, r);
-                if (!c->preload)
-                        close(c->sock);
-        }
+        r = child_seccomp(c);
+        if (r < 0)
+                child_fail(c, STAGE_SECCOMP, r);
+        if (!c->preload)
+                close(c->sock);
         execv(c->path, c->argv);
         child_fail(c, STAGE_EXEC, oh_negerrno());
 }
@@ -698,6 +724,32 @@ static void prepare(struct run_state *s)
         }
 }
 
+/* The broker's Landlock floor, raised here so that broker and command
+ * share it: the command's own domain is then nested in the broker's,
+ * which is what lets a supervisor read the command's memory and take its
+ * fds (Landlock allows that only into one's own or a nested domain).  It
+ * is the union of what the policy can grant and the command's direct
+ * set, plus /proc, where the supervisor reads the command's cwd and fds;
+ * the broker adds no domain of its own. */
+static void raise_floor(const struct run_state *s)
+{
+        const struct run_direct *d = &s->direct;
+        _cleanup_free_ struct oh_ll_rule *extra = calloc(d->n + 1, sizeof(*extra));
+        int abi = oh_landlock_abi(), r;
+
+        if (!extra)
+                oh_die_errno(OH_EXIT_RUN_FAILED, -ENOMEM, "Landlock");
+        memcpy(extra, d->rules, d->n * sizeof(*extra));
+        extra[d->n] = (struct oh_ll_rule) { "/proc", OH_LL_READ };
+        r = oh_landlock_floor(s->policy, extra, d->n + 1, OH_LL_APPLY_SCOPE);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot confine the broker with Landlock");
+        if (abi < OH_LL_ABI_SCOPE)
+                oh_warn("this kernel's Landlock (ABI %d) cannot scope signals and abstract sockets "
+                        "(Linux 6.12+): COMMAND can signal processes outside the sandbox and "
+                        "connect to their abstract sockets", abi);
+}
+
 static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old_mask)
 {
         int sv[2];
@@ -707,8 +759,12 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
         _cleanup_close_ int broker_end = sv[0];
         _cleanup_close_ int command_end = sv[1];
 
+        if (!s->opt.unconfined)
+                raise_floor(s);
+
         struct run_broker b = {
                 .mode = s->opt.mode,
+                .seccomp_flags = seccomp_flags(&s->opt),
                 .policy = s->policy,
                 .sock = broker_end,
                 .peer = command_end,
@@ -732,6 +788,8 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 .direct = &s->direct,
                 .shim_direct = s->shim_direct,
                 .landlock = !s->opt.unconfined,
+                .landlock_flags = OH_LL_APPLY_SCOPE | (s->opt.no_network ? OH_LL_APPLY_NO_TCP : 0),
+                .seccomp_flags = seccomp_flags(&s->opt),
                 .sigmask = *old_mask,
         };
         int failed = 0;

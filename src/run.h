@@ -61,10 +61,11 @@ void run_direct_done(struct run_direct *d);
 
 struct run_broker {
         enum run_mode mode;
+        unsigned int seccomp_flags;     /* the command's filter (OH_SECCOMP_*) */
         const struct openhook_policy *policy;
         int sock;                       /* our end of the socketpair with the command:
-                                         * preload: served as OPENHOOK_FD;
-                                         * seccomp: the command sends its listener */
+                                         * first the command hands over its seccomp
+                                         * listener, then it is served as OPENHOOK_FD */
         int peer;                       /* the command's end, closed in the broker */
         struct oh_decision_log *log;
         struct oh_learn *learn;         /* NULL unless --learn */

@@ -14,7 +14,6 @@
 
 #include "cli.h"
 #include "confine.h"
-#include "fdpass.h"
 #include "run.h"
 #include "seccomp_notify.h"
 #include "util.h"
@@ -55,28 +54,25 @@ static void *supervise_thread(void *userdata)
 {
         struct supervisor *s = userdata;
 
-        s->result = oh_seccomp_supervise(s->listener, s->b->policy, broker_log, (void *)s->b);
+        s->result = oh_seccomp_supervise(s->listener, s->b->policy, s->b->seccomp_flags, broker_log,
+                                         (void *)s->b);
         return NULL;
 }
 
-/* The command installs its filter and sends us the listener right before
- * execve; end of stream without one means it failed earlier (run reports
- * that).  Then the notifications (everything the shim does not catch) get
- * a thread of their own, while this one serves the shim's socket, which
- * the command closed before execve under --no-shim. */
-static int serve_seccomp(const struct run_broker *b)
+/* The command installs its filter and hands us the listener right before
+ * execve (fd -1: nobody can supervise it, what would be notified is
+ * refused); end of stream means it failed earlier (run reports that).
+ * The notifications get a thread of their own, while this one serves the
+ * shim's socket, which the command closed before execve under --no-shim. */
+static int broker_serve(const struct run_broker *b)
 {
-        struct oh_received rcv = {};
-        char byte;
+        int fd = oh_seccomp_recv_listener(b->sock);
 
-        ssize_t n = oh_recv(b->sock, &byte, sizeof(byte), MSG_CMSG_CLOEXEC, &rcv);
-        if (n < 0)
-                return (int)n;
-        if (rcv.nfds != 1) {
-                oh_received_close(&rcv);
-                return 0;
-        }
-        _cleanup_close_ int listener = rcv.fds[0];
+        if (fd == -ENOMSG)
+                return serve_socket(b);
+        if (fd <= 0)
+                return fd;
+        _cleanup_close_ int listener = fd;
         struct supervisor s = { .b = b, .listener = listener };
         pthread_t thread;
         int r = -pthread_create(&thread, NULL, supervise_thread, &s);
@@ -89,7 +85,7 @@ static int serve_seccomp(const struct run_broker *b)
 
 static int broker_main(const struct run_broker *b)
 {
-        int r = b->mode == RUN_MODE_SECCOMP ? serve_seccomp(b) : serve_socket(b);
+        int r = broker_serve(b);
         if (r < 0) {
                 oh_warn("broker: %s", strerror(-r));
                 return OH_EXIT_RUN_FAILED;
@@ -124,11 +120,14 @@ static int broker_setup(const struct run_broker *b)
                 (void)dup2(null, STDOUT_FILENO);
         }
 
-        unsigned int flags = b->mode == RUN_MODE_SECCOMP ? OH_CONFINE_SECCOMP_SUPERVISOR : 0;
+        /* run raised our Landlock floor before forking us (none with
+         * --unconfined: a supervisor under Landlock could not read the
+         * memory of a command outside every domain). */
+        unsigned int flags = OH_CONFINE_NO_LANDLOCK;
+        if (!(b->seccomp_flags & OH_SECCOMP_NO_LISTENER))
+                flags |= OH_CONFINE_SECCOMP_SUPERVISOR;
         int r = oh_broker_confine(b->policy, flags);
-        /* Not built, or no Landlock: the latter only gets here with
-         * --unconfined, which accepted running without it. */
-        return r == -ENOSYS || r == -EOPNOTSUPP ? 0 : r;
+        return r == -ENOSYS ? 0 : r;
 }
 
 pid_t run_broker_start(const struct run_broker *b)

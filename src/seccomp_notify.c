@@ -30,12 +30,16 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "resolve.h"
+#include "seccomp_internal.h"
 #include "seccomp_notify.h"
 #include "seccomp_target.h"
 #include "spin.h"
@@ -54,77 +58,6 @@
  * broker. */
 #define OH_X86_O_LARGEFILE 0100000u
 
-#define ARG_NONE (-1)     /* no such argument */
-#define DIRFD_CWD (-1)    /* the path is looked up from the cwd */
-#define DIRFD_RAW (-2)    /* the string is not looked up (symlink target) */
-
-enum {
-        SC_HOW = 1u << 0,       /* arg 2 is a struct open_how, arg 3 its size */
-        SC_LEN64 = 1u << 1,     /* length split over args 1 (low) and 2 (high) */
-        /* The times of the utime family, in the argument after the path: */
-        SC_UTIMBUF = 1u << 2,   /* struct utimbuf: two whole seconds */
-        SC_TIMEVAL = 1u << 3,   /* two struct timeval */
-        SC_TIMESPEC = 1u << 4,  /* two struct timespec */
-        SC_TIME64 = 1u << 5,    /* 64-bit fields for i386 too (*_time64 calls) */
-        /* A NULL path is the fd form (futimens): not notified at all. */
-        SC_NULL_PATH_IS_FD = 1u << 6,
-};
-
-#define SC_TIMES (SC_UTIMBUF | SC_TIMEVAL | SC_TIMESPEC)
-
-struct sc_call;
-
-struct sc_path_arg {
-        int8_t path;            /* argument index of the string */
-        int8_t dirfd;           /* argument index of the dirfd, or DIRFD_* */
-};
-
-/* One notified syscall: where its arguments are and who answers it. */
-struct sc_syscall {
-        const char *name;
-        int (*act)(struct sc_call *c);
-        struct sc_path_arg p[2];
-        int8_t flags_arg;
-        int8_t mode_arg;
-        uint32_t fixed_flags;
-        unsigned int opts;
-};
-
-struct sc_nr {
-        uint32_t arch;
-        int nr;
-        const struct sc_syscall *sys;
-};
-
-struct sc_supervisor {
-        int listener;
-        uint32_t native_arch;
-        const struct openhook_policy *policy;
-        openhook_log_fn log;
-        void *userdata;
-        char *direct_buf;
-        const char *direct[64];
-        size_t n_direct;
-        struct sc_nr map[64];
-        size_t n_map;
-        bool warned_read;
-};
-
-/* Everything one notification needs, read before the validity check. */
-struct sc_call {
-        struct sc_supervisor *sv;
-        const struct seccomp_notif *req;
-        const struct sc_syscall *sys;
-        bool compat;
-        char path[2][PATH_MAX];
-        uint32_t flags;
-        uint32_t mode;
-        uint64_t length;
-        struct timespec times[2];
-        int newfd;              /* opened for the task, to inject */
-        bool cont;              /* let the kernel run the syscall */
-};
-
 static int act_open(struct sc_call *c);
 static int act_mkdir(struct sc_call *c);
 static int act_mknod(struct sc_call *c);
@@ -140,41 +73,70 @@ static int act_utimens(struct sc_call *c);
 #define P(path, dirfd) { path, dirfd }
 #define NOP P(ARG_NONE, ARG_NONE)
 
-/* Every syscall that creates, opens, removes, renames or resizes by path.
- * The names are resolved per architecture; a name an architecture lacks
- * (truncate64 on x86_64) is skipped there. */
+/* Every syscall that creates, opens, removes, renames or resizes by path
+ * (notified in seccomp mode), then what Landlock cannot hold (notified in
+ * every mode, SC_ALWAYS).  The names are resolved per architecture; a name
+ * an architecture lacks (truncate64 on x86_64) is skipped there. */
 static const struct sc_syscall syscalls[] = {
-        { "open",       act_open,     { P(0, DIRFD_CWD), NOP }, 1, 2, 0, 0 },
-        { "openat",     act_open,     { P(1, 0), NOP }, 2, 3, 0, 0 },
-        { "openat2",    act_open,     { P(1, 0), NOP }, ARG_NONE, ARG_NONE, 0, SC_HOW },
-        { "creat",      act_open,     { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, O_CREAT | O_WRONLY | O_TRUNC, 0 },
-        { "mkdir",      act_mkdir,    { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, 0, 0 },
-        { "mkdirat",    act_mkdir,    { P(1, 0), NOP }, ARG_NONE, 2, 0, 0 },
-        { "mknod",      act_mknod,    { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, 0, 0 },
-        { "mknodat",    act_mknod,    { P(1, 0), NOP }, ARG_NONE, 2, 0, 0 },
-        { "unlink",     act_unlink,   { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, 0 },
-        { "unlinkat",   act_unlink,   { P(1, 0), NOP }, 2, ARG_NONE, 0, 0 },
-        { "rmdir",      act_rmdir,    { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, 0 },
-        { "rename",     act_rename,   { P(0, DIRFD_CWD), P(1, DIRFD_CWD) }, ARG_NONE, ARG_NONE, 0, 0 },
-        { "renameat",   act_rename,   { P(1, 0), P(3, 2) }, ARG_NONE, ARG_NONE, 0, 0 },
-        { "renameat2",  act_rename,   { P(1, 0), P(3, 2) }, 4, ARG_NONE, 0, 0 },
-        { "symlink",    act_symlink,  { P(0, DIRFD_RAW), P(1, DIRFD_CWD) }, ARG_NONE, ARG_NONE, 0, 0 },
-        { "symlinkat",  act_symlink,  { P(0, DIRFD_RAW), P(2, 1) }, ARG_NONE, ARG_NONE, 0, 0 },
-        { "link",       act_link,     { P(0, DIRFD_CWD), P(1, DIRFD_CWD) }, ARG_NONE, ARG_NONE, 0, 0 },
-        { "linkat",     act_link,     { P(1, 0), P(3, 2) }, 4, ARG_NONE, 0, 0 },
-        { "truncate",   act_truncate, { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, 0 },
-        { "truncate64", act_truncate, { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_LEN64 },
+        { "open",       act_open,     { P(0, DIRFD_CWD), NOP }, 1, 2, 0, 0, 0, NULL },
+        { "openat",     act_open,     { P(1, 0), NOP }, 2, 3, 0, 0, 0, NULL },
+        { "openat2",    act_open,     { P(1, 0), NOP }, ARG_NONE, ARG_NONE, 0, SC_HOW, 0, NULL },
+        { "creat",      act_open,     { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, O_CREAT | O_WRONLY | O_TRUNC, 0, 0, NULL },
+        { "mkdir",      act_mkdir,    { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, 0, 0, 0, NULL },
+        { "mkdirat",    act_mkdir,    { P(1, 0), NOP }, ARG_NONE, 2, 0, 0, 0, NULL },
+        { "mknod",      act_mknod,    { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, 0, 0, 0, NULL },
+        { "mknodat",    act_mknod,    { P(1, 0), NOP }, ARG_NONE, 2, 0, 0, 0, NULL },
+        { "unlink",     act_unlink,   { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, 0, 0, NULL },
+        { "unlinkat",   act_unlink,   { P(1, 0), NOP }, 2, ARG_NONE, 0, 0, 0, NULL },
+        { "rmdir",      act_rmdir,    { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, 0, 0, NULL },
+        { "rename",     act_rename,   { P(0, DIRFD_CWD), P(1, DIRFD_CWD) }, ARG_NONE, ARG_NONE, 0, 0, 0, NULL },
+        { "renameat",   act_rename,   { P(1, 0), P(3, 2) }, ARG_NONE, ARG_NONE, 0, 0, 0, NULL },
+        { "renameat2",  act_rename,   { P(1, 0), P(3, 2) }, 4, ARG_NONE, 0, 0, 0, NULL },
+        { "symlink",    act_symlink,  { P(0, DIRFD_RAW), P(1, DIRFD_CWD) }, ARG_NONE, ARG_NONE, 0, 0, 0, NULL },
+        { "symlinkat",  act_symlink,  { P(0, DIRFD_RAW), P(2, 1) }, ARG_NONE, ARG_NONE, 0, 0, 0, NULL },
+        { "link",       act_link,     { P(0, DIRFD_CWD), P(1, DIRFD_CWD) }, ARG_NONE, ARG_NONE, 0, 0, 0, NULL },
+        { "linkat",     act_link,     { P(1, 0), P(3, 2) }, 4, ARG_NONE, 0, 0, 0, NULL },
+        { "truncate",   act_truncate, { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, 0, 0, NULL },
+        { "truncate64", act_truncate, { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_LEN64, 0, NULL },
         /* Landlock does not restrict file metadata: these would otherwise
-         * reach any file the program can name. */
-        { "chmod",      act_chmod,    { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, 0, 0 },
-        { "fchmodat",   act_chmod,    { P(1, 0), NOP }, ARG_NONE, 2, 0, 0 },
-        { "fchmodat2",  act_chmod,    { P(1, 0), NOP }, 3, 2, 0, 0 },
-        { "utime",      act_utimens,  { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_UTIMBUF },
-        { "utimes",     act_utimens,  { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_TIMEVAL },
-        { "futimesat",  act_utimens,  { P(1, 0), NOP }, ARG_NONE, ARG_NONE, 0, SC_TIMEVAL | SC_NULL_PATH_IS_FD },
-        { "utimensat",  act_utimens,  { P(1, 0), NOP }, 3, ARG_NONE, 0, SC_TIMESPEC | SC_NULL_PATH_IS_FD },
+         * reach any file the program can name.  In preload mode the shim
+         * brokers libc's and the filter refuses the raw calls. */
+        { "chmod",      act_chmod,    { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, 0, SC_PATH_META, EPERM, NULL },
+        { "fchmodat",   act_chmod,    { P(1, 0), NOP }, ARG_NONE, 2, 0, SC_PATH_META, EPERM, NULL },
+        { "fchmodat2",  act_chmod,    { P(1, 0), NOP }, 3, 2, 0, SC_PATH_META, EPERM, NULL },
+        { "utime",      act_utimens,  { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_UTIMBUF | SC_PATH_META, EPERM, NULL },
+        { "utimes",     act_utimens,  { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_TIMEVAL | SC_PATH_META, EPERM, NULL },
+        { "futimesat",  act_utimens,  { P(1, 0), NOP }, ARG_NONE, ARG_NONE, 0,
+          SC_TIMEVAL | SC_NULL_PATH_IS_FD | SC_PATH_META, EPERM, NULL },
+        { "utimensat",  act_utimens,  { P(1, 0), NOP }, 3, ARG_NONE, 0,
+          SC_TIMESPEC | SC_NULL_PATH_IS_FD | SC_PATH_META, EPERM, NULL },
         { "utimensat_time64", act_utimens, { P(1, 0), NOP }, 3, ARG_NONE, 0,
-          SC_TIMESPEC | SC_TIME64 | SC_NULL_PATH_IS_FD },
+          SC_TIMESPEC | SC_TIME64 | SC_NULL_PATH_IS_FD | SC_PATH_META, EPERM, NULL },
+        /* Sockets by address (seccomp_sockets.c): a UNIX socket is a file
+         * the policy decides on, and the address lives in memory the
+         * program can rewrite, so the supervisor makes these calls itself. */
+        { "connect",    sc_act_connect,  { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EACCES, sc_fetch_socket },
+        { "sendto",     sc_act_sendto,   { NOP, NOP }, 3, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE | SC_ADDR_ARG4, EACCES, sc_fetch_socket },
+        { "sendmsg",    sc_act_sendmsg,  { NOP, NOP }, 2, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EACCES, sc_fetch_socket },
+        { "sendmmsg",   sc_act_sendmmsg, { NOP, NOP }, 3, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EACCES, sc_fetch_socket },
+        /* Metadata through an fd (seccomp_fdmeta.c). */
+        { "fchmod",     sc_act_fchmod,   { NOP, NOP }, ARG_NONE, 1, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
+        { "fchown",     sc_act_fchown,   { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
+        { "fchown32",   sc_act_fchown,   { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
+        { "fchownat",   sc_act_fchownat, { NOP, NOP }, 4, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
+        { "fsetxattr",  sc_act_fsetxattr, { NOP, NOP }, 4, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
+        { "fremovexattr", sc_act_fremovexattr, { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
+        /* TIOCSTI, TIOCLINUX and the inode-flag ioctls (sc_ioctls[]). */
+        { "ioctl",      sc_act_ioctl,    { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS | SC_IOCTL, EPERM, sc_fetch_fdmeta },
+        /* The kernel's keyrings hold secrets of the user's other
+         * programs (Kerberos tickets, ecryptfs keys): refused, as flatpak
+         * does. */
+        { "keyctl",     sc_act_keyring,  { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS, EPERM, NULL },
+        { "add_key",    sc_act_keyring,  { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS, EPERM, NULL },
+        { "request_key", sc_act_keyring, { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS, EPERM, NULL },
+        /* --no-network: sockets other than AF_UNIX. */
+        { "socket",     sc_act_socket,   { NOP, NOP }, ARG_NONE, ARG_NONE, 0,
+          SC_ALWAYS | SC_NATIVE | SC_NOT_UNIX | SC_NO_NETWORK, EAFNOSUPPORT, NULL },
 };
 
 /* Syscalls answered in the filter itself, without a round trip.  Each
@@ -182,24 +144,22 @@ static const struct sc_syscall syscalls[] = {
  * open_by_handle_at and open_tree (an O_PATH fd of any path, not checked
  * by Landlock), chroot (absolute paths would stop meaning what the
  * supervisor reads), uselib (opens a library by path).  io_uring would
- * open files inside the kernel without a syscall to notify; Landlock would
- * still confine those opens, but refusing it makes programs fall back to
- * open(2), which is brokered. */
+ * open files, connect and send inside the kernel without a syscall to
+ * notify: refusing it makes programs fall back to the plain calls. */
 static const struct {
         const char *name;
         int error;
-        bool metadata;          /* refused in --mode preload too */
+        bool every_mode;        /* refused in --mode preload too */
 } refused[] = {
-        { "open_by_handle_at", EPERM, false },
-        { "open_tree", EPERM, false },
+        { "open_by_handle_at", EPERM, true },
+        { "open_tree", EPERM, true },
         { "chroot", EPERM, false },
-        { "uselib", EPERM, false },
-        { "io_uring_setup", ENOSYS, false },
+        { "uselib", EPERM, true },
+        { "io_uring_setup", ENOSYS, true },
         /* Ownership and extended attributes by path are not brokered
-         * (preload/meta.c says why); the fd forms stay. */
+         * (preload/meta.c says why); the fd forms are decided above. */
         { "chown", EPERM, true },
         { "lchown", EPERM, true },
-        { "fchownat", EPERM, true },
         { "chown32", EPERM, true },
         { "lchown32", EPERM, true },
         { "setxattr", EPERM, true },
@@ -210,21 +170,21 @@ static const struct {
 
 /* ---- Arguments -------------------------------------------------------- */
 
-static uint64_t arg(const struct sc_call *c, int i)
+uint64_t sc_arg(const struct sc_call *c, int i)
 {
         uint64_t v = c->req->data.args[i];
 
         return c->compat ? (uint32_t)v : v;
 }
 
-static int arg_int(const struct sc_call *c, int i)
+int sc_arg_int(const struct sc_call *c, int i)
 {
         return (int)(uint32_t)c->req->data.args[i];
 }
 
 static int fetch_how(struct sc_call *c)
 {
-        uint64_t size = arg(c, 3);
+        uint64_t size = sc_arg(c, 3);
         uint8_t buf[4096];
         struct open_how how;
 
@@ -232,7 +192,7 @@ static int fetch_how(struct sc_call *c)
                 return -EINVAL;
         if (size > sizeof buf)
                 return -E2BIG;
-        int r = oh_target_read(c->req->pid, arg(c, 2), buf, size);
+        int r = oh_target_read(c->req->pid, sc_arg(c, 2), buf, size);
         if (r < 0)
                 return r;
         /* As the kernel: a larger struct from a newer libc is fine as long
@@ -280,16 +240,16 @@ static int fetch_numbers(struct sc_call *c)
                         return r;
         }
         if (s->flags_arg != ARG_NONE)
-                c->flags = (uint32_t)arg(c, s->flags_arg);
+                c->flags = (uint32_t)sc_arg(c, s->flags_arg);
         c->flags |= s->fixed_flags;
         if (c->compat)
                 c->flags &= ~OH_X86_O_LARGEFILE;
         if (s->mode_arg != ARG_NONE)
-                c->mode = (uint32_t)arg(c, s->mode_arg);
+                c->mode = (uint32_t)sc_arg(c, s->mode_arg);
         if (s->opts & SC_LEN64)
-                c->length = (uint64_t)(uint32_t)arg(c, 1) | (uint64_t)arg(c, 2) << 32;
+                c->length = (uint64_t)(uint32_t)sc_arg(c, 1) | (uint64_t)sc_arg(c, 2) << 32;
         else if (c->compat)
-                c->length = (uint64_t)(int64_t)(int32_t)arg(c, 1);
+                c->length = (uint64_t)(int64_t)(int32_t)sc_arg(c, 1);
         else
                 c->length = c->req->data.args[1];
         if (!creates(c))
@@ -309,7 +269,7 @@ static int fetch_path(struct sc_call *c, int i)
         char raw[PATH_MAX];
         int r;
 
-        r = oh_target_read_string(c->req->pid, arg(c, p->path), raw, sizeof raw);
+        r = oh_target_read_string(c->req->pid, sc_arg(c, p->path), raw, sizeof raw);
         if (r < 0)
                 return r;
         if (p->dirfd == DIRFD_RAW) {
@@ -318,7 +278,7 @@ static int fetch_path(struct sc_call *c, int i)
                 memcpy(c->path[i], raw, (size_t)r + 1);
                 return 0;
         }
-        r = oh_target_abspath(c->req->pid, p->dirfd == DIRFD_CWD ? AT_FDCWD : arg_int(c, p->dirfd),
+        r = oh_target_abspath(c->req->pid, p->dirfd == DIRFD_CWD ? AT_FDCWD : sc_arg_int(c, p->dirfd),
                               raw, c->path[i], sizeof c->path[i]);
         return r < 0 ? r : 0;
 }
@@ -374,7 +334,7 @@ static int fetch_own_fd(struct sc_call *c)
 static int fetch_times(struct sc_call *c)
 {
         unsigned int opts = c->sys->opts;
-        uint64_t addr = arg(c, c->sys->p[0].path + 1);
+        uint64_t addr = sc_arg(c, c->sys->p[0].path + 1);
         size_t width = c->compat && !(opts & SC_TIME64) ? 4 : 8;
         size_t count = opts & SC_UTIMBUF ? 2 : 4;
         int64_t v[4] = {};
@@ -415,10 +375,32 @@ static int fetch_times(struct sc_call *c)
         return 0;
 }
 
+/* utimensat(fd, NULL, ...) and futimesat(fd, NULL, ...): the file FD
+ * names, as futimens(). */
+static int fetch_fd_form(struct sc_call *c)
+{
+        int r;
+
+        c->fd_form = true;
+        if (sc_arg_int(c, c->sys->p[0].dirfd) == AT_FDCWD)
+                return -EFAULT;         /* the kernel reads the NULL name */
+        r = sc_fetch_fd(c);
+        if (r < 0)
+                return r;
+        r = fetch_times(c);
+        if (r < 0)
+                return r;
+        return fetch_numbers(c);
+}
+
 static int fetch(struct sc_call *c)
 {
         int r;
 
+        if (c->sys->fetch)
+                return c->sys->fetch(c);
+        if ((c->sys->opts & SC_NULL_PATH_IS_FD) && sc_arg(c, c->sys->p[0].path) == 0)
+                return fetch_fd_form(c);
         for (int i = 0; i < 2; i++) {
                 if (c->sys->p[i].path == ARG_NONE)
                         continue;
@@ -442,7 +424,7 @@ static int fetch(struct sc_call *c)
 
 /* ---- Decisions -------------------------------------------------------- */
 
-static void log_decision(const struct sc_call *c, uint32_t command, int result, const struct oh_verdict *v)
+void sc_log(const struct sc_call *c, uint32_t command, int result, const struct oh_verdict *v)
 {
         struct openhook_decision d = {
                 .pid = (pid_t)c->req->pid,
@@ -458,6 +440,15 @@ static void log_decision(const struct sc_call *c, uint32_t command, int result, 
 
         if (c->sv->log)
                 c->sv->log(&d, c->sv->userdata);
+}
+
+int sc_refuse(struct sc_call *c, uint32_t command, int error, const char *why)
+{
+        struct oh_verdict v = { .denied = 1 };
+
+        snprintf(v.hint, sizeof v.hint, "%s", why);
+        sc_log(c, command, error, &v);
+        return error;
 }
 
 /* PATH with ".", ".." and repeated slashes taken at face value, into OUT
@@ -576,7 +567,7 @@ static int act_open(struct sc_call *c)
                 c->cont = true;
                 return 0;
         }
-        log_decision(c, OPENHOOK_CMD_OPEN, fd, &v);
+        sc_log(c, OPENHOOK_CMD_OPEN, fd, &v);
         if (fd < 0)
                 return fd;
         c->newfd = fd;
@@ -590,7 +581,7 @@ static int act_mkdir(struct sc_call *c)
 
         c->mode &= 01777;
         r = oh_do_mkdir(c->sv->policy, c->path[0], c->mode, &v);
-        log_decision(c, OPENHOOK_CMD_MKDIR, r, &v);
+        sc_log(c, OPENHOOK_CMD_MKDIR, r, &v);
         return r;
 }
 
@@ -607,7 +598,7 @@ static int act_mknod(struct sc_call *c)
         c->flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
         c->mode &= 07777;
         fd = oh_do_open(c->sv->policy, c->path[0], c->flags, c->mode, &v);
-        log_decision(c, OPENHOOK_CMD_OPEN, fd, &v);
+        sc_log(c, OPENHOOK_CMD_OPEN, fd, &v);
         if (fd < 0)
                 return fd;
         close(fd);
@@ -619,7 +610,7 @@ static int act_rmdir(struct sc_call *c)
         struct oh_verdict v = {};
         int r = oh_do_rmdir(c->sv->policy, c->path[0], &v);
 
-        log_decision(c, OPENHOOK_CMD_RMDIR, r, &v);
+        sc_log(c, OPENHOOK_CMD_RMDIR, r, &v);
         return r;
 }
 
@@ -633,7 +624,7 @@ static int act_unlink(struct sc_call *c)
         if (c->flags & AT_REMOVEDIR)
                 return act_rmdir(c);
         r = oh_do_unlink(c->sv->policy, c->path[0], &v);
-        log_decision(c, OPENHOOK_CMD_UNLINK, r, &v);
+        sc_log(c, OPENHOOK_CMD_UNLINK, r, &v);
         return r;
 }
 
@@ -642,7 +633,7 @@ static int act_rename(struct sc_call *c)
         struct oh_verdict v = {};
         int r = oh_do_rename(c->sv->policy, c->path[0], c->path[1], c->flags, &v);
 
-        log_decision(c, OPENHOOK_CMD_RENAME, r, &v);
+        sc_log(c, OPENHOOK_CMD_RENAME, r, &v);
         return r;
 }
 
@@ -651,7 +642,7 @@ static int act_symlink(struct sc_call *c)
         struct oh_verdict v = {};
         int r = oh_do_symlink(c->sv->policy, c->path[0], c->path[1], &v);
 
-        log_decision(c, OPENHOOK_CMD_SYMLINK, r, &v);
+        sc_log(c, OPENHOOK_CMD_SYMLINK, r, &v);
         return r;
 }
 
@@ -668,7 +659,7 @@ static int act_link(struct sc_call *c)
         if (c->flags)
                 return -EOPNOTSUPP;
         r = oh_do_link(c->sv->policy, c->path[0], c->path[1], &v);
-        log_decision(c, OPENHOOK_CMD_LINK, r, &v);
+        sc_log(c, OPENHOOK_CMD_LINK, r, &v);
         return r;
 }
 
@@ -680,7 +671,7 @@ static int act_truncate(struct sc_call *c)
         if ((int64_t)c->length < 0)
                 return -EINVAL;
         r = oh_do_truncate(c->sv->policy, c->path[0], c->length, &v);
-        log_decision(c, OPENHOOK_CMD_TRUNCATE, r, &v);
+        sc_log(c, OPENHOOK_CMD_TRUNCATE, r, &v);
         return r;
 }
 
@@ -693,7 +684,7 @@ static int act_chmod(struct sc_call *c)
 
         c->flags &= ~(uint32_t)AT_EMPTY_PATH;
         r = oh_do_chmod(c->sv->policy, c->path[0], c->mode, c->flags, &v);
-        log_decision(c, OPENHOOK_CMD_CHMOD, r, &v);
+        sc_log(c, OPENHOOK_CMD_CHMOD, r, &v);
         return r;
 }
 
@@ -702,9 +693,12 @@ static int act_utimens(struct sc_call *c)
         struct oh_verdict v = {};
         int r;
 
+        if (c->fd_form)
+                return sc_act_futimens(c);
+
         c->flags &= ~(uint32_t)AT_EMPTY_PATH;
         r = oh_do_utimens(c->sv->policy, c->path[0], c->times, c->flags, &v);
-        log_decision(c, OPENHOOK_CMD_UTIMENS, r, &v);
+        sc_log(c, OPENHOOK_CMD_UTIMENS, r, &v);
         return r;
 }
 
@@ -732,9 +726,24 @@ static int inject(const struct sc_call *c, int *ret_installed)
         return errno == ENOENT ? 0 : oh_negerrno();
 }
 
+void sc_respond(const struct sc_supervisor *sv, uint64_t id, int64_t result)
+{
+        struct seccomp_notif_resp resp = {
+                .id = id,
+                .val = result >= 0 ? result : 0,
+                .error = result < 0 ? (int32_t)result : 0,
+        };
+
+        /* Fails only when the task is gone or its call was interrupted. */
+        (void)ioctl(sv->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
 static void answer(const struct sc_call *c, int result, struct seccomp_notif_resp *resp)
 {
         int installed = 0;
+
+        if (c->answered)
+                return;
 
         if (c->newfd >= 0) {
                 result = inject(c, &installed);
@@ -769,6 +778,19 @@ static void warn_unreadable(struct sc_supervisor *sv, const struct seccomp_notif
                 req->pid, strerror(-r));
 }
 
+/* What fetch() and the act hold that no worker thread took over. */
+static void call_done(struct sc_call *c)
+{
+        if (c->newfd >= 0)
+                close(c->newfd);
+        if (c->fd >= 0)
+                close(c->fd);
+        if (c->op && c->op_free)
+                c->op_free(c->op);
+        else
+                free(c->op);
+}
+
 static void handle(struct sc_supervisor *sv, const struct seccomp_notif *req, struct seccomp_notif_resp *resp)
 {
         struct sc_call c = {
@@ -777,6 +799,7 @@ static void handle(struct sc_supervisor *sv, const struct seccomp_notif *req, st
                 .sys = lookup(sv, req->data.arch, req->data.nr),
                 .compat = req->data.arch != sv->native_arch,
                 .newfd = -1,
+                .fd = -1,
         };
         int r;
 
@@ -788,17 +811,15 @@ static void handle(struct sc_supervisor *sv, const struct seccomp_notif *req, st
                 /* Whatever was read came from this task only if the task is
                  * still waiting for this very notification. */
                 if (seccomp_notify_id_valid(sv->listener, req->id) < 0) {
-                        /* fetch() may hold a duplicate of one of its fds. */
-                        if (c.newfd >= 0)
-                                close(c.newfd);
+                        /* fetch() may hold duplicates of its fds. */
+                        call_done(&c);
                         return;
                 }
                 if (r >= 0)
                         r = c.sys->act(&c);
         }
         answer(&c, r, resp);
-        if (c.newfd >= 0)
-                close(c.newfd);
+        call_done(&c);
 }
 
 /* ---- Setup ------------------------------------------------------------ */
@@ -859,12 +880,21 @@ static int serve_one(struct sc_supervisor *sv, struct seccomp_notif *req, struct
         return 1;
 }
 
-int oh_seccomp_supervise(int listener, const struct openhook_policy *policy,
+/* Worker threads (seccomp_sockets.c) use SV and the listener: they end
+ * soon once no task is left, as their calls then fail. */
+static void wait_workers(struct sc_supervisor *sv)
+{
+        while (atomic_load(&sv->workers) > 0)
+                nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+}
+
+int oh_seccomp_supervise(int listener, const struct openhook_policy *policy, unsigned int flags,
                          openhook_log_fn log, void *userdata)
 {
         struct sc_supervisor sv = {
                 .listener = listener,
                 .native_arch = seccomp_arch_native(),
+                .flags = flags,
                 .policy = policy,
                 .log = log,
                 .userdata = userdata,
@@ -914,6 +944,7 @@ int oh_seccomp_supervise(int listener, const struct openhook_policy *policy,
                 break;
         }
 out:
+        wait_workers(&sv);
         seccomp_notify_free(req, resp);
         free(sv.direct_buf);
         return r;
@@ -978,35 +1009,96 @@ static int load(scmp_filter_ctx ctx)
         return r < 0 ? oh_negerrno() : r;
 }
 
-/* Adds ACTION for syscall NAME.  A NULL path of a SC_NULL_PATH_IS_FD call
- * is the fd form (futimens): the filter compares the pointer, a register
- * value fixed when the call stopped, with 0, so the program cannot
- * change what was decided, and such a call never stops. */
-static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, const struct sc_syscall *sys)
+/* Adds ACTION for syscall NAME when ARGS (0..2 conditions) hold.
+ * -EDOM/-EINVAL: a pseudo number for a syscall this architecture lacks,
+ * added only where it exists or not at all. */
+static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
+                    const struct scmp_arg_cmp *args)
 {
         int nr = seccomp_syscall_resolve_name(name), r;
 
         if (nr == __NR_SCMP_ERROR)
                 return 0;
-        if (sys && (sys->opts & SC_NULL_PATH_IS_FD))
-                r = seccomp_rule_add(ctx, action, nr, 1, SCMP_CMP((unsigned int)sys->p[0].path, SCMP_CMP_NE, 0, 0));
-        else
-                r = seccomp_rule_add(ctx, action, nr, 0);
-        /* -EDOM/-EINVAL: a pseudo number for a syscall the native arch
-         * lacks, added only where it exists or not at all. */
+        r = seccomp_rule_add_array(ctx, action, nr, n, args);
         if (r < 0 && r != -EDOM && !(nr < 0 && r == -EINVAL))
                 return r;
         return 0;
 }
 
-static int add_rules(scmp_filter_ctx ctx)
+/* The request numbers of ioctl that are notified: the kernel compares
+ * only the low 32 bits (CVE-2019-10063: TIOCSTI with high bits set), so
+ * the filter does too. */
+static int add_ioctl_rules(scmp_filter_ctx ctx, uint32_t action)
+{
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < sc_n_ioctls; i++) {
+                struct scmp_arg_cmp cmp = SCMP_A1(SCMP_CMP_MASKED_EQ, UINT32_MAX, sc_ioctls[i]);
+
+                r = add_rule(ctx, action, "ioctl", 1, &cmp);
+        }
+        return r;
+}
+
+/* What the filter does with SYS on an architecture: notify, refuse with
+ * its fallback errno, or (0) leave it alone. */
+static uint32_t action_for(const struct sc_syscall *sys, unsigned int flags, bool compat)
+{
+        bool notify = (sys->opts & SC_ALWAYS) || (flags & OH_SECCOMP_OPENS);
+
+        if ((sys->opts & SC_NO_NETWORK) && !(flags & OH_SECCOMP_NO_NETWORK))
+                return 0;
+        if (!notify)
+                return sys->opts & SC_PATH_META ? SCMP_ACT_ERRNO(EPERM) : 0;
+        if ((flags & OH_SECCOMP_NO_LISTENER) || (compat && (sys->opts & SC_NATIVE)))
+                return sys->fallback ? SCMP_ACT_ERRNO((uint32_t)sys->fallback) : 0;
+        return SCMP_ACT_NOTIFY;
+}
+
+/* A NULL path of a SC_NULL_PATH_IS_FD call is the fd form (futimens),
+ * which changes metadata through an fd: notified in every mode.  The
+ * filter compares the pointer, a register fixed when the call stopped. */
+static int add_syscall(scmp_filter_ctx ctx, const struct sc_syscall *sys, unsigned int flags, bool compat)
+{
+        uint32_t action = action_for(sys, flags, compat);
+        bool conditions = !(compat && (sys->opts & SC_NATIVE)) && action == SCMP_ACT_NOTIFY;
+        struct scmp_arg_cmp cmp;
+
+        if (sys->opts & SC_NULL_PATH_IS_FD) {
+                uint32_t fd_action = flags & OH_SECCOMP_NO_LISTENER ? SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_NOTIFY;
+                unsigned int a = (unsigned int)sys->p[0].path;
+                struct scmp_arg_cmp null = SCMP_CMP(a, SCMP_CMP_EQ, 0, 0);
+                int r = add_rule(ctx, fd_action, sys->name, 1, &null);
+
+                cmp = (struct scmp_arg_cmp) SCMP_CMP(a, SCMP_CMP_NE, 0, 0);
+                return r < 0 || !action ? r : add_rule(ctx, action, sys->name, 1, &cmp);
+        }
+        if (!action)
+                return 0;
+        if (conditions && (sys->opts & SC_IOCTL))
+                return add_ioctl_rules(ctx, action);
+        if (sys->opts & SC_IOCTL)
+                return 0;       /* refusing every ioctl is not the fallback meant */
+        if (conditions && (sys->opts & SC_ADDR_ARG4)) {
+                cmp = (struct scmp_arg_cmp) SCMP_A4(SCMP_CMP_NE, 0);
+                return add_rule(ctx, action, sys->name, 1, &cmp);
+        }
+        if (conditions && (sys->opts & SC_NOT_UNIX)) {
+                cmp = (struct scmp_arg_cmp) SCMP_A0(SCMP_CMP_NE, AF_UNIX);
+                return add_rule(ctx, action, sys->name, 1, &cmp);
+        }
+        return add_rule(ctx, action, sys->name, 0, NULL);
+}
+
+static int add_rules(scmp_filter_ctx ctx, unsigned int flags, bool compat)
 {
         int r = 0;
 
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(syscalls); i++)
-                r = add_rule(ctx, SCMP_ACT_NOTIFY, syscalls[i].name, &syscalls[i]);
+                r = add_syscall(ctx, &syscalls[i], flags, compat);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(refused); i++)
-                r = add_rule(ctx, SCMP_ACT_ERRNO(refused[i].error), refused[i].name, NULL);
+                if ((flags & OH_SECCOMP_OPENS) || refused[i].every_mode)
+                        r = add_rule(ctx, SCMP_ACT_ERRNO((uint32_t)refused[i].error), refused[i].name, 0, NULL);
         return r;
 }
 
@@ -1045,15 +1137,12 @@ static int load_refused_numbers(void)
         return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0 ? oh_negerrno() : 0;
 }
 
-/* A filter allowing everything by default, for the native architecture
- * and its 32-bit twin: i386 syscalls (int $0x80) from a 64-bit or 32-bit
- * program reach the same files, so they get the same rules.  A syscall
- * from an architecture the filter does not know (arm on an arm64 host, x32
- * numbers on x86_64) is never let through unfiltered. */
-static int filter_new(scmp_filter_ctx *ret)
+/* A filter for ARCH alone, allowing everything by default.  A syscall
+ * from an architecture no filter knows (arm on an arm64 host, x32 numbers
+ * on x86_64) is never let through unfiltered. */
+static int filter_new(uint32_t arch, unsigned int flags, scmp_filter_ctx *ret)
 {
         __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
-        uint32_t compat;
         int r;
 
         ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -1062,54 +1151,121 @@ static int filter_new(scmp_filter_ctx *ret)
         r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
         if (r < 0)
                 return r;
-        compat = compat_arch(seccomp_arch_native());
-        if (compat) {
-                r = seccomp_arch_add(ctx, compat);
+        if (arch != seccomp_arch_native()) {
+                r = seccomp_arch_add(ctx, arch);
                 if (r < 0 && r != -EEXIST)
+                        return r;
+                r = seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE);
+                if (r < 0)
+                        return r;
+        }
+        r = add_rules(ctx, flags, arch != seccomp_arch_native());
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(ctx);
+        return 0;
+}
+
+/* The native architecture and its 32-bit twin: i386 syscalls (int $0x80)
+ * from a 64-bit or 32-bit program reach the same files, so they get the
+ * same rules, built apart because some are native only (SC_NATIVE). */
+static int filter_build(unsigned int flags, scmp_filter_ctx *ret)
+{
+        __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
+        uint32_t compat = compat_arch(seccomp_arch_native());
+        int r;
+
+        r = filter_new(seccomp_arch_native(), flags, &ctx);
+        if (r < 0)
+                return r;
+        if (compat) {
+                scmp_filter_ctx twin = NULL;
+
+                r = filter_new(compat, flags, &twin);
+                if (r < 0)
+                        return r;
+                r = seccomp_merge(ctx, twin);   /* takes TWIN, also on failure */
+                if (r < 0)
                         return r;
         }
         *ret = TAKE_PTR(ctx);
         return 0;
 }
 
-int oh_seccomp_install(void)
+int oh_seccomp_install(unsigned int flags)
 {
         __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
         int r;
 
-        r = filter_new(&ctx);
-        if (r < 0)
-                return r;
-        r = add_rules(ctx);
+        r = filter_build(flags, &ctx);
         if (r < 0)
                 return r;
         r = load_refused_numbers();
         if (r < 0)
                 return r;
+        if (flags & OH_SECCOMP_NO_LISTENER)
+                return seccomp_load(ctx);
         return load(ctx);
 }
 
-/* --mode preload: what seccomp mode brokers by path, the shim brokers
- * through libc; a raw syscall (static binary, inline assembly) gets EPERM
- * here instead of reaching any file.  Only the metadata calls: opening and
- * creating are Landlock's to hold. */
-int oh_seccomp_install_metadata_guard(void)
-{
-        __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
-        int r = filter_new(&ctx);
+/* The listener leaves the filtered process as {pid, fd number} in plain
+ * bytes: sendmsg() is notified from the moment the filter is in, so it
+ * cannot carry the fd as SCM_RIGHTS.  The supervisor takes it with
+ * pidfd_getfd() and says so, and only then may the process close it. */
+struct listener_msg {
+        int32_t pid;
+        int32_t fd;
+};
 
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(syscalls); i++)
-                if (syscalls[i].act == act_chmod || syscalls[i].act == act_utimens)
-                        r = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), syscalls[i].name, &syscalls[i]);
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(refused); i++)
-                if (refused[i].metadata)
-                        r = add_rule(ctx, SCMP_ACT_ERRNO(refused[i].error), refused[i].name, NULL);
-        if (r < 0)
-                return r;
-        r = seccomp_load(ctx);
-        if (r < 0)
-                return r;
-        return load_refused_numbers();
+int oh_seccomp_send_listener(int sock, int listener)
+{
+        struct listener_msg m = { .pid = getpid(), .fd = listener };
+        char ack;
+        ssize_t n;
+
+        do
+                n = send(sock, &m, sizeof m, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)sizeof m)
+                return n < 0 ? oh_negerrno() : -EPROTO;
+        do
+                n = recv(sock, &ack, 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return oh_negerrno();
+        return n == 1 && ack == 0 ? 0 : -EPROTO;
+}
+
+int oh_seccomp_recv_listener(int sock)
+{
+        struct listener_msg m;
+        char ack = 0;
+        ssize_t n;
+        int pidfd, fd;
+
+        do
+                n = recv(sock, &m, sizeof m, 0);
+        while (n < 0 && errno == EINTR);
+        if (n == 0)
+                return 0;
+        if (n != (ssize_t)sizeof m)
+                return n < 0 ? oh_negerrno() : -EPROTO;
+        if (m.fd < 0)
+                return send(sock, &ack, 1, MSG_NOSIGNAL) == 1 ? -ENOMSG : -EPIPE;
+        pidfd = (int)syscall(SYS_pidfd_open, (pid_t)m.pid, 0);
+        if (pidfd < 0)
+                return oh_negerrno();
+        fd = (int)syscall(SYS_pidfd_getfd, pidfd, m.fd, 0);
+        if (fd < 0)
+                fd = oh_negerrno();
+        close(pidfd);
+        if (fd < 0)
+                return fd;
+        if (send(sock, &ack, 1, MSG_NOSIGNAL) != 1) {
+                close(fd);
+                return -EPIPE;
+        }
+        return fd;
 }
 
 /* In a throw-away child: a listener of its own (a filter that allows

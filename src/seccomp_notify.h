@@ -6,16 +6,34 @@
 
 #include "openhook.h"
 
-/* In the child, after no_new_privs and Landlock, right before execve:
- * installs the filter and returns the notification listener fd (to hand to
- * the supervisor over a socket) or -errno. */
-int oh_seccomp_install(void);
+enum {
+        /* --mode seccomp: the path syscalls (opens and the like) are
+         * notified too; in preload mode the shim brokers libc's and the
+         * raw path metadata calls are refused. */
+        OH_SECCOMP_OPENS = 1u << 0,
+        /* --no-network: socket() only for AF_UNIX. */
+        OH_SECCOMP_NO_NETWORK = 1u << 1,
+        /* Nobody can answer notifications (the supervisor cannot read the
+         * program's memory): what would be notified is refused instead. */
+        OH_SECCOMP_NO_LISTENER = 1u << 2,
+};
 
-/* openhook run --mode preload, in the child right before execve: refuses
- * (EPERM) the raw path syscalls that change file metadata (mode, times,
- * ownership, extended attributes), which the shim handles for libc's
- * wrappers.  0 or -errno. */
-int oh_seccomp_install_metadata_guard(void);
+/* In the child, after no_new_privs and Landlock, right before execve:
+ * installs the filter for FLAGS (OH_SECCOMP_*) and returns the
+ * notification listener fd (to hand to the supervisor), 0 with
+ * OH_SECCOMP_NO_LISTENER, or -errno. */
+int oh_seccomp_install(unsigned int flags);
+
+/* From the filtered process, right after oh_seccomp_install(): hands
+ * LISTENER to the supervisor at the other end of SOCK and waits until it
+ * has a copy (then LISTENER may be closed).  0 or -errno. */
+int oh_seccomp_send_listener(int sock, int listener);
+
+/* In the supervisor: receives the listener oh_seccomp_send_listener()
+ * offers on SOCK (the sender must be a process it may ptrace).  Returns
+ * the fd (O_CLOEXEC), 0 at end of stream (the process failed before),
+ * -ENOMSG when it offered none (OH_SECCOMP_NO_LISTENER), or -errno. */
+int oh_seccomp_recv_listener(int sock);
 
 /* Whether --mode seccomp can work here: user notification with fd
  * injection that completes the syscall (SECCOMP_ADDFD_FLAG_SEND, Linux
@@ -26,9 +44,10 @@ int oh_seccomp_install_metadata_guard(void);
 int oh_seccomp_probe(void);
 
 /* In the supervisor: answers notifications from LISTENER with POLICY until
- * no filtered process is left.  LOG (may be NULL) sees every decision.
+ * no filtered process is left.  FLAGS: those the filter was installed
+ * with.  LOG (may be NULL) sees every decision.
  * Returns 0 or -errno. */
-int oh_seccomp_supervise(int listener, const struct openhook_policy *policy,
+int oh_seccomp_supervise(int listener, const struct openhook_policy *policy, unsigned int flags,
                          openhook_log_fn log, void *userdata);
 
 #endif

@@ -322,3 +322,14 @@ int oh_target_dup_fd(pid_t tid, int n)
         fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
         return fd < 0 ? (errno == EBADF ? -ENOENT : oh_negerrno()) : fd;
 }
+
+int oh_target_write(pid_t tid, uint64_t addr, const void *buf, size_t size)
+{
+        struct iovec local = { .iov_base = (void *)buf, .iov_len = size };
+        struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = size };
+        ssize_t n = process_vm_writev(tid, &local, 1, &remote, 1, 0);
+
+        if (n < 0)
+                return oh_negerrno();
+        return (size_t)n == size ? 0 : -EFAULT;
+}

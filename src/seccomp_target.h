@@ -18,6 +18,10 @@ int oh_target_read_string(pid_t tid, uint64_t addr, char *buf, size_t size);
 /* Copies exactly SIZE bytes at ADDR in task TID into BUF.  0 or -errno. */
 int oh_target_read(pid_t tid, uint64_t addr, void *buf, size_t size);
 
+/* Copies SIZE bytes from BUF to ADDR in task TID (a result the syscall
+ * hands back, as sendmmsg's msg_len).  0 or -errno. */
+int oh_target_write(pid_t tid, uint64_t addr, const void *buf, size_t size);
+
 /* Turns PATH, as task TID would look it up relative to DIRFD (AT_FDCWD or
  * one of its fds), into an absolute path in OUT[SIZE], with /proc/self and
  * /proc/thread-self rewritten to name the task.  Returns the length or

@@ -119,8 +119,6 @@ static void record(const struct openhook_decision *d, void *userdata)
 static int run_confined(const struct openhook_policy *policy, int (*fn)(void *), void *arg, struct decisions *ds)
 {
         int sv[2], status, r;
-        struct oh_received rcv = {};
-        char byte;
         pid_t pid;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -130,15 +128,15 @@ static int run_confined(const struct openhook_policy *policy, int (*fn)(void *),
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
-                if (child_landlock_n > 0 && oh_landlock_apply(child_landlock, child_landlock_n) < 0)
+                if (child_landlock_n > 0 && oh_landlock_apply(child_landlock, child_landlock_n, 0) < 0)
                         _exit(97);
-                int listener = oh_seccomp_install();
+                int listener = oh_seccomp_install(OH_SECCOMP_OPENS);
 
                 if (listener < 0) {
                         printf("#   oh_seccomp_install: %s\n", strerror(-listener));
                         _exit(99);
                 }
-                if (oh_send(sv[1], "L", 1, listener) < 0)
+                if (oh_seccomp_send_listener(sv[1], listener) < 0)
                         _exit(98);
                 close(listener);
                 close(sv[1]);
@@ -148,15 +146,13 @@ static int run_confined(const struct openhook_policy *policy, int (*fn)(void *),
                 _exit(r ? r : child_failures > 0);
         }
         close(sv[1]);
-        r = (int)oh_recv(sv[0], &byte, 1, MSG_CMSG_CLOEXEC, &rcv);
+        int listener = oh_seccomp_recv_listener(sv[0]);
         close(sv[0]);
-        if (r == 1 && rcv.nfds == 1) {
-                r = oh_seccomp_supervise(rcv.fds[0], policy, record, ds);
-                close(rcv.fds[0]);
+        if (listener > 0) {
+                r = oh_seccomp_supervise(listener, policy, OH_SECCOMP_OPENS, record, ds);
+                close(listener);
                 if (r < 0)
                         printf("#   oh_seccomp_supervise: %s\n", strerror(-r));
-        } else {
-                oh_received_close(&rcv);
         }
         if (waitpid(pid, &status, 0) < 0)
                 return -errno;
