@@ -105,13 +105,18 @@ static int move_up(int fd)
         return high;
 }
 
+int shim_broker_lost(int r)
+{
+        return r == -EPIPE || r == -ECONNRESET || r == -ECONNREFUSED || r == -ENOTCONN ? -EIO : r;
+}
+
 static int new_connection(void)
 {
         int fd;
 
         if (state.revoked || !is_socket(state.inherited))
                 return -EACCES;
-        fd = openhook_new_connection(state.inherited);
+        fd = shim_broker_lost(openhook_new_connection(state.inherited));
         if (fd == -ENOSYS) {
                 shim_warn_unsupported("CONNECT (private connections; sharing the inherited socket)");
                 return -ENOSYS;

@@ -133,9 +133,12 @@ int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
         /* shim_conn_get() alone both tells whether the broker is reachable
          * and gets its socket; asking shim_conn_available() first would
          * cost a second getpid() syscall on every open. */
-        if (shim_conn_get(&conn) < 0)
+        r = shim_conn_get(&conn);
+        if (r == -EIO)
+                return r;
+        if (r < 0)
                 return real_openat(dirfd, path, flags, mode);
-        r = openhook_open(conn.fd, buf, flags, mode & ~shim_umask());
+        r = shim_broker_lost(openhook_open(conn.fd, buf, flags, mode & ~shim_umask()));
         shim_conn_put(&conn);
         if (r == -ENOSYS)
                 shim_warn_unsupported("open");

@@ -71,7 +71,7 @@ static inline void *shim_adopt_fd(int fd, void *obj, int saved)
         struct shim_conn _c; \
         int _r = shim_conn_get(&_c); \
         if (_r >= 0) { \
-                _r = fn(_c.fd, __VA_ARGS__); \
+                _r = shim_broker_lost(fn(_c.fd, __VA_ARGS__)); \
                 shim_conn_put(&_c); \
         } \
         if (_r == -ENOSYS) \
@@ -80,6 +80,11 @@ static inline void *shim_adopt_fd(int fd, void *obj, int saved)
 })
 
 /* ---- conn.c: the broker connection of this process -------------------- */
+
+/* A request's result R, with a broker that went away (its socket broken
+ * or closed) reported as EIO: the call did not happen and will not, and
+ * openhook run is ending the program. */
+int shim_broker_lost(int r);
 
 /* True when OPENHOOK_FD named a usable socket at start-up; otherwise every
  * interposed function passes straight through to libc. */

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -599,7 +600,11 @@ struct run_wait {
         pid_t command, broker;
         int command_status;             /* -1 while it runs */
         int broker_status;              /* -1 while it runs */
+        int broker_raw;                 /* its wait status */
+        bool broker_died;               /* ended abnormally while the command ran */
 };
+
+#define BROKER_DEATH_GRACE_MS 2000      /* from SIGTERM to SIGKILL */
 
 static void reap(struct run_wait *w)
 {
@@ -609,9 +614,47 @@ static void reap(struct run_wait *w)
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
                 if (pid == w->command)
                         w->command_status = exit_code(status);
-                else if (pid == w->broker)
+                else if (pid == w->broker) {
                         w->broker_status = exit_code(status);
+                        w->broker_raw = status;
+                }
         }
+}
+
+/* A broker that dies leaves the command without its files (and, in
+ * seccomp mode, with every path syscall failing): it is ended, and run
+ * says why rather than pass on a status the command reached without
+ * them.  A broker that exits 0 has seen the last connection close. */
+static void broker_died(struct run_wait *w)
+{
+        if (WIFSIGNALED(w->broker_raw))
+                oh_warn("the broker was killed by signal %d (%s): ending COMMAND, which can no longer reach its files",
+                        WTERMSIG(w->broker_raw), strsignal(WTERMSIG(w->broker_raw)));
+        else
+                oh_warn("the broker exited with status %d: ending COMMAND, which can no longer reach its files",
+                        WEXITSTATUS(w->broker_raw));
+        w->broker_died = true;
+        kill(w->command, SIGTERM);
+}
+
+static int next_signal(const sigset_t *mask, siginfo_t *si, const struct timespec *deadline)
+{
+        struct timespec now, left;
+
+        if (!deadline)
+                return sigwaitinfo(mask, si);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left.tv_sec = deadline->tv_sec - now.tv_sec;
+        left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+                left.tv_sec--;
+                left.tv_nsec += 1000000000L;
+        }
+        if (left.tv_sec < 0) {
+                errno = EAGAIN;
+                return -1;
+        }
+        return sigtimedwait(mask, si, &left);
 }
 
 /* Signals from the terminal (SI_KERNEL) already reached the command, which
@@ -619,14 +662,27 @@ static void reap(struct run_wait *w)
  * the command is gone, a signal ends the wait for the broker instead. */
 static void wait_all(struct run_wait *w, const sigset_t *mask, bool wait_broker)
 {
-        while (w->command_status < 0 || (wait_broker && w->broker_status < 0)) {
-                siginfo_t si;
-                int sig = sigwaitinfo(mask, &si);
+        struct timespec deadline;
 
+        while (w->command_status < 0 || (wait_broker && w->broker_status < 0 && !w->broker_died)) {
+                siginfo_t si;
+                int sig = next_signal(mask, &si, w->broker_died ? &deadline : NULL);
+
+                if (sig < 0 && errno == EAGAIN) {
+                        kill(w->command, SIGKILL);
+                        deadline.tv_sec += 3600;
+                        continue;
+                }
                 if (sig < 0)
                         continue;
                 if (sig == SIGCHLD) {
                         reap(w);
+                        if (w->broker_status >= 0 && w->command_status < 0 && !w->broker_died &&
+                            w->broker_raw != 0) {
+                                broker_died(w);
+                                clock_gettime(CLOCK_MONOTONIC, &deadline);
+                                deadline.tv_sec += BROKER_DEATH_GRACE_MS / 1000;
+                        }
                         continue;
                 }
                 if (w->command_status >= 0) {
@@ -801,6 +857,8 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
         wait_all(&w, mask, s->learn != NULL);
         if (failed)
                 return failed;
+        if (w.broker_died)
+                return OH_EXIT_RUN_FAILED;
         if (s->learn && w.broker_status != 0)
                 return OH_EXIT_RUN_FAILED;
         return w.command_status < 0 ? OH_EXIT_RUN_FAILED : w.command_status;
