@@ -30,6 +30,13 @@
 #include "util.h"
 
 #define MAX_HOPS 40             /* symlinks per walk, as the kernel */
+/* Components (".", ".." and names, those spliced in from symlink text
+ * included) that the walks of one request may visit in all: each costs up
+ * to a few syscalls, and a symlink can splice in 2,000 of them per hop.
+ * A request path alone has at most 2,048, so a path without symlinks
+ * always fits.  Shared by both paths of a rename or link and by every
+ * attempt, so a request's walking work is bounded whatever the tree. */
+#define MAX_COMPONENTS 4096
 #define MAX_ATTEMPTS 16         /* walks per request when the tree keeps changing */
 #define STRICT (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 
@@ -110,9 +117,13 @@ static int refuse(const struct openhook_policy *p, const char *path, unsigned ne
 /* Kernel errors that mean the tree changed under us (or, on the fast path,
  * that the request was not canonical): walk again.  Acting on C meets a
  * symlink legitimately only when C's last component is one that the
- * request said not to follow (O_NOFOLLOW). */
+ * request said not to follow (O_NOFOLLOW).  An error the walk met itself,
+ * its own ELOOP included, is its answer: walking again would cost as much
+ * and answer the same, so a hostile tree could multiply a request's work. */
 static bool must_retry(int r, const struct target *t)
 {
+        if (t->walk_error)
+                return false;
         if (r == -ELOOP)
                 return !t->symlink || t->fast;
         return r == -EXDEV || r == -EAGAIN;
@@ -256,9 +267,9 @@ static bool may_reveal(const struct openhook_policy *p, const char *path)
         return oh_policy_letters(p, path) || oh_policy_is_ancestor(p, path);
 }
 
-/* The walk met kernel error ERR at the component just appended to T.
- * Decide on the best-known path: that component plus the rest, taken
- * lexically. */
+/* The walk met error ERR at the component just appended to T (or, out of
+ * budget, before taking the first component of REST).  Decide on the
+ * best-known path: T plus the rest, taken lexically. */
 static int walk_failed(const struct openhook_policy *p, struct target *t, int err, const char *rest,
                        unsigned needed, struct oh_verdict *v)
 {
@@ -308,10 +319,12 @@ static void replace_fd(int *owned, int fd)
 
 /* Walks PATH (absolute) one component at a time without following any
  * symlink implicitly, expanding each symlink itself.  Fills T with the
- * canonical path.  Returns 0 (T may carry a walk_error) or -EACCES when
- * the walk itself would leave the policy. */
+ * canonical path.  Each component visited is taken from *BUDGET; when none
+ * is left the walk fails with ELOOP, as the kernel does on too many
+ * symlinks (only they can make a walk that long).  Returns 0 (T may carry
+ * a walk_error) or -EACCES when the walk itself would leave the policy. */
 static int walk(const struct openhook_policy *p, const char *path, bool follow_last, unsigned needed,
-                struct target *t, struct oh_verdict *v)
+                unsigned *budget, struct target *t, struct oh_verdict *v)
 {
         _cleanup_close_ int owned = -1;
         char rest[OPENHOOK_PATH_MAX], link[OPENHOOK_PATH_MAX];
@@ -331,6 +344,9 @@ static int walk(const struct openhook_policy *p, const char *path, bool follow_l
                 ssize_t n;
                 int fd;
 
+                if (*budget == 0)
+                        return walk_failed(p, t, -ELOOP, name, needed, v);
+                --*budget;
                 if (len == 1 && name[0] == '.')
                         continue;
                 if (len == 2 && name[0] == '.' && name[1] == '.') {
@@ -401,14 +417,14 @@ static int walk(const struct openhook_policy *p, const char *path, bool follow_l
 /* Fills T for PATH: the request itself on the first attempt when it is
  * already canonical, else the walk's result. */
 static int resolve(const struct openhook_policy *p, const char *path, bool follow_last, unsigned needed,
-                   int attempt, struct target *t, struct oh_verdict *v)
+                   int attempt, unsigned *budget, struct target *t, struct oh_verdict *v)
 {
         size_t len;
 
         if (path[0] != '/')
                 return -EINVAL;
         if (attempt > 0 || !lexically_clean(path) || names_a_task(path))
-                return walk(p, path, follow_last, needed, t, v);
+                return walk(p, path, follow_last, needed, budget, t, v);
         len = strlen(path);
         if (len >= sizeof(t->path))
                 return -ENAMETOOLONG;
@@ -444,11 +460,12 @@ typedef int (*path_op)(const struct openhook_policy *p, struct target *t, const 
 static int with_path(const struct openhook_policy *p, const char *path, bool follow_last, unsigned needed,
                      path_op op, const void *args, struct oh_verdict *v)
 {
+        unsigned budget = MAX_COMPONENTS;
         struct target t;
 
         verdict_reset(v);
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-                int r = resolve(p, path, follow_last, needed, attempt, &t, v);
+                int r = resolve(p, path, follow_last, needed, attempt, &budget, &t, v);
 
                 if (r < 0)
                         return r;
@@ -750,6 +767,7 @@ static int act_pair(enum pair_op op, struct target *old, struct target *new, uin
 static int with_pair(const struct openhook_policy *p, const char *oldpath, const char *newpath, enum pair_op op,
                      uint32_t flags, pair_check check, struct oh_verdict *v)
 {
+        unsigned budget = MAX_COMPONENTS;
         struct target old, new;
 
         verdict_reset(v);
@@ -757,10 +775,10 @@ static int with_pair(const struct openhook_policy *p, const char *oldpath, const
                 uint32_t kflags = flags;
                 int r;
 
-                r = resolve(p, oldpath, false, D, attempt, &old, v);
+                r = resolve(p, oldpath, false, D, attempt, &budget, &old, v);
                 if (r < 0)
                         return r;
-                r = resolve(p, newpath, false, C, attempt, &new, v);
+                r = resolve(p, newpath, false, C, attempt, &budget, &new, v);
                 if (r < 0)
                         return r;
                 r = check(p, &old, &new, &kflags, v);
@@ -777,6 +795,12 @@ static int with_pair(const struct openhook_policy *p, const char *oldpath, const
                         return r;
         }
         return -ELOOP;
+}
+
+/* The r and w letters that TO grants and FROM does not. */
+static unsigned gained_letters(const struct openhook_policy *p, const char *from, const char *to)
+{
+        return oh_policy_letters(p, to) & ~oh_policy_letters(p, from) & (R | W);
 }
 
 /* The r and w letters of whatever lies below PATH when no rule lies below
@@ -806,24 +830,32 @@ static int refuse_moving(const char *path, struct oh_verdict *v)
         return -EACCES;
 }
 
-/* A rename carries everything below FROM to below TO.  Rules decide by
- * path, so that must not hand what lies below to other rules: refused if a
- * rule lies below either name (it would stop deciding on what it names, or
- * start deciding on what moves in), or if a directory's contents would get
- * more of r and w than they had (an exact rule on the directory itself
- * may grant d while its contents are denied).  Moving a directory into
- * place is itself a checked rename, so checking the type here is enough. */
+/* A rename carries the object at FROM, and everything below it, to TO.
+ * Rules decide by path, so that must not hand it to a rule that grants
+ * more: refused if TO grants r or w that FROM does not, whatever the
+ * object is (a file it could not read or write where it was must not
+ * become readable or writable by moving; a hard-linked file is only ever
+ * checked against the name it leaves, never against its other names).
+ * That compares paths alone and always holds.  For what lies below:
+ * refused if a rule lies below either name (it would stop deciding on what
+ * it names, or start deciding on what moves in), or if a directory's
+ * contents would get more of r and w than they had (an exact rule on the
+ * directory itself may grant d while its contents are denied).  Moving a
+ * directory into place is itself a checked rename, so checking the type
+ * here is enough but for the race in doc/DESIGN.md. */
 static int move_check(const struct openhook_policy *p, const struct target *from, const struct target *to,
                       struct oh_verdict *v)
 {
+        unsigned gained;
+
         if (oh_policy_rule_below(p, from->path))
                 return refuse_moving(from->path, v);
         if (oh_policy_rule_below(p, to->path))
                 return refuse_moving(to->path, v);
-        unsigned gained = letters_below(p, to->path) & ~letters_below(p, from->path);
-        if (gained && is_directory(from))
-                return refuse(p, from->path, gained, v);
-        return 0;
+        gained = gained_letters(p, from->path, to->path);
+        if (!gained && is_directory(from))
+                gained = letters_below(p, to->path) & ~letters_below(p, from->path);
+        return gained ? refuse(p, from->path, gained, v) : 0;
 }
 
 /* Renaming needs d on the old name and c on the new one, plus d there if
@@ -863,20 +895,21 @@ int oh_do_rename(const struct openhook_policy *p, const char *oldpath, const cha
 }
 
 /* A hard link gives the inode a second name; that name must not grant
- * more of r and w than the first, or linking would widen access.  The old
- * name must lie in the policy at all. */
+ * more of r and w than the first, or linking would widen access (the rule
+ * a rename of that name then meets).  The old name must lie in the policy
+ * at all. */
 static int link_check(const struct openhook_policy *p, const struct target *old, const struct target *new,
                       uint32_t *flags, struct oh_verdict *v)
 {
-        unsigned widened = oh_policy_letters(p, new->path) & (R | W);
+        unsigned gained = gained_letters(p, old->path, new->path);
         int r;
 
         r = decide(p, new, C, v);
         if (r < 0)
                 return r;
-        if (!oh_policy_letters(p, old->path))
-                return refuse(p, old->path, widened ? widened : R, v);
-        return decide(p, old, widened, v);
+        if (!oh_policy_letters(p, old->path) || gained)
+                return refuse(p, old->path, gained ? gained : R, v);
+        return decide(p, old, 0, v);
 }
 
 int oh_do_link(const struct openhook_policy *p, const char *oldpath, const char *newpath, struct oh_verdict *v)

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "policy.h"
@@ -114,6 +115,16 @@ static void allow_abs(const char *perms, const char *path)
 
         snprintf(arg, sizeof(arg), "%s:%s", perms, path);
         CHECK_EQ(openhook_policy_allow_arg(pol, arg, NULL), 0);
+}
+
+/* Makes directory REL and grants PERMS on it and all below it. */
+static void allow_new_dir(const char *perms, const char *rel)
+{
+        char sub[512];
+
+        CHECK(mkdir(P("%s", rel), 0755) == 0);
+        snprintf(sub, sizeof(sub), "%s/", rel);
+        allow(perms, sub);
 }
 
 static void deny(const char *rel)
@@ -294,6 +305,73 @@ static void symlink_loop_inside_policy_is_eloop(void)
         CHECK(symlink("a", P("in/b")) == 0);
         CHECK_EQ(try_open(P("in/a"), O_RDONLY, 0), -ELOOP);
         CHECK_EQ(try_open(P("in/a/x"), O_RDONLY, 0), -ELOOP);
+        done();
+}
+
+/* A symlink whose text walks down and back up many times before naming
+ * itself costs thousands of lookups per hop: the components a request
+ * visits are counted, and the walk's own ELOOP is its answer, never a
+ * reason to walk again.  Before the count, this took seconds. */
+static void walk_work_is_bounded_per_request(void)
+{
+        char text[4096] = "";
+        struct timespec t0, t1;
+        double ms;
+
+        scenario("walk-budget");
+        allow("rwcd", "in/");
+        CHECK(mkdir(P("in/d"), 0755) == 0);
+        for (int i = 0; i < 800; i++)
+                strcat(text, "d/../");
+        strcat(text, "loop");
+        CHECK(symlink(text, P("in/loop")) == 0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CHECK_EQ(try_open(P("in/loop"), O_RDONLY, 0), -ELOOP);
+        CHECK_EQ(try_open(P("in/loop/x"), O_WRONLY | O_CREAT, 0644), -ELOOP);
+        CHECK_EQ(oh_do_rename(pol, P("in/loop/x"), P("in/loop/y"), 0, &v), -ELOOP);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+        printf("# three requests through the hostile chain: %.1f ms\n", ms);
+        CHECK(ms < 1500);
+        CHECK(has_content(P("in/file"), "DATA"));
+        done();
+}
+
+/* A symlink at LINK whose text is N "./" components and then TARGET. */
+static void dots_link(int n, const char *target, const char *link)
+{
+        char text[4096] = "";
+
+        for (int i = 0; i < n; i++)
+                strcat(text, "./");
+        strcat(text, target);
+        CHECK(symlink(text, link) == 0);
+}
+
+static int components(const char *path)
+{
+        int n = 0;
+
+        for (const char *c = path; *c; c++)
+                n += *c == '/';
+        return n;
+}
+
+/* The count is exact and covers what symlinks splice in: a walk of 4,096
+ * components succeeds, one of 4,097 is ELOOP. */
+static void walk_budget_counts_spliced_components(void)
+{
+        int rest;
+
+        scenario("walk-budget-exact");
+        allow("r", "in/");
+        dots_link(2000, "file", P("in/one"));          /* 2,001 components */
+        dots_link(2000, "one", P("in/two"));
+        rest = 4096 - components(P("in/x")) - 2 * 2001;
+        dots_link(rest - 1, "two", P("in/fits"));
+        dots_link(rest, "two", P("in/over"));
+        CHECK_EQ(try_open(P("in/fits"), O_RDONLY, 0), 0);
+        CHECK_EQ(try_open(P("in/over"), O_RDONLY, 0), -ELOOP);
         done();
 }
 
@@ -892,8 +970,114 @@ static void renaming_a_directory_cannot_widen_access_to_its_contents(void)
         CHECK_EQ(v.denied, 1);
         CHECK(has_content(P("in/deny/dir/hidden"), "HIDDEN") && !exists(P("in/readable/dir")));
         CHECK_EQ(try_open(P("in/readable/dir/hidden"), O_RDONLY, 0), -ENOENT);
-        CHECK_EQ(oh_do_rename(pol, P("in/rw/f"), P("in/readable/f"), 0, &v), 0);       /* a file: as before */
+        CHECK_EQ(oh_do_rename(pol, P("in/rw/f"), P("in/readable/f"), 0, &v), 0);       /* loses w: fine */
         CHECK(has_content(P("in/readable/f"), "RW"));
+        done();
+}
+
+/* Issue 8: a file it could not read where it was must not become readable
+ * by renaming it, whatever kind of object it is. */
+static void renaming_a_file_cannot_give_it_letters(void)
+{
+        scenario("rename-file-widen");
+        allow("d", "out/secret");
+        allow_new_dir("rwc", "in/w");
+        allow_new_dir("rwcd", "in/rw");
+        allow_new_dir("rcd", "in/ro");
+        write_file(P("in/ro/f"), "RO");
+        write_file(P("in/rw/f"), "RW");
+
+        CHECK_EQ(oh_do_rename(pol, P("out/secret"), P("in/w/x"), 0, &v), -EACCES);
+        CHECK_EQ(v.denied, 1);
+        CHECK(has_content(P("out/secret"), "SECRET") && !exists(P("in/w/x")));
+        CHECK_EQ(try_open(P("in/w/x"), O_RDONLY, 0), -ENOENT);
+        CHECK_EQ(oh_do_rename(pol, P("in/ro/f"), P("in/rw/g"), 0, &v), -EACCES);        /* would add w */
+        CHECK(has_content(P("in/ro/f"), "RO") && !exists(P("in/rw/g")));
+        CHECK_EQ(oh_do_rename(pol, P("in/rw/f"), P("in/ro/f2"), 0, &v), 0);           /* loses w: fine */
+        CHECK(has_content(P("in/ro/f2"), "RW"));
+        /* Unlinking what it may delete stays possible. */
+        CHECK_EQ(oh_do_unlink(pol, P("out/secret"), &v), 0);
+        done();
+}
+
+/* Issue 8: a hard link to a read-only file, made where links are allowed
+ * because they add nothing, then moved to where files are writable. */
+static void link_then_rename_cannot_write_a_read_only_file(void)
+{
+        scenario("link-rename-chain");
+        allow_new_dir("r", "in/data");
+        allow_new_dir("rcd", "in/scratch");
+        allow_new_dir("rwc", "in/w");
+        write_file(P("in/data/f"), "PRECIOUS");
+
+        CHECK_EQ(oh_do_link(pol, P("in/data/f"), P("in/scratch/f"), &v), 0);
+        CHECK_EQ(oh_do_rename(pol, P("in/scratch/f"), P("in/w/f"), 0, &v), -EACCES);
+        CHECK_EQ(v.denied, 1);
+        CHECK(!exists(P("in/w/f")));
+        CHECK_EQ(oh_do_link(pol, P("in/scratch/f"), P("in/w/f"), &v), -EACCES);
+        CHECK_EQ(oh_do_link(pol, P("in/data/f"), P("in/w/f"), &v), -EACCES);
+        CHECK(!exists(P("in/w/f")));
+        /* Truncating or writing through a new name needs one to exist. */
+        CHECK_EQ(oh_do_truncate(pol, P("in/w/f"), 0, &v), -ENOENT);
+        CHECK_EQ(try_open(P("in/w/f"), O_WRONLY | O_TRUNC, 0), -ENOENT);
+        CHECK_EQ(try_open(P("in/scratch/f"), O_WRONLY, 0), -EACCES);
+        CHECK(has_content(P("in/data/f"), "PRECIOUS"));
+        done();
+}
+
+/* An exchange moves each name's object to the other name: each must keep
+ * its letters, so the two names must grant the same r and w. */
+static void exchange_cannot_widen_either_way(void)
+{
+        scenario("exchange-widen");
+        allow_new_dir("rcd", "in/ro");
+        allow_new_dir("rwcd", "in/rw");
+        allow_new_dir("rwcd", "in/rw2");
+        write_file(P("in/ro/f"), "RO");
+        write_file(P("in/rw/f"), "RW");
+        write_file(P("in/rw2/f"), "RW2");
+
+        CHECK_EQ(oh_do_rename(pol, P("in/ro/f"), P("in/rw/f"), RENAME_EXCHANGE, &v), -EACCES);
+        CHECK_EQ(oh_do_rename(pol, P("in/rw/f"), P("in/ro/f"), RENAME_EXCHANGE, &v), -EACCES);
+        CHECK(has_content(P("in/ro/f"), "RO") && has_content(P("in/rw/f"), "RW"));
+        CHECK_EQ(oh_do_rename(pol, P("in/rw/f"), P("in/rw2/f"), RENAME_EXCHANGE, &v), 0);
+        CHECK(has_content(P("in/rw/f"), "RW2") && has_content(P("in/rw2/f"), "RW"));
+        done();
+}
+
+/* A directory's own letters count too (w lets its mode be changed), not
+ * only those of its contents. */
+static void renaming_a_directory_cannot_widen_its_own_letters(void)
+{
+        scenario("rename-dir-own");
+        allow("r", "in/");
+        allow_new_dir("rcd", "in/s");
+        allow("rwc", "in/x");
+        CHECK(mkdir(P("in/s/dir"), 0755) == 0);
+        CHECK_EQ(oh_do_rename(pol, P("in/s/dir"), P("in/x"), 0, &v), -EACCES);
+        CHECK(exists(P("in/s/dir")) && !exists(P("in/x")));
+        done();
+}
+
+/* A symlink grants nothing: whatever path leads through it is decided
+ * where it leads, so one made where anything may be created cannot write
+ * a file that is only readable. */
+static void symlink_cannot_grant_what_its_target_lacks(void)
+{
+        scenario("symlink-widen");
+        allow_new_dir("r", "in/data");
+        allow_new_dir("rwcd", "in/w");
+        write_file(P("in/data/f"), "PRECIOUS");
+        CHECK_EQ(oh_do_symlink(pol, "../data/f", P("in/w/l"), &v), 0);
+        CHECK_EQ(oh_do_symlink(pol, "../data", P("in/w/dl"), &v), 0);
+        CHECK_EQ(try_open(P("in/w/l"), O_RDONLY, 0), 0);
+        CHECK_EQ(try_open(P("in/w/l"), O_WRONLY, 0), -EACCES);
+        CHECK_EQ(try_open(P("in/w/dl/f"), O_RDWR | O_TRUNC, 0), -EACCES);
+        CHECK_EQ(oh_do_truncate(pol, P("in/w/l"), 0, &v), -EACCES);
+        CHECK_EQ(oh_do_chmod(pol, P("in/w/l"), 0600, 0, &v), -EACCES);
+        CHECK_EQ(oh_do_rename(pol, P("in/w/dl/f"), P("in/w/g"), 0, &v), -EACCES);
+        CHECK_EQ(oh_do_link(pol, P("in/w/dl/f"), P("in/w/g"), &v), -EACCES);
+        CHECK(has_content(P("in/data/f"), "PRECIOUS") && !exists(P("in/w/g")));
         done();
 }
 
@@ -1193,6 +1377,8 @@ int main(void)
         RUN(symlink_planted_outside_pointing_inside_is_refused);
         RUN(symlink_named_by_a_rule_is_followed);
         RUN(symlink_loop_inside_policy_is_eloop);
+        RUN(walk_work_is_bounded_per_request);
+        RUN(walk_budget_counts_spliced_components);
         RUN(proc_self_root_magic_link_cannot_escape);
         RUN(proc_self_fd_magic_link_cannot_escape);
         RUN(symlink_to_proc_self_is_refused);
@@ -1219,6 +1405,11 @@ int main(void)
         RUN(rename_needs_d_on_old_and_c_on_new);
         RUN(renaming_a_directory_above_a_rule_is_refused);
         RUN(renaming_a_directory_cannot_widen_access_to_its_contents);
+        RUN(renaming_a_file_cannot_give_it_letters);
+        RUN(link_then_rename_cannot_write_a_read_only_file);
+        RUN(exchange_cannot_widen_either_way);
+        RUN(renaming_a_directory_cannot_widen_its_own_letters);
+        RUN(symlink_cannot_grant_what_its_target_lacks);
         RUN(symlink_needs_c_and_its_target_is_not_checked);
         RUN(link_cannot_widen_access_to_an_inode);
         RUN(link_does_not_follow_old_symlink);
