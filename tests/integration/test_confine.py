@@ -8,6 +8,7 @@ still cannot open a file outside the policy."""
 
 import errno
 import os
+import subprocess
 import socket
 import struct
 
@@ -292,6 +293,44 @@ def bypassed_policy_with_confinement_still_honours_an_exact_file_rule():
     br = bypass_broker(["--allow", "r:%s/hello" % d], confine=True)
     check_eq(fd_read(open_(br.sock, d + "/hello").fd), b"hello\n", "the one file")
     open_(br.sock, d + "/other", want=EACCES)
+
+
+# The broker of `openhook run` gets its floor from run itself (shared with
+# the command, whose domain nests in it): with the policy check off, a
+# program asking for a file outside the policy still gets nothing, in
+# every mode -- seccomp mode's supervisor included, which opens files for
+# the program.
+PROBE = """
+import os, sys
+for p in sys.argv[1:]:
+    try:
+        fd = os.open(p, os.O_RDONLY)
+        print("READ", os.read(fd, 100))
+    except OSError as e:
+        print("refused", p, e.errno)
+try:
+    os.close(os.open(sys.argv[1] + "-new", os.O_WRONLY | os.O_CREAT, 0o600))
+    print("CREATED")
+except OSError as e:
+    print("create refused", e.errno)
+"""
+
+
+@ohtest.scenario_per_mode(("preload", "seccomp", "seccomp-noshim"))
+def bypassed_policy_under_run_is_stopped_by_the_floor(mode):
+    if not BYPASS_BIN:
+        raise ohtest.Skip("OPENHOOK_BYPASS_BIN is not set")
+    d = data_tree()
+    argv = [BYPASS_BIN, "run"] + ohtest.mode_args(mode) + ["--allow", "r:%s/" % d, "--",
+                                                          "/usr/bin/python3", "-c", PROBE,
+                                                          path("secret"), d + "/hello"]
+    p = subprocess.run(argv, env=ohtest.env({"OPENHOOK_TEST_BYPASS_POLICY": "1"}),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    out = p.stdout.decode(errors="replace")
+    check("READ b'secret" not in out, "the floor let the bypassed broker read the secret:\n" + out)
+    check("READ b'hello\\n'" in out, "the policy's own file is still served:\n" + out +
+          p.stderr.decode(errors="replace"))
+    check(not os.path.lexists(path("secret") + "-new"), "nothing created outside the floor")
 
 
 if __name__ == "__main__":
