@@ -28,8 +28,10 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <stdbool.h>
 #include <unistd.h>
 
+#include "cmsg.h"
 #include "seccomp_internal.h"
 #include "seccomp_notify.h"
 #include "seccomp_target.h"
@@ -49,6 +51,7 @@ struct sock_msg {
         int name_fd;                    /* O_PATH fd of a UNIX socket, or -1 */
         uint8_t *data;
         size_t len;
+        size_t done;                    /* bytes sent so far */
         uint8_t control[CONTROL_MAX];
         size_t controllen;
         int fds[64];                    /* duplicates of the SCM_RIGHTS fds */
@@ -63,7 +66,9 @@ struct sock_job {
         enum sock_kind kind;
         int sock;
         int type;                       /* SO_TYPE */
+        bool nonblocking;               /* O_NONBLOCK or MSG_DONTWAIT: never waits */
         int flags;
+        size_t sent;                    /* sendmmsg: messages sent */
         size_t n;
         struct sock_msg msgs[];
 };
@@ -146,46 +151,30 @@ static int read_data(struct sock_job *j, struct sock_msg *m, const struct iovec 
         return 0;
 }
 
+static int dup_target_fd(int n, void *userdata)
+{
+        const struct sock_job *j = userdata;
+        int fd = oh_target_dup_fd(j->pid, n);
+
+        return fd == -ENOENT ? -EBADF : fd;
+}
+
 /* SCM_RIGHTS carries fd numbers of the program: they become duplicates
  * of ours.  SCM_CREDENTIALS must name the sender, which is now the
- * supervisor: its pid replaces the program's.  Every length is checked
- * against the copy, which the program wrote. */
+ * supervisor. */
 static int translate_control(struct sock_job *j, struct sock_msg *m)
 {
-        size_t off = 0;
+        struct oh_cmsg_rewrite rw = {
+                .dup_fd = dup_target_fd,
+                .userdata = j,
+                .self = getpid(),
+                .fds = m->fds,
+                .max_fds = ELEMENTSOF(m->fds),
+        };
+        int r = oh_cmsg_rewrite(m->control, m->controllen, &rw);
 
-        while (m->controllen - off >= sizeof(struct cmsghdr)) {
-                struct cmsghdr h;
-                uint8_t *data = m->control + off + CMSG_LEN(0);
-
-                memcpy(&h, m->control + off, sizeof h);
-                if (h.cmsg_len < CMSG_LEN(0) || h.cmsg_len > m->controllen - off)
-                        return -EINVAL;
-                size_t n = (h.cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                if (h.cmsg_level == SOL_SOCKET && h.cmsg_type == SCM_RIGHTS) {
-                        for (size_t i = 0; i < n; i++) {
-                                int fd;
-
-                                if (m->nfds == ELEMENTSOF(m->fds))
-                                        return -EINVAL;
-                                memcpy(&fd, data + i * sizeof fd, sizeof fd);
-                                fd = oh_target_dup_fd(j->pid, fd);
-                                if (fd < 0)
-                                        return fd == -ENOENT ? -EBADF : fd;
-                                m->fds[m->nfds++] = fd;
-                                memcpy(data + i * sizeof fd, &fd, sizeof fd);
-                        }
-                } else if (h.cmsg_level == SOL_SOCKET && h.cmsg_type == SCM_CREDENTIALS &&
-                           h.cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
-                        pid_t self = getpid();
-
-                        memcpy(data + offsetof(struct ucred, pid), &self, sizeof self);
-                }
-                off += CMSG_ALIGN(h.cmsg_len);
-                if (off > m->controllen)
-                        break;
-        }
-        return 0;
+        m->nfds = rw.nfds;
+        return r;
 }
 
 static int read_msghdr(struct sock_job *j, struct sock_msg *m, uint64_t addr)
@@ -280,6 +269,8 @@ int sc_fetch_socket(struct sc_call *c)
         j->sock = TAKE_FD(c->fd);
         if (getsockopt(j->sock, SOL_SOCKET, SO_TYPE, &j->type, &len) < 0)
                 return errno == ENOTSOCK ? -ENOTSOCK : oh_negerrno();
+        int fl = fcntl(j->sock, F_GETFL);
+        j->nonblocking = (fl >= 0 && (fl & O_NONBLOCK)) || (j->flags & MSG_DONTWAIT);
         return read_call(c, j);
 }
 
@@ -346,41 +337,70 @@ static int decide(struct sc_call *c, struct sock_msg *m, uint32_t command)
 
 /* ---- Acting ----------------------------------------------------------- */
 
-static ssize_t send_one(const struct sock_job *j, const struct sock_msg *m)
+/* Sends what is left of M (a stream socket may take part of it), with
+ * EXTRA flags.  The control data goes with the first bytes only. */
+static ssize_t send_rest(const struct sock_job *j, struct sock_msg *m, int extra)
 {
-        struct iovec iov = { m->data, m->len };
+        struct iovec iov = { m->data + m->done, m->len - m->done };
         struct msghdr h = {
                 .msg_name = m->addrlen ? (void *)&m->addr : NULL,
                 .msg_namelen = m->addrlen,
                 .msg_iov = &iov,
                 .msg_iovlen = 1,
-                .msg_control = m->controllen ? (void *)m->control : NULL,
-                .msg_controllen = m->controllen,
+                .msg_control = m->controllen && !m->done ? (void *)m->control : NULL,
+                .msg_controllen = m->done ? 0 : m->controllen,
         };
-        ssize_t n = sendmsg(j->sock, &h, j->flags | MSG_NOSIGNAL);
+        ssize_t n = sendmsg(j->sock, &h, j->flags | extra | MSG_NOSIGNAL);
 
-        return n < 0 ? oh_negerrno() : n;
+        if (n < 0)
+                return oh_negerrno();
+        m->done += (size_t)n;
+        return n;
 }
 
-static int64_t perform(const struct sock_job *j)
+/* One message, whole as a blocking send would have it; with NOW, only
+ * as far as it goes without blocking (-EAGAIN: come back later, from
+ * where it stopped). */
+static int64_t send_msg(const struct sock_job *j, struct sock_msg *m, bool now)
 {
-        const struct sock_msg *m = &j->msgs[0];
-        size_t sent = 0;
+        for (;;) {
+                ssize_t n = send_rest(j, m, now ? MSG_DONTWAIT : 0);
 
-        if (j->kind == SOCK_CONNECT)
-                return connect(j->sock, (const struct sockaddr *)&m->addr, m->addrlen) < 0 ? oh_negerrno() : 0;
-        if (j->kind != SOCK_SENDMMSG)
-                return send_one(j, m);
-        for (; sent < j->n; sent++) {
-                ssize_t n = send_one(j, &j->msgs[sent]);
-                unsigned int len = (unsigned int)n;
-
+                if (n < 0 && !(now && n == -EAGAIN && !j->nonblocking))
+                        return m->done ? (int64_t)m->done : n;
                 if (n < 0)
-                        return sent ? (int64_t)sent : n;
-                if (oh_target_write(j->pid, j->msgs[sent].len_addr, &len, sizeof len) < 0)
-                        return sent ? (int64_t)sent : -EFAULT;
+                        return -EAGAIN;
+                if (m->done == m->len || j->type != SOCK_STREAM || j->nonblocking)
+                        return (int64_t)m->done;
         }
-        return (int64_t)sent;
+}
+
+/* The call's result, or with NOW -EAGAIN when it would block: most sends
+ * go through at once, and a worker thread costs more than the call. */
+static int64_t perform(struct sock_job *j, bool now)
+{
+        if (j->kind == SOCK_CONNECT) {
+                const struct sock_msg *m = &j->msgs[0];
+
+                if (now && !j->nonblocking)
+                        return -EAGAIN;
+                return connect(j->sock, (const struct sockaddr *)&m->addr, m->addrlen) < 0 ? oh_negerrno() : 0;
+        }
+        if (j->kind != SOCK_SENDMMSG)
+                return send_msg(j, &j->msgs[0], now);
+        for (; j->sent < j->n; j->sent++) {
+                struct sock_msg *m = &j->msgs[j->sent];
+                int64_t n = send_msg(j, m, now && j->sent == 0);
+                unsigned int len = (unsigned int)m->done;
+
+                if (n == -EAGAIN && now && j->sent == 0)
+                        return -EAGAIN;
+                if (n < 0)
+                        return j->sent ? (int64_t)j->sent : n;
+                if (oh_target_write(j->pid, m->len_addr, &len, sizeof len) < 0)
+                        return j->sent ? (int64_t)j->sent : -EFAULT;
+        }
+        return (int64_t)j->sent;
 }
 
 static void *worker(void *p)
@@ -388,7 +408,7 @@ static void *worker(void *p)
         struct sock_job *j = p;
         struct sc_supervisor *sv = j->sv;
 
-        sc_respond(sv, j->id, perform(j));
+        sc_respond(sv, j->id, perform(j, false));
         job_free(j);
         atomic_fetch_sub(&sv->workers, 1);
         return NULL;
@@ -423,6 +443,7 @@ static int start_worker(struct sc_call *c)
 static int act(struct sc_call *c, uint32_t command)
 {
         struct sock_job *j = c->op;
+        int64_t r;
 
         if (!j)
                 return 0;               /* sendmmsg of no message */
@@ -432,11 +453,14 @@ static int act(struct sc_call *c, uint32_t command)
                 if (k < 0)
                         return k;
         }
-        if (start_worker(c) == 0)
+        r = perform(j, true);
+        if (r == -EAGAIN && start_worker(c) == 0)
                 return 0;
-        /* No thread to spare: answered here, blocking the supervisor for
-         * as long as the call blocks. */
-        sc_respond(c->sv, c->req->id, perform(j));
+        /* At once, or no thread to spare: answered here, blocking the
+         * supervisor for as long as the call blocks. */
+        if (r == -EAGAIN)
+                r = perform(j, false);
+        sc_respond(c->sv, c->req->id, r);
         c->answered = true;
         return 0;
 }
