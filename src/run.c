@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "abstract_connector.h"
 #include "cli.h"
 #include "commands.h"
 #include "confine.h"
@@ -483,10 +484,20 @@ static int child_env(const struct run_child *c)
  * Without one the broker is told so (fd -1). */
 static int child_seccomp(const struct run_child *c)
 {
+        bool supervised = !(c->seccomp_flags & OH_SECCOMP_NO_LISTENER);
+        _cleanup_close_ int connector = -1;
+
+        /* Abstract sockets: only where Landlock scopes them, so that the
+         * connector, in our domain, is held to the scope (ABI 6). */
+        if (supervised && c->landlock && oh_landlock_abi() >= OH_LL_ABI_SCOPE) {
+                connector = oh_connector_start();
+                if (connector < 0)
+                        return connector;
+        }
         _cleanup_close_ int listener = oh_seccomp_install(c->seccomp_flags);
         if (listener < 0)
                 return listener;
-        return oh_seccomp_send_listener(c->sock, c->seccomp_flags & OH_SECCOMP_NO_LISTENER ? -1 : listener);
+        return oh_seccomp_send_listener(c->sock, supervised ? listener : -1, connector);
 }
 
 /* The command acts on files through the broker, which has whatever

@@ -47,6 +47,7 @@ static int serve_socket(const struct run_broker *b)
 struct supervisor {
         const struct run_broker *b;
         int listener;
+        int connector;
         int result;
 };
 
@@ -54,8 +55,8 @@ static void *supervise_thread(void *userdata)
 {
         struct supervisor *s = userdata;
 
-        s->result = oh_seccomp_supervise(s->listener, s->b->policy, s->b->seccomp_flags, broker_log,
-                                         (void *)s->b);
+        s->result = oh_seccomp_supervise(s->listener, s->connector, s->b->policy, s->b->seccomp_flags,
+                                         broker_log, (void *)s->b);
         return NULL;
 }
 
@@ -66,14 +67,16 @@ static void *supervise_thread(void *userdata)
  * shim's socket, which the command closed before execve under --no-shim. */
 static int broker_serve(const struct run_broker *b)
 {
-        int fd = oh_seccomp_recv_listener(b->sock);
+        int connector_fd;
+        int fd = oh_seccomp_recv_listener(b->sock, &connector_fd);
 
         if (fd == -ENOMSG)
                 return serve_socket(b);
         if (fd <= 0)
                 return fd;
         _cleanup_close_ int listener = fd;
-        struct supervisor s = { .b = b, .listener = listener };
+        _cleanup_close_ int connector = connector_fd;
+        struct supervisor s = { .b = b, .listener = listener, .connector = connector };
         pthread_t thread;
         int r = -pthread_create(&thread, NULL, supervise_thread, &s);
         if (r < 0)

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "openhook.h"
@@ -79,6 +80,7 @@ struct sc_nr {
 
 struct sc_supervisor {
         int listener;
+        int connector;          /* abstract_connector.h, or -1 */
         uint32_t native_arch;
         unsigned int flags;     /* OH_SECCOMP_* */
         const struct openhook_policy *policy;
@@ -118,6 +120,10 @@ uint64_t sc_arg(const struct sc_call *c, int i);
 int sc_arg_int(const struct sc_call *c, int i);
 
 void sc_log(const struct sc_call *c, uint32_t command, int result, const struct oh_verdict *v);
+
+/* The same, from a thread that has no call left (seccomp_sockets.c). */
+void sc_log_denied(const struct sc_supervisor *sv, pid_t pid, uint32_t command, const char *path, int error,
+                   const char *why);
 
 /* A refusal no rule can lift: logged as denied, with WHY as the hint. */
 int sc_refuse(struct sc_call *c, uint32_t command, int error, const char *why);

@@ -424,6 +424,22 @@ static int fetch(struct sc_call *c)
 
 /* ---- Decisions -------------------------------------------------------- */
 
+void sc_log_denied(const struct sc_supervisor *sv, pid_t pid, uint32_t command, const char *path, int error,
+                   const char *why)
+{
+        struct openhook_decision d = {
+                .pid = pid,
+                .command = command,
+                .path = path,
+                .result = error,
+                .denied = 1,
+                .hint = why,
+        };
+
+        if (sv->log)
+                sv->log(&d, sv->userdata);
+}
+
 void sc_log(const struct sc_call *c, uint32_t command, int result, const struct oh_verdict *v)
 {
         struct openhook_decision d = {
@@ -888,11 +904,12 @@ static void wait_workers(struct sc_supervisor *sv)
                 nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
 }
 
-int oh_seccomp_supervise(int listener, const struct openhook_policy *policy, unsigned int flags,
+int oh_seccomp_supervise(int listener, int connector, const struct openhook_policy *policy, unsigned int flags,
                          openhook_log_fn log, void *userdata)
 {
         struct sc_supervisor sv = {
                 .listener = listener,
+                .connector = connector,
                 .native_arch = seccomp_arch_native(),
                 .flags = flags,
                 .policy = policy,
@@ -1208,18 +1225,20 @@ int oh_seccomp_install(unsigned int flags)
         return load(ctx);
 }
 
-/* The listener leaves the filtered process as {pid, fd number} in plain
+/* The listener leaves the filtered process as {pid, fd numbers} in plain
  * bytes: sendmsg() is notified from the moment the filter is in, so it
- * cannot carry the fd as SCM_RIGHTS.  The supervisor takes it with
- * pidfd_getfd() and says so, and only then may the process close it. */
+ * cannot carry the fd as SCM_RIGHTS.  The supervisor takes it (and the
+ * abstract connector's socket) with pidfd_getfd() and says so, and only
+ * then may the process close them. */
 struct listener_msg {
         int32_t pid;
         int32_t fd;
+        int32_t connector;
 };
 
-int oh_seccomp_send_listener(int sock, int listener)
+int oh_seccomp_send_listener(int sock, int listener, int connector)
 {
-        struct listener_msg m = { .pid = getpid(), .fd = listener };
+        struct listener_msg m = { .pid = getpid(), .fd = listener, .connector = connector };
         char ack;
         ssize_t n;
 
@@ -1236,13 +1255,21 @@ int oh_seccomp_send_listener(int sock, int listener)
         return n == 1 && ack == 0 ? 0 : -EPROTO;
 }
 
-int oh_seccomp_recv_listener(int sock)
+static int take_fd(int pidfd, int n)
+{
+        int fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
+
+        return fd < 0 ? oh_negerrno() : fd;
+}
+
+int oh_seccomp_recv_listener(int sock, int *ret_connector)
 {
         struct listener_msg m;
+        _cleanup_close_ int pidfd = -1, fd = -1, connector = -1;
         char ack = 0;
         ssize_t n;
-        int pidfd, fd;
 
+        *ret_connector = -1;
         do
                 n = recv(sock, &m, sizeof m, 0);
         while (n < 0 && errno == EINTR);
@@ -1255,17 +1282,18 @@ int oh_seccomp_recv_listener(int sock)
         pidfd = (int)syscall(SYS_pidfd_open, (pid_t)m.pid, 0);
         if (pidfd < 0)
                 return oh_negerrno();
-        fd = (int)syscall(SYS_pidfd_getfd, pidfd, m.fd, 0);
-        if (fd < 0)
-                fd = oh_negerrno();
-        close(pidfd);
+        fd = take_fd(pidfd, m.fd);
         if (fd < 0)
                 return fd;
-        if (send(sock, &ack, 1, MSG_NOSIGNAL) != 1) {
-                close(fd);
-                return -EPIPE;
+        if (m.connector >= 0) {
+                connector = take_fd(pidfd, m.connector);
+                if (connector < 0)
+                        return connector;
         }
-        return fd;
+        if (send(sock, &ack, 1, MSG_NOSIGNAL) != 1)
+                return -EPIPE;
+        *ret_connector = TAKE_FD(connector);
+        return TAKE_FD(fd);
 }
 
 /* In a throw-away child: a listener of its own (a filter that allows

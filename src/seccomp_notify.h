@@ -25,15 +25,17 @@ enum {
 int oh_seccomp_install(unsigned int flags);
 
 /* From the filtered process, right after oh_seccomp_install(): hands
- * LISTENER to the supervisor at the other end of SOCK and waits until it
- * has a copy (then LISTENER may be closed).  0 or -errno. */
-int oh_seccomp_send_listener(int sock, int listener);
+ * LISTENER, and CONNECTOR (oh_connector_start(), or -1), to the
+ * supervisor at the other end of SOCK and waits until it has copies (then
+ * both may be closed).  0 or -errno. */
+int oh_seccomp_send_listener(int sock, int listener, int connector);
 
-/* In the supervisor: receives the listener oh_seccomp_send_listener()
- * offers on SOCK (the sender must be a process it may ptrace).  Returns
- * the fd (O_CLOEXEC), 0 at end of stream (the process failed before),
- * -ENOMSG when it offered none (OH_SECCOMP_NO_LISTENER), or -errno. */
-int oh_seccomp_recv_listener(int sock);
+/* In the supervisor: receives what oh_seccomp_send_listener() offers on
+ * SOCK (the sender must be a process it may ptrace).  Returns the
+ * listener (O_CLOEXEC) with *CONNECTOR set (or -1), 0 at end of stream
+ * (the process failed before), -ENOMSG when it offered none
+ * (OH_SECCOMP_NO_LISTENER), or -errno. */
+int oh_seccomp_recv_listener(int sock, int *connector);
 
 /* Whether --mode seccomp can work here: user notification with fd
  * injection that completes the syscall (SECCOMP_ADDFD_FLAG_SEND, Linux
@@ -44,10 +46,11 @@ int oh_seccomp_recv_listener(int sock);
 int oh_seccomp_probe(void);
 
 /* In the supervisor: answers notifications from LISTENER with POLICY until
- * no filtered process is left.  FLAGS: those the filter was installed
- * with.  LOG (may be NULL) sees every decision.
+ * no filtered process is left.  CONNECTOR: the abstract connector's
+ * socket, or -1 (abstract addresses are then refused).  FLAGS: those the
+ * filter was installed with.  LOG (may be NULL) sees every decision.
  * Returns 0 or -errno. */
-int oh_seccomp_supervise(int listener, const struct openhook_policy *policy, unsigned int flags,
+int oh_seccomp_supervise(int listener, int connector, const struct openhook_policy *policy, unsigned int flags,
                          openhook_log_fn log, void *userdata);
 
 #endif

@@ -14,10 +14,11 @@
  * peer likes; the program's thread waits in the kernel meanwhile, as it
  * would in the call.
  *
- * Abstract UNIX addresses are refused: the supervisor is not in the
- * program's Landlock domain, so connecting for it would reach past the
- * scope Landlock keeps the program in.  Other families are connected as
- * asked, unless --no-network. */
+ * An abstract UNIX address is connected or sent to by the connector, a
+ * process in the program's Landlock domain (abstract_connector.h): the
+ * supervisor is not, and would reach past the scope Landlock keeps the
+ * program in.  Without one (no Landlock ABI 6) abstract addresses are
+ * refused.  Other families are connected as asked, unless --no-network. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -31,6 +32,7 @@
 #include <stdbool.h>
 #include <unistd.h>
 
+#include "abstract_connector.h"
 #include "cmsg.h"
 #include "seccomp_internal.h"
 #include "seccomp_notify.h"
@@ -52,6 +54,7 @@ struct sock_msg {
         uint8_t *data;
         size_t len;
         size_t done;                    /* bytes sent so far */
+        char abstract[sizeof(struct sockaddr_un) + 1];  /* "@name": through the connector */
         uint8_t control[CONTROL_MAX];
         size_t controllen;
         int fds[64];                    /* duplicates of the SCM_RIGHTS fds */
@@ -61,6 +64,7 @@ struct sock_msg {
 
 struct sock_job {
         struct sc_supervisor *sv;
+        uint32_t command;               /* for the log */
         uint64_t id;
         pid_t pid;
         enum sock_kind kind;
@@ -292,6 +296,20 @@ static void unix_path(const struct sock_msg *m, char *out, size_t size)
         out[n] = '\0';
 }
 
+/* A socket that does not exist is what most refusals meet (glibc tries
+ * nscd's at every user lookup, syslog() tries /dev/log): answered ENOENT,
+ * as without openhook, and logged without a denial line.  The program may
+ * stat(2) any path anyway (doc/DESIGN.md, threat model). */
+static int refused_missing(const char *path, int r, struct oh_verdict *v)
+{
+        struct stat st;
+
+        if (r != -EACCES || !v->denied || stat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR))
+                return r;
+        v->denied = 0;
+        return -ENOENT;
+}
+
 static int decide_unix(struct sc_call *c, struct sock_msg *m, uint32_t command)
 {
         struct sockaddr_un *un = (struct sockaddr_un *)&m->addr;
@@ -302,15 +320,20 @@ static int decide_unix(struct sc_call *c, struct sock_msg *m, uint32_t command)
         if (m->addrlen <= offsetof(struct sockaddr_un, sun_path))
                 return 0;               /* unnamed: the kernel answers */
         if (un->sun_path[0] == '\0') {
-                snprintf(c->path[0], sizeof c->path[0], "@%.*s",
+                snprintf(m->abstract, sizeof m->abstract, "@%.*s",
                          (int)(m->addrlen - offsetof(struct sockaddr_un, sun_path) - 1), un->sun_path + 1);
-                return sc_refuse(c, command, -EPERM, "no option allows it: abstract sockets are not brokered");
+                if (c->sv->connector >= 0)
+                        return 0;       /* the connector meets Landlock's scope */
+                snprintf(c->path[0], sizeof c->path[0], "%s", m->abstract);
+                return sc_refuse(c, command, -EPERM,
+                                 "no option allows it: abstract sockets need Landlock ABI 6 to be scoped");
         }
         unix_path(m, raw, sizeof raw);
         r = oh_target_abspath((pid_t)c->req->pid, AT_FDCWD, raw, c->path[0], sizeof c->path[0]);
         if (r < 0)
                 return r;
         r = oh_do_socket_path(c->sv->policy, c->path[0], &v);
+        r = refused_missing(c->path[0], r, &v);
         sc_log(c, command, r, &v);
         if (r < 0)
                 return r;
@@ -358,11 +381,32 @@ static ssize_t send_rest(const struct sock_job *j, struct sock_msg *m, int extra
         return n;
 }
 
+/* An abstract address goes through the connector (abstract_connector.h),
+ * from a worker thread: it serves one request at a time.  Its refusal is
+ * Landlock's scope, reported as the supervisor's own are. */
+static int64_t through_connector(const struct sock_job *j, struct sock_msg *m)
+{
+        int64_t r;
+
+        if (m->controllen)
+                return -EOPNOTSUPP;     /* fds and credentials are not relayed */
+        r = oh_connector_call(j->sv->connector, j->sock, (const struct sockaddr *)&m->addr, m->addrlen,
+                              m->data, m->len, j->flags, j->kind != SOCK_CONNECT);
+        if (r == -EPERM)
+                sc_log_denied(j->sv, j->pid, j->command, m->abstract, r,
+                              "no option allows it: the abstract socket is outside the sandbox");
+        if (r > 0)
+                m->done = (size_t)r;
+        return r;
+}
+
 /* One message, whole as a blocking send would have it; with NOW, only
  * as far as it goes without blocking (-EAGAIN: come back later, from
  * where it stopped). */
 static int64_t send_msg(const struct sock_job *j, struct sock_msg *m, bool now)
 {
+        if (m->abstract[0])
+                return now ? -EAGAIN : through_connector(j, m);
         for (;;) {
                 ssize_t n = send_rest(j, m, now ? MSG_DONTWAIT : 0);
 
@@ -380,8 +424,10 @@ static int64_t send_msg(const struct sock_job *j, struct sock_msg *m, bool now)
 static int64_t perform(struct sock_job *j, bool now)
 {
         if (j->kind == SOCK_CONNECT) {
-                const struct sock_msg *m = &j->msgs[0];
+                struct sock_msg *m = &j->msgs[0];
 
+                if (m->abstract[0])
+                        return now ? -EAGAIN : through_connector(j, m);
                 if (now && !j->nonblocking)
                         return -EAGAIN;
                 return connect(j->sock, (const struct sockaddr *)&m->addr, m->addrlen) < 0 ? oh_negerrno() : 0;
@@ -447,6 +493,7 @@ static int act(struct sc_call *c, uint32_t command)
 
         if (!j)
                 return 0;               /* sendmmsg of no message */
+        j->command = command;
         for (size_t i = 0; i < j->n; i++) {
                 int k = decide(c, &j->msgs[i], command);
 

@@ -136,7 +136,7 @@ static int run_confined(const struct openhook_policy *policy, int (*fn)(void *),
                         printf("#   oh_seccomp_install: %s\n", strerror(-listener));
                         _exit(99);
                 }
-                if (oh_seccomp_send_listener(sv[1], listener) < 0)
+                if (oh_seccomp_send_listener(sv[1], listener, -1) < 0)
                         _exit(98);
                 close(listener);
                 close(sv[1]);
@@ -146,10 +146,11 @@ static int run_confined(const struct openhook_policy *policy, int (*fn)(void *),
                 _exit(r ? r : child_failures > 0);
         }
         close(sv[1]);
-        int listener = oh_seccomp_recv_listener(sv[0]);
+        int connector;
+        int listener = oh_seccomp_recv_listener(sv[0], &connector);
         close(sv[0]);
         if (listener > 0) {
-                r = oh_seccomp_supervise(listener, policy, OH_SECCOMP_OPENS, record, ds);
+                r = oh_seccomp_supervise(listener, -1, policy, OH_SECCOMP_OPENS, record, ds);
                 close(listener);
                 if (r < 0)
                         printf("#   oh_seccomp_supervise: %s\n", strerror(-r));
