@@ -129,11 +129,11 @@ static bool must_retry(int r, const struct target *t)
         return r == -EXDEV || r == -EAGAIN;
 }
 
-/* A parent directory is always opened by its canonical path, so ELOOP
- * there means the tree changed: never an answer for the peer. */
+/* A parent directory is always opened by its canonical path, so ELOOP or
+ * EXDEV there means the tree changed: never an answer for the peer. */
 static int parent_failed(int r)
 {
-        return r == -ELOOP ? -EAGAIN : r;
+        return r == -ELOOP || r == -EXDEV ? -EAGAIN : r;
 }
 
 /* ---- Step 1: the canonicalising walk ----------------------------------- */
@@ -791,7 +791,9 @@ static int with_pair(const struct openhook_policy *p, const char *oldpath, const
                 r = act_pair(op, &old, &new, kflags);
                 if (r == -EEXIST && kflags != flags)
                         return refuse(p, new.path, C | D, v);   /* replacing needs d */
-                if (r != -EAGAIN && r != -EXDEV)
+                /* EXDEV from the rename or link itself is the kernel's
+                 * answer (another filesystem, or a Landlock domain): final. */
+                if (r != -EAGAIN)
                         return r;
         }
         return -ELOOP;

@@ -1059,6 +1059,31 @@ static void renaming_a_directory_cannot_widen_its_own_letters(void)
         done();
 }
 
+/* EXDEV from the rename itself (another filesystem, or a Landlock domain
+ * without REFER) is the kernel's answer, for the peer to copy instead: not
+ * a changed tree to walk again until ELOOP. */
+static void rename_across_filesystems_is_exdev(void)
+{
+        char other[] = "/dev/shm/oh-test-resolve-XXXXXX", arg[64];
+        struct stat a, b;
+
+        scenario("rename-exdev");
+        allow("rwcd", "in/");
+        if (stat("/dev/shm", &b) < 0 || stat(P("in"), &a) < 0 || a.st_dev == b.st_dev || !mkdtemp(other)) {
+                printf("# no second filesystem at /dev/shm: not tried\n");
+                done();
+                return;
+        }
+        snprintf(arg, sizeof(arg), "rwcd:%s/", other);
+        CHECK_EQ(openhook_policy_allow_arg(pol, arg, NULL), 0);
+        snprintf(arg, sizeof(arg), "%s/f", other);
+        CHECK_EQ(oh_do_rename(pol, P("in/file"), arg, 0, &v), -EXDEV);
+        CHECK_EQ(oh_do_link(pol, P("in/file"), arg, &v), -EXDEV);
+        CHECK(has_content(P("in/file"), "DATA") && !exists(arg));
+        rmdir(other);
+        done();
+}
+
 /* A symlink grants nothing: whatever path leads through it is decided
  * where it leads, so one made where anything may be created cannot write
  * a file that is only readable. */
@@ -1410,6 +1435,7 @@ int main(void)
         RUN(exchange_cannot_widen_either_way);
         RUN(renaming_a_directory_cannot_widen_its_own_letters);
         RUN(symlink_cannot_grant_what_its_target_lacks);
+        RUN(rename_across_filesystems_is_exdev);
         RUN(symlink_needs_c_and_its_target_is_not_checked);
         RUN(link_cannot_widen_access_to_an_inode);
         RUN(link_does_not_follow_old_symlink);
