@@ -10,7 +10,13 @@
  * canonical, so this is the same walk as first opening the deciding rule's
  * directory with RESOLVE_NO_SYMLINKS and then resolving the rest beneath it,
  * with one syscall instead of two: without symlinks and `..` a
- * resolution can only ever follow C's own components. */
+ * resolution can only ever follow C's own components.
+ *
+ * Rules decide by path, so a rename or link, which gives an object a new
+ * path, never gives it r or w it lacked at the old one (move_check,
+ * link_check).  And one client must not stall the others: the walks of a
+ * request visit at most MAX_COMPONENTS components in all (doc/DESIGN.md
+ * "Work per request"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
