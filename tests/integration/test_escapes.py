@@ -91,6 +91,11 @@ def results(out):
     return got
 
 
+def no_sanitizer_report(err):
+    for mark in ohtest.SANITIZER_MARKS:
+        check(mark not in err, "sanitizer report:\n" + err)
+
+
 def check_all(got, want, keys, what):
     """Every attempt in KEYS was made and answered WANT."""
     missing = [k for k in keys if k not in got]
@@ -241,6 +246,7 @@ class Handshake:
         self.proc.stdin.close()
         self.out += (self._buf + self.proc.stdout.read()).decode(errors="replace")
         status = self.proc.wait(20)
+        no_sanitizer_report(self.stderr())
         return status, self.out, self.stderr()
 
     def stderr(self):
@@ -331,6 +337,7 @@ class Terminal:
                     timeout, self.out.decode(errors="replace")))
             self.pump(0.05)
         self.pump(0.2)
+        no_sanitizer_report(self.out.decode(errors="replace"))
         return self.proc.returncode
 
     def input_queue(self):
@@ -674,6 +681,7 @@ def signals(mode):
     p = subprocess.run(wrapper, stdin=subprocess.DEVNULL, capture_output=True, cwd=ohtest.tmp,
                        env=ohtest.env({"HOME": ohtest.tmp}), timeout=90)
     err = ohtest.read(err_path).decode(errors="replace")
+    no_sanitizer_report(err)
     last = (p.stdout.decode().strip().splitlines() or [""])[-1]
     check(last.startswith("{"), "the wrapper reported nothing (was it killed?): %r %r\n%s" % (
         p.stdout, p.stderr, err))
@@ -1070,6 +1078,7 @@ def kill_the_broker(mode, cmd, allow, command_comm=None):
         raise Failure("openhook run still runs 10 s after its broker was killed")
     took = time.monotonic() - killed
     err = ohtest.read(err_path).decode(errors="replace")
+    no_sanitizer_report(err)
     ohtest.diag("run exited %.2f s after the broker was killed" % took)
     check(took < 5, "openhook run took %.1f s to notice" % took)
     check_eq(status, 125, "run's status once its broker died (stderr: %s)" % err)
