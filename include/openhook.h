@@ -146,8 +146,21 @@ struct openhook_decision {
 typedef void (*openhook_log_fn)(const struct openhook_decision *d, void *userdata);
 typedef int (*openhook_add_conn_fn)(struct openhook_conn *conn, void *userdata);
 
-/* The policy is borrowed and must outlive the server. */
+/* The policy is borrowed and must outlive the server (or its
+ * replacement by openhook_server_set_policy()). */
 int openhook_server_new(const struct openhook_policy *policy, struct openhook_server **ret);
+
+/* Swaps the policy the server decides with, while workers answer: a
+ * request already being decided finishes under the old policy, every
+ * later one is decided wholly under POLICY (never partly under two).
+ * Returns once no request uses the old policy, which the caller may then
+ * free.  0 or -EINVAL.
+ *
+ * Descriptors already handed out stay valid: an fd cannot be revoked.  So
+ * a manager that takes a disk away from a VM detaches it in the VM first
+ * (QEMU: device_del / blockdev-del, which closes the fd), then drops the
+ * rule; dropping the rule first only stops new opens. */
+int openhook_server_set_policy(struct openhook_server *server, const struct openhook_policy *policy);
 void openhook_server_free(struct openhook_server *server);
 void openhook_server_set_log(struct openhook_server *server, openhook_log_fn fn, void *userdata);
 

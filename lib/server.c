@@ -201,7 +201,10 @@ static void answer(struct openhook_conn *c, const struct oh_request *req)
         } else if (!cmd) {
                 result = -ENOSYS;
         } else {
+                /* Decided and done under one policy: a swap waits. */
+                oh_server_policy_get(c->server);
                 int r = cmd->handler(c, req, &v);
+                oh_server_policy_put(c->server);
                 if (r >= 0 && cmd->gives_fd)
                         fd = r;
                 result = r < 0 ? r : 0;
@@ -412,6 +415,8 @@ int openhook_server_add(struct openhook_server *s, int fd, struct openhook_conn 
         return 0;
 }
 
+static void policy_lock_init(pthread_rwlock_t *lock);
+
 int openhook_server_new(const struct openhook_policy *policy, struct openhook_server **ret)
 {
         if (!policy || !ret)
@@ -422,12 +427,14 @@ int openhook_server_new(const struct openhook_policy *policy, struct openhook_se
                 return -ENOMEM;
         s->policy = policy;
         pthread_mutex_init(&s->log_lock, NULL);
+        policy_lock_init(&s->policy_lock);
         /* Made now so openhook_server_stop() has nothing to set up and can
          * be called from a signal handler at any time. */
         s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (s->stop_fd < 0) {
                 int r = oh_negerrno();
                 pthread_mutex_destroy(&s->log_lock);
+                pthread_rwlock_destroy(&s->policy_lock);
                 free(s);
                 return r;
         }
@@ -441,7 +448,41 @@ void openhook_server_free(struct openhook_server *s)
                 return;
         close(s->stop_fd);
         pthread_mutex_destroy(&s->log_lock);
+        pthread_rwlock_destroy(&s->policy_lock);
         free(s);
+}
+
+/* A writer must not wait behind an endless stream of requests: with
+ * glibc's default, readers that keep arriving would starve a swap. */
+static void policy_lock_init(pthread_rwlock_t *lock)
+{
+        pthread_rwlockattr_t attr;
+
+        pthread_rwlockattr_init(&attr);
+        pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        pthread_rwlock_init(lock, &attr);
+        pthread_rwlockattr_destroy(&attr);
+}
+
+const struct openhook_policy *oh_server_policy_get(struct openhook_server *s)
+{
+        pthread_rwlock_rdlock(&s->policy_lock);
+        return s->policy;
+}
+
+void oh_server_policy_put(struct openhook_server *s)
+{
+        pthread_rwlock_unlock(&s->policy_lock);
+}
+
+int openhook_server_set_policy(struct openhook_server *s, const struct openhook_policy *policy)
+{
+        if (!s || !policy)
+                return -EINVAL;
+        pthread_rwlock_wrlock(&s->policy_lock);
+        s->policy = policy;
+        pthread_rwlock_unlock(&s->policy_lock);
+        return 0;
 }
 
 void openhook_server_set_log(struct openhook_server *s, openhook_log_fn fn, void *userdata)

@@ -15,7 +15,8 @@
 #include "wire.h"
 
 struct openhook_server {
-        const struct openhook_policy *policy;
+        const struct openhook_policy *policy;   /* read under policy_lock */
+        pthread_rwlock_t policy_lock;           /* held (read) while a request is decided and done */
         openhook_log_fn log;
         void *log_data;
         pthread_mutex_t log_lock;       /* one decision per log call, whole */
@@ -24,6 +25,11 @@ struct openhook_server {
         int stop_fd;                    /* eventfd: openhook_server_stop() writes it */
         volatile sig_atomic_t stop_requested; /* set with it, read without a syscall */
 };
+
+/* The policy to decide one request (or notification) with, wholly: held
+ * until oh_server_policy_put(), during which no swap completes. */
+const struct openhook_policy *oh_server_policy_get(struct openhook_server *s);
+void oh_server_policy_put(struct openhook_server *s);
 
 /* Memory per connection is fixed: one input buffer of the largest message,
  * one response with at most one fd.  While a response is pending no further
