@@ -17,10 +17,6 @@
 #include "server.h"
 #include "util.h"
 
-/* Requests handled per openhook_conn_process() call, so that a client
- * flooding the broker gives the others their turn. */
-#define OH_BUDGET 32
-
 /* ---- the command table --------------------------------------------------- */
 
 /* A handler returns an fd (for commands that answer with one) or 0, or
@@ -293,6 +289,19 @@ static int fill(struct openhook_conn *c)
         return 1;
 }
 
+/* After an answer with nothing left buffered: a client pipelining on a
+ * stream has usually sent its next request by now, and reading it here
+ * spares the trip through the host's poll.  A datagram client nearly
+ * always waits for its answer before the next, so asking its socket again
+ * would be a syscall that finds nothing.  Returns 0 or -errno. */
+static int read_ahead(struct openhook_conn *c)
+{
+        if (c->seqpacket || c->eof || c->in_len > 0)
+                return 0;
+        int r = fill(c);
+        return r < 0 ? r : 0;
+}
+
 int openhook_conn_process(struct openhook_conn *c)
 {
         unsigned int answered;
@@ -300,40 +309,41 @@ int openhook_conn_process(struct openhook_conn *c)
         return oh_conn_process(c, &answered);
 }
 
+/* One request per call: a request's cost is not known until it has been
+ * paid (one path can take thousands of lookups), so a connection with
+ * requests queued gets no more than one before the host's other
+ * connections have had their turn.  The reply is sent at once. */
 int oh_conn_process(struct openhook_conn *c, unsigned int *answered)
 {
         *answered = 0;
-
         c->backlog = false;
-        for (unsigned int budget = OH_BUDGET; budget > 0; budget--) {
+        for (;;) {
                 int r = flush(c);
                 if (r == -EAGAIN)
                         return 0;
                 if (r < 0)
                         return -ECONNRESET;
+                if (*answered) {
+                        r = read_ahead(c);
+                        if (r < 0)
+                                return r;
+                        c->backlog = c->in_len > 0;
+                        return 0;
+                }
 
                 r = handle_buffered(c);
                 if (r < 0)
                         return r;
                 if (r > 0) {
-                        (*answered)++;
+                        *answered = 1;
                         continue;
                 }
-
-                /* A datagram holds one whole request, and a client nearly
-                 * always waits for its answer before the next: asking the
-                 * socket again would be a syscall that finds nothing.  The
-                 * host's poll reports the next datagram instead. */
-                if (c->seqpacket && *answered)
-                        return 0;
                 if (c->eof)
                         return -ECONNRESET;
                 r = fill(c);
                 if (r <= 0)
                         return r;
         }
-        c->backlog = true;
-        return 0;
 }
 
 uint32_t openhook_conn_events(const struct openhook_conn *c)

@@ -2,7 +2,10 @@
 /* The ready-made loop: one epoll set shared by NTHREADS workers.  Every
  * connection is armed with EPOLLONESHOT, so exactly one worker handles it
  * at a time and no connection needs a lock; a slow client occupies at most
- * one worker for one request, never the others. */
+ * one worker for one request, never the others.  Connections take turns:
+ * one with more requests queued gets the next only if nothing else is
+ * ready, else it goes back to epoll behind what is (serve_queued()), so
+ * none waits for more than one request of each other connection. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -150,12 +153,43 @@ static bool may_stay(struct loop *l)
                atomic_load_explicit(&l->nworkers, memory_order_relaxed);
 }
 
+/* Takes an event that is ready now, without waiting.  Returns whether
+ * one was taken into *EV. */
+static bool take_ready(struct loop *l, struct epoll_event *ev)
+{
+        return epoll_wait(l->epfd, ev, 1, 0) == 1;
+}
+
+/* Serves C's queued requests one at a time for as long as nothing else in
+ * the epoll set is ready: a client pipelining cheap requests then costs
+ * one epoll_wait() per request and wakes no other worker, yet another
+ * connection, a new client or a stop waits for one request of C's at
+ * most.  Returns 1 when something else is ready (in *NEXT: C goes back to
+ * epoll, behind it), 0 when C has nothing queued, or -errno once C is
+ * finished.  *ANSWERED counts the requests served. */
+static int serve_queued(struct loop *l, struct openhook_conn *c, struct epoll_event *next,
+                        unsigned int *answered)
+{
+        *answered = 0;
+        for (;;) {
+                unsigned int one;
+                int r = oh_conn_process(c, &one);
+                if (r < 0)
+                        return r;
+                *answered += one;
+                if (!c->backlog)
+                        return 0;
+                if (take_ready(l, next))
+                        return 1;
+        }
+}
+
 /* The poller's window spent on C alone, serving each request as it comes:
  * a request then costs neither re-arming C (epoll_ctl) nor finding it
  * again (epoll_wait), and no sleeping worker is woken for a request this
  * one takes anyway.  Bounded by the window, after which C goes back to
- * epoll.  Returns 0, or -errno once C is finished. */
-static int stay_with(struct loop *l, struct openhook_conn *c, struct oh_poller *p)
+ * epoll.  Returns what serve_queued() does. */
+static int stay_with(struct loop *l, struct openhook_conn *c, struct oh_poller *p, struct epoll_event *next)
 {
         poll_after_work(l, p);
         while (p->until != 0 && may_stay(l) && openhook_conn_events(c) == POLLIN) {
@@ -167,8 +201,8 @@ static int stay_with(struct loop *l, struct openhook_conn *c, struct oh_poller *
                 /* Asking the socket itself (a non-blocking recvmsg) costs
                  * what a poll(2) would, and a hit needs no second call. */
                 unsigned int answered;
-                int r = oh_conn_process(c, &answered);
-                if (r < 0)
+                int r = serve_queued(l, c, next, &answered);
+                if (r != 0)
                         return r;
                 if (answered == 0) {
                         (void) wait_timeout(l, p);
@@ -180,16 +214,20 @@ static int stay_with(struct loop *l, struct openhook_conn *c, struct oh_poller *
         return 0;
 }
 
-static void serve_conn(struct loop *l, struct openhook_conn *c, struct oh_poller *p)
+/* Serves C, then hands it back to epoll.  Returns whether *NEXT holds the
+ * event this worker is to handle next. */
+static bool serve_conn(struct loop *l, struct openhook_conn *c, struct oh_poller *p, struct epoll_event *next)
 {
-        int r = openhook_conn_process(c);
+        unsigned int answered;
+        int r = serve_queued(l, c, next, &answered);
 
-        if (r >= 0 && may_stay(l))
-                r = stay_with(l, c, p);
-        else
+        if (r == 0 && may_stay(l))
+                r = stay_with(l, c, p, next);
+        else if (r == 0)
                 poll_after_work(l, p);
         if (r < 0 || arm(l, EPOLL_CTL_MOD, c->fd, c, openhook_conn_events(c)) < 0)
                 loop_drop_conn(l, c);
+        return r > 0;
 }
 
 static void accept_some(struct loop *l)
@@ -219,34 +257,45 @@ static void accept_some(struct loop *l)
                 loop_stop(l, oh_negerrno());
 }
 
+/* Handles EV.  Returns whether EV now holds the event to handle next. */
+static bool dispatch(struct loop *l, struct epoll_event *ev, struct oh_poller *p)
+{
+        if (ev->data.ptr == &tag_stop) {
+                atomic_store(&l->stopping, true);
+                return false;
+        }
+        if (ev->data.ptr == &tag_listen) {
+                accept_some(l);
+                poll_after_work(l, p);
+                return false;
+        }
+        return serve_conn(l, ev->data.ptr, p, ev);
+}
+
+/* Waits for the next event.  Returns whether *EV holds one; after an
+ * error the loop is stopping. */
+static bool next_event(struct loop *l, struct oh_poller *p, struct epoll_event *ev)
+{
+        int n = epoll_wait(l->epfd, ev, 1, wait_timeout(l, p));
+
+        if (n < 0 && errno != EINTR)
+                loop_stop(l, oh_negerrno());
+        if (n <= 0)
+                return false;
+        oh_poller_woke(p);
+        return true;
+}
+
 static void *worker(void *userdata)
 {
         struct loop *l = userdata;
         struct oh_poller p = {};
+        struct epoll_event ev;
+        bool have = false;
 
-        while (!atomic_load(&l->stopping)) {
-                struct epoll_event ev;
-                int n = epoll_wait(l->epfd, &ev, 1, wait_timeout(l, &p));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        loop_stop(l, oh_negerrno());
-                        break;
-                }
-                if (n == 0)
-                        continue;
-                oh_poller_woke(&p);
-                if (ev.data.ptr == &tag_stop) {
-                        atomic_store(&l->stopping, true);
-                        break;
-                }
-                if (ev.data.ptr == &tag_listen) {
-                        accept_some(l);
-                        poll_after_work(l, &p);
-                } else {
-                        serve_conn(l, ev.data.ptr, &p);
-                }
-        }
+        while (!atomic_load(&l->stopping))
+                if (have || next_event(l, &p, &ev))
+                        have = dispatch(l, &ev, &p);
         return NULL;
 }
 
