@@ -2,7 +2,10 @@
 /* libFuzzer target for the only parser of peer bytes.  The input is used
  * as a client would use a stream (decode, drop what was consumed, decode
  * the rest) and, in the same run, as single datagrams.  Anything decoded
- * must survive a re-encode with the same meaning. */
+ * must survive a re-encode with the same meaning (every command's fields,
+ * ACCESS's and CHOWN's included).  The same bytes are also read as a POSIX
+ * ACL attribute (oh_wire_acl_mode()), which must never read beyond them
+ * and give nothing but permission bits. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +29,8 @@ static void check_round_trip(const struct oh_request *req)
         if (oh_wire_decode(buf, (size_t) n, &again, &paths2) != n)
                 abort();
         if (again.status != 0 || again.command != req->command || again.flags != req->flags ||
-            again.mode != req->mode || again.length != req->length ||
+            again.mode != req->mode || again.length != req->length || again.uid != req->uid ||
+            again.gid != req->gid ||
             memcmp(again.times, req->times, sizeof(again.times)) != 0)
                 abort();
         if ((req->path && strcmp(req->path, again.path) != 0) ||
@@ -71,6 +75,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 abort();
                 }
         }
+
+        uint32_t mode;
+        if (oh_wire_acl_mode(copy, size, &mode) == 0 && (mode & ~0777u))
+                abort();
 
         free(copy);
         return 0;

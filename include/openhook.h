@@ -34,6 +34,8 @@ enum openhook_command {
         OPENHOOK_CMD_CONNECT = 9,
         OPENHOOK_CMD_CHMOD = 10,
         OPENHOOK_CMD_UTIMENS = 11,
+        OPENHOOK_CMD_ACCESS = 12,
+        OPENHOOK_CMD_CHOWN = 13,
 };
 
 /* What openhook run's supervisor decides that no wire command asks for:
@@ -87,6 +89,24 @@ int openhook_truncate(int sock, const char *path, uint64_t length);
 int openhook_chmod(int sock, const char *path, mode_t mode, int flags);
 int openhook_utimens(int sock, const char *path, const struct timespec times[2], int flags);
 
+/* faccessat(2) on PATH (absolute), answered by the rules open(2) meets:
+ * MODE is F_OK or R_OK, W_OK, X_OK or'ed; FLAGS 0, AT_EACCESS,
+ * AT_SYMLINK_NOFOLLOW.  R_OK needs r; W_OK needs w on a file and c on a
+ * directory (making names in it); X_OK of any file but a directory is
+ * -EACCES (the broker executes nothing for anyone); F_OK and X_OK of a
+ * directory need a path the client may know of (some letter there, or a
+ * rule below it; with openhook_policy_reveal_missing(), F_OK of any path
+ * that exists).  What the policy allows is then asked of the kernel, with
+ * the broker's credentials (-EACCES, -EROFS, ...). */
+int openhook_access(int sock, const char *path, int mode, int flags);
+
+/* fchownat(2) on PATH (absolute); FLAGS 0 or AT_SYMLINK_NOFOLLOW.  Needs
+ * w, and succeeds only when OWNER and GROUP ((uid_t) -1 and (gid_t) -1
+ * keep) are what the file has already: the broker gives nothing away
+ * (-EPERM).  Such a change still clears setuid and setgid bits as
+ * chown(2) does. */
+int openhook_chown(int sock, const char *path, uid_t owner, gid_t group, int flags);
+
 /* Asks the broker for a new, private connection governed by the same
  * policy.  Returns the new O_CLOEXEC socket fd or -errno.  A process that
  * shares its socket with others (after fork) uses this to get its own. */
@@ -113,6 +133,16 @@ void openhook_policy_free(struct openhook_policy *policy);
  * NULL) receives a malloc'ed message a person can act on. */
 int openhook_policy_allow(struct openhook_policy *policy, const char *perms, const char *path, char **error);
 int openhook_policy_deny(struct openhook_policy *policy, const char *path, char **error);
+
+/* By default a path the policy refuses is answered -EACCES whether or not
+ * it exists, so a client learns nothing about the tree outside its
+ * policy.  With REVEAL non-zero, a refused path that does not exist is
+ * answered -ENOENT (-ENOTDIR when a component is not a directory), as the
+ * kernel answers a program for a file it may not read: for a client that
+ * can stat(2) any path anyway (openhook run), that tells it nothing new,
+ * and programs that probe optional files go on as without openhook.  A
+ * create of a new name in an existing directory stays -EACCES. */
+void openhook_policy_reveal_missing(struct openhook_policy *policy, int reveal);
 
 /* Parses one command-line rule: "PERMS:PATH" for --allow. */
 int openhook_policy_allow_arg(struct openhook_policy *policy, const char *arg, char **error);

@@ -283,6 +283,24 @@ int openhook_utimens(int sock, const char *path, const struct timespec times[2],
         return transact(sock, &req, false);
 }
 
+int openhook_access(int sock, const char *path, int mode, int flags)
+{
+        struct oh_request req = { .command = OPENHOOK_CMD_ACCESS, .mode = (uint32_t) mode, .flags = (uint32_t) flags, .path = path };
+        return transact(sock, &req, false);
+}
+
+int openhook_chown(int sock, const char *path, uid_t owner, gid_t group, int flags)
+{
+        struct oh_request req = {
+                .command = OPENHOOK_CMD_CHOWN,
+                .uid = (uint32_t) owner,
+                .gid = (uint32_t) group,
+                .flags = (uint32_t) flags,
+                .path = path,
+        };
+        return transact(sock, &req, false);
+}
+
 int openhook_new_connection(int sock)
 {
         struct oh_request req = { .command = OPENHOOK_CMD_CONNECT };

@@ -47,6 +47,19 @@ static bool xattr_allowed(const char *name)
                strcmp(name, "system.posix_acl_default") == 0;
 }
 
+int oh_chown_fd(int fd, uid_t uid, gid_t gid)
+{
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return oh_negerrno();
+        if ((uid != (uid_t)-1 && uid != st.st_uid) || (gid != (gid_t)-1 && gid != st.st_gid))
+                return -EPERM;
+        /* The kernel judges even this with our credentials, which lack
+         * CAP_CHOWN: as for an owner restating what is there. */
+        return fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0 ? oh_negerrno() : 0;
+}
+
 static int fmeta_act(int fd, const struct oh_fmeta *op)
 {
         int r;
@@ -56,10 +69,7 @@ static int fmeta_act(int fd, const struct oh_fmeta *op)
                 r = fchmod(fd, (mode_t)(op->mode & MODE_BITS));
                 break;
         case OH_FMETA_CHOWN:
-                /* The kernel decides a group change with our credentials,
-                 * which lack CAP_CHOWN; a new owner is refused outright. */
-                r = fchownat(fd, "", op->uid, op->gid, AT_EMPTY_PATH);
-                break;
+                return oh_chown_fd(fd, op->uid, op->gid);
         case OH_FMETA_UTIMENS:
                 r = futimens(fd, op->times);
                 break;
@@ -81,18 +91,12 @@ static int fmeta_act(int fd, const struct oh_fmeta *op)
         return r < 0 ? oh_negerrno() : 0;
 }
 
-/* What no policy letter can grant. */
-static int fmeta_forbidden(int fd, const struct oh_fmeta *op)
+/* What no policy letter can grant (ownership: oh_chown_fd()). */
+static int fmeta_forbidden(const struct oh_fmeta *op)
 {
-        struct stat st;
-
         if ((op->kind == OH_FMETA_SETXATTR || op->kind == OH_FMETA_REMOVEXATTR) && !xattr_allowed(op->name))
                 return -EPERM;
-        if (op->kind != OH_FMETA_CHOWN || op->uid == (uid_t)-1)
-                return 0;
-        if (fstat(fd, &st) < 0)
-                return oh_negerrno();
-        return op->uid == st.st_uid ? 0 : -EPERM;
+        return 0;
 }
 
 int oh_do_fmeta(const struct openhook_policy *p, int fd, const struct oh_fmeta *op, char *path, size_t size,
@@ -110,7 +114,7 @@ int oh_do_fmeta(const struct openhook_policy *p, int fd, const struct oh_fmeta *
                 oh_policy_hint(p, path, OPENHOOK_PERM_W, v->hint, sizeof v->hint);
                 return -EPERM;
         }
-        r = fmeta_forbidden(fd, op);
+        r = fmeta_forbidden(op);
         if (r < 0)
                 return r;
         return fmeta_act(fd, op);

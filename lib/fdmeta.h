@@ -47,6 +47,13 @@ struct oh_fmeta {
  * path, or "" when it has none (see above).  0 or -errno. */
 int oh_fd_name(int fd, char *path, size_t size);
 
+/* chown(2) of FD's file (FD may be O_PATH) to UID and GID, (uid_t) -1
+ * and (gid_t) -1 keeping them: done only when it leaves both as they are
+ * (tar, cp -a and rsync -a restore the owner they read), else -EPERM,
+ * whatever the caller's privilege: no letter gives a file away or takes
+ * it.  The one check for the fd and path forms.  0 or -errno. */
+int oh_chown_fd(int fd, uid_t uid, gid_t gid);
+
 /* Decides OP on FD (the broker's duplicate of the peer's fd) and does it.
  * PATH[SIZE] receives the name decided on (for the log).  0 or -errno;
  * V says whether the policy refused. */

@@ -30,6 +30,10 @@ struct openhook_policy {
         char **links;
         size_t n_links;
         size_t n_links_alloc;
+        /* A refused path that does not exist is told ENOENT (or ENOTDIR),
+         * as stat(2) would tell the peer: openhook run, serve
+         * --reveal-missing. */
+        bool reveal_missing;
 };
 
 static const char perm_letters[] = "rwcd";
@@ -43,6 +47,16 @@ int openhook_policy_new(struct openhook_policy **ret)
                 return -ENOMEM;
         *ret = p;
         return 0;
+}
+
+void openhook_policy_reveal_missing(struct openhook_policy *p, int reveal)
+{
+        p->reveal_missing = reveal != 0;
+}
+
+bool oh_policy_reveals_missing(const struct openhook_policy *p)
+{
+        return p->reveal_missing;
 }
 
 static void rule_done(struct oh_rule *r)

@@ -48,6 +48,10 @@ bool oh_policy_may_follow(const struct openhook_policy *p, const char *path);
  * secret: the administrator named something below it). */
 bool oh_policy_is_ancestor(const struct openhook_policy *p, const char *path);
 
+/* Whether a refused path that does not exist is answered ENOENT or
+ * ENOTDIR rather than EACCES (openhook_policy_reveal_missing()). */
+bool oh_policy_reveals_missing(const struct openhook_policy *p);
+
 /* True if any rule, allow or deny, names a path strictly below PATH: such
  * a rule stops deciding on what it names if PATH is moved away. */
 bool oh_policy_rule_below(const struct openhook_policy *p, const char *path);

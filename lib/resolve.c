@@ -31,6 +31,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fdmeta.h"
 #include "policy.h"
 #include "resolve.h"
 #include "util.h"
@@ -73,6 +74,7 @@ struct target {
         int walk_error;                 /* kernel error met before the last component, or 0 */
         bool reveal;                    /* walk_error may be told to the peer */
         bool symlink;                   /* the last component is a symlink left unfollowed */
+        bool missing;                   /* the last component does not exist (yet) */
         bool slash;                     /* requested with a trailing '/' */
         bool fast;                      /* C is the request as is, not yet verified */
 };
@@ -390,8 +392,10 @@ static int walk(const struct openhook_policy *p, const char *path, bool follow_l
                 }
                 n = readlinkat(cur, t->path + t->len - len, link, sizeof(link));
                 if (n < 0) {
-                        if (last && (errno == EINVAL || errno == ENOENT))
+                        if (last && (errno == EINVAL || errno == ENOENT)) {
+                                t->missing = errno == ENOENT;
                                 break;  /* an existing non-symlink, or a name to create */
+                        }
                         return walk_failed(p, t, errno == EINVAL ? -ENOTDIR : oh_negerrno(), cursor, needed, v);
                 }
                 if (last && !follow_last && !t->slash) {
@@ -436,7 +440,7 @@ static int resolve(const struct openhook_policy *p, const char *path, bool follo
                 return -ENAMETOOLONG;
         t->len = len;
         t->walk_error = 0;
-        t->reveal = t->symlink = t->slash = false;
+        t->reveal = t->symlink = t->slash = t->missing = false;
         t->fast = true;
         memcpy(t->path, path, len + 1);
         return 0;
@@ -444,17 +448,40 @@ static int resolve(const struct openhook_policy *p, const char *path, bool follo
 
 /* ---- Step 2: deciding ---------------------------------------------------- */
 
+/* What a refusal of T answers: EACCES, or for a peer that may stat(2)
+ * any path (oh_policy_reveals_missing) what the kernel answers a program
+ * for a file it may not read.  A path that does not exist is ENOENT (or
+ * ENOTDIR), but a new name in a directory that exists is EACCES when
+ * NEEDED creates it, as for a directory the program may not write.  Only
+ * a walk knows: the fast path's guess is walked again on refusal.  The
+ * verdict stays a denial, for the log. */
+static int refused(const struct openhook_policy *p, const struct target *t, unsigned needed)
+{
+        if (!oh_policy_reveals_missing(p) || t->fast)
+                return -EACCES;
+        if (t->walk_error == -ENOENT || t->walk_error == -ENOTDIR)
+                return t->walk_error;
+        return t->missing && !t->walk_error && !(needed & C) ? -ENOENT : -EACCES;
+}
+
+static int refuse_target(const struct openhook_policy *p, const struct target *t, unsigned needed,
+                         struct oh_verdict *v)
+{
+        refuse(p, t->path, needed, v);
+        return refused(p, t, needed);
+}
+
 /* Checks that C grants NEEDED and that a failed walk may be reported.
- * Returns 0, the walk's error, or -EACCES. */
+ * Returns 0, the walk's error, or -EACCES (see refused()). */
 static int decide(const struct openhook_policy *p, const struct target *t, unsigned needed, struct oh_verdict *v)
 {
         if ((oh_policy_letters(p, t->path) & needed) != needed)
-                return refuse(p, t->path, needed, v);
+                return refuse_target(p, t, needed, v);
         if (t->walk_error) {
                 if (t->reveal)
                         return t->walk_error;
                 v->denied = 1;          /* hint written by the walk */
-                return -EACCES;
+                return refused(p, t, needed);
         }
         return 0;
 }
@@ -540,6 +567,8 @@ static int open_op(const struct openhook_policy *p, struct target *t, const void
         }
         if (!(letters & C)) {
                 r = decide(p, t, a->needed, v);
+                if (r == -ENOENT && t->missing)
+                        return refuse(p, t->path, a->needed | C, v);    /* a new name */
                 if (r < 0)
                         return r;
                 r = act_open(t, a->kflags & ~(uint64_t) O_CREAT, 0, a->flags);
@@ -916,7 +945,7 @@ static int link_check(const struct openhook_policy *p, const struct target *old,
         if (r < 0)
                 return r;
         if (!oh_policy_letters(p, old->path) || gained)
-                return refuse(p, old->path, gained ? gained : R, v);
+                return refuse_target(p, old, gained ? gained : R, v);
         return decide(p, old, 0, v);
 }
 
@@ -925,7 +954,7 @@ int oh_do_link(const struct openhook_policy *p, const char *oldpath, const char 
         return with_pair(p, oldpath, newpath, PAIR_LINK, 0, link_check, v);
 }
 
-/* ---- Metadata: chmod and utimens ---------------------------------------- */
+/* ---- Metadata: chmod, utimens and chown ---------------------------------- */
 
 /* The object at C is opened O_PATH (the symlink itself when not following)
  * and changed through that fd with AT_EMPTY_PATH, so the change lands on
@@ -939,13 +968,15 @@ int oh_do_link(const struct openhook_policy *p, const char *oldpath, const char 
 #define SYS_fchmodat2 452       /* the same number on every architecture */
 #endif
 
-enum meta_op { META_CHMOD, META_UTIMENS };
+enum meta_op { META_CHMOD, META_UTIMENS, META_CHOWN };
 
 struct meta_args {
         enum meta_op op;
         bool follow;
         uint32_t mode;
         const struct timespec *times;
+        uid_t uid;
+        gid_t gid;
 };
 
 static int meta_op(const struct openhook_policy *p, struct target *t, const void *args, struct oh_verdict *v)
@@ -960,10 +991,18 @@ static int meta_op(const struct openhook_policy *p, struct target *t, const void
         fd = act_open(t, O_PATH | O_CLOEXEC | (a->follow ? 0 : O_NOFOLLOW), 0, 0);
         if (fd < 0)
                 return fd;
-        if (a->op == META_CHMOD)
+        switch (a->op) {
+        case META_CHMOD:
                 r = syscall(SYS_fchmodat2, fd, "", a->mode, AT_EMPTY_PATH);
-        else
+                break;
+        case META_UTIMENS:
                 r = utimensat(fd, "", a->times, AT_EMPTY_PATH);
+                break;
+        case META_CHOWN:
+                return oh_chown_fd(fd, a->uid, a->gid);
+        default:
+                return -EINVAL;
+        }
         return r < 0 ? oh_negerrno() : 0;
 }
 
@@ -988,6 +1027,104 @@ int oh_do_utimens(const struct openhook_policy *p, const char *path, const struc
                   struct oh_verdict *v)
 {
         return do_meta(p, path, flags, &(struct meta_args) { .op = META_UTIMENS, .times = times }, v);
+}
+
+/* Only a change that leaves owner and group as they are (oh_chown_fd()).
+ * A refusal is EPERM, as the kernel's for chown and the fd form's. */
+int oh_do_chown(const struct openhook_policy *p, const char *path, uint32_t uid, uint32_t gid, uint32_t flags,
+                struct oh_verdict *v)
+{
+        int r = do_meta(p, path, flags, &(struct meta_args) { .op = META_CHOWN, .uid = uid, .gid = gid }, v);
+
+        return r == -EACCES && v->denied ? -EPERM : r;
+}
+
+/* ---- access(2) ------------------------------------------------------------ */
+
+/* access() must say what open() and the other requests would do, so it
+ * asks the letters they need: r to read; w to write a file, and c in a
+ * directory (the letter that lets names be made there); F_OK and X_OK
+ * of a directory nothing beyond being a path the peer may know of.  The
+ * broker executes nothing for anyone, so X_OK of any other file is
+ * refused: a program under openhook run executes only its direct set,
+ * which the kernel answers before asking us.  What the policy allows
+ * is then asked of the kernel on the very object, with our
+ * credentials. */
+struct access_args {
+        uint32_t mode;
+        uint32_t flags;
+};
+
+/* The letters to name in a refusal's hint before the type is known. */
+static unsigned access_hint(uint32_t mode)
+{
+        return mode & W_OK ? (mode & (R_OK | X_OK) ? R | W : W) : R;
+}
+
+static int access_needed(uint32_t mode, bool dir, unsigned *needed)
+{
+        *needed = (mode & R_OK ? R : 0) | (mode & W_OK ? (dir ? C : W) : 0);
+        return (mode & X_OK) && !dir ? -EACCES : 0;
+}
+
+/* What an X_OK refusal tells whoever runs the broker. */
+static void execute_hint(const char *path, struct oh_verdict *v)
+{
+        v->denied = 1;
+        snprintf(v->hint, sizeof(v->hint), "only the direct set is executable (openhook run --direct %s)", path);
+}
+
+static int access_op(const struct openhook_policy *p, struct target *t, const void *args, struct oh_verdict *v)
+{
+        const struct access_args *a = args;
+        _cleanup_close_ int fd = -1;
+        unsigned needed;
+        struct stat st;
+        int r;
+
+        /* The type decides the letters, and is told only of a path the
+         * peer may know of.  A peer that may stat(2) any path learns that
+         * it exists, as from the kernel (F_OK of a file it may not read). */
+        if (!may_reveal(p, t->path)) {
+                r = refuse_target(p, t, access_hint(a->mode), v);
+                if (a->mode & X_OK)
+                        execute_hint(t->path, v);
+                if (r == -EACCES && a->mode == F_OK && oh_policy_reveals_missing(p) && !t->fast &&
+                    !t->walk_error) {
+                        verdict_reset(v);
+                        return 0;
+                }
+                return r;
+        }
+        r = decide(p, t, 0, v);
+        if (r < 0)
+                return r;
+        fd = act_open(t, O_PATH | O_CLOEXEC | (a->flags & AT_SYMLINK_NOFOLLOW ? O_NOFOLLOW : 0), 0, 0);
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0)
+                return oh_negerrno();
+        if (access_needed(a->mode, S_ISDIR(st.st_mode), &needed) < 0) {
+                execute_hint(t->path, v);
+                return -EACCES;
+        }
+        r = decide(p, t, needed, v);
+        if (r < 0)
+                return r;
+        r = faccessat(fd, "", (int) a->mode, AT_EMPTY_PATH | (int) (a->flags & AT_EACCESS));
+        return r < 0 ? oh_negerrno() : 0;
+}
+
+int oh_do_access(const struct openhook_policy *p, const char *path, uint32_t mode, uint32_t flags,
+                 struct oh_verdict *v)
+{
+        struct access_args a = { .mode = mode, .flags = flags };
+
+        if ((mode & ~(uint32_t) (R_OK | W_OK | X_OK)) || (flags & ~(uint32_t) (AT_EACCESS | AT_SYMLINK_NOFOLLOW))) {
+                verdict_reset(v);
+                return -EINVAL;
+        }
+        return with_path(p, path, !(flags & AT_SYMLINK_NOFOLLOW), access_hint(mode), access_op, &a, v);
 }
 
 /* ---- UNIX sockets by path ---------------------------------------------- */

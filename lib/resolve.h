@@ -37,6 +37,18 @@ int oh_do_chmod(const struct openhook_policy *p, const char *path, uint32_t mode
 int oh_do_utimens(const struct openhook_policy *p, const char *path, const struct timespec times[2], uint32_t flags,
                   struct oh_verdict *v);
 
+/* chown(2) of PATH: w, and only a change that leaves owner and group as
+ * they are ((uint32_t) -1 keeps one); anything else -EPERM, a refusal by
+ * the policy too.  FLAGS as for oh_do_chmod(). */
+int oh_do_chown(const struct openhook_policy *p, const char *path, uint32_t uid, uint32_t gid, uint32_t flags,
+                struct oh_verdict *v);
+
+/* faccessat(2) of PATH by the letters the operations it asks about need
+ * (openhook_access() in openhook.h says which); FLAGS 0, AT_EACCESS,
+ * AT_SYMLINK_NOFOLLOW. */
+int oh_do_access(const struct openhook_policy *p, const char *path, uint32_t mode, uint32_t flags,
+                 struct oh_verdict *v);
+
 /* A UNIX socket to connect or send to: w on PATH (the kernel asks write
  * permission on the socket file), a final symlink followed as connect(2)
  * does.  Returns an O_PATH fd of the socket, to be reached through

@@ -94,6 +94,16 @@ static int answer_utimens(struct openhook_conn *c, const struct oh_request *req,
         return oh_do_utimens(c->server->policy, req->path, ts, req->flags, v);
 }
 
+static int answer_access(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        return oh_do_access(c->server->policy, req->path, req->mode, req->flags, v);
+}
+
+static int answer_chown(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
+{
+        return oh_do_chown(c->server->policy, req->path, req->uid, req->gid, req->flags, v);
+}
+
 /* A new private connection under the same policy: the host adopts one end
  * through its add_conn callback, the client receives the other. */
 static int answer_connect(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
@@ -131,6 +141,8 @@ static const struct oh_command commands[] = {
         [OPENHOOK_CMD_CONNECT]  = { "connect", answer_connect, true },
         [OPENHOOK_CMD_CHMOD]    = { "chmod", answer_chmod, false },
         [OPENHOOK_CMD_UTIMENS]  = { "utimens", answer_utimens, false },
+        [OPENHOOK_CMD_ACCESS]   = { "access", answer_access, false },
+        [OPENHOOK_CMD_CHOWN]    = { "chown", answer_chown, false },
 };
 
 static const struct oh_command *command_of(uint32_t command)

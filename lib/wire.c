@@ -16,6 +16,8 @@ enum field {
         F_MODE,         /* u32 -> mode */
         F_LENGTH,       /* u64 -> length */
         F_TIMES,        /* 4 x u64 -> times */
+        F_UID,          /* u32 -> uid */
+        F_GID,          /* u32 -> gid */
         F_PATH,         /* u16 len + bytes, absolute -> path */
         F_TARGET,       /* u16 len + bytes, any non-empty string -> path */
         F_PATH2,        /* u16 len + bytes, absolute -> path2 */
@@ -38,6 +40,8 @@ static const struct layout layouts[] = {
         [OPENHOOK_CMD_CONNECT]  = { true, { F_END } },
         [OPENHOOK_CMD_CHMOD]    = { true, { F_MODE, F_FLAGS, F_PATH } },
         [OPENHOOK_CMD_UTIMENS]  = { true, { F_FLAGS, F_TIMES, F_PATH } },
+        [OPENHOOK_CMD_ACCESS]   = { true, { F_MODE, F_FLAGS, F_PATH } },
+        [OPENHOOK_CMD_CHOWN]    = { true, { F_UID, F_GID, F_FLAGS, F_PATH } },
 };
 
 static const struct layout *layout_of(uint32_t command)
@@ -135,6 +139,12 @@ static int decode_payload(const struct layout *l, struct cursor *c, struct oh_re
                 case F_TIMES:
                         ok = take(c, req->times, sizeof(req->times));
                         break;
+                case F_UID:
+                        ok = take(c, &req->uid, sizeof(req->uid));
+                        break;
+                case F_GID:
+                        ok = take(c, &req->gid, sizeof(req->gid));
+                        break;
                 case F_TARGET:
                         absolute[nspans] = false;
                         __attribute__((fallthrough));
@@ -208,6 +218,35 @@ int oh_wire_decode(const uint8_t *buf, size_t len, struct oh_request *req, struc
         return (int) size;
 }
 
+/* ---- a minimal POSIX ACL --------------------------------------------------- */
+
+/* The kernel's posix_acl_xattr layout: a u32 version, then per entry u16
+ * tag, u16 perm, u32 id.  A minimal ACL has the three base entries, in the
+ * kernel's order. */
+#define ACL_XATTR_VERSION 2u
+#define ACL_ENTRY_SIZE 8u
+
+int oh_wire_acl_mode(const void *value, size_t size, uint32_t *mode)
+{
+        static const uint16_t tags[3] = { 0x01 /* USER_OBJ */, 0x04 /* GROUP_OBJ */, 0x20 /* OTHER */ };
+        struct cursor c = { value, size };
+        uint32_t version, id, bits = 0;
+
+        if (size != sizeof(version) + ELEMENTSOF(tags) * ACL_ENTRY_SIZE || !take(&c, &version, sizeof(version)) ||
+            version != ACL_XATTR_VERSION)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(tags); i++) {
+                uint16_t tag, perm;
+
+                if (!take(&c, &tag, sizeof(tag)) || !take(&c, &perm, sizeof(perm)) || !take(&c, &id, sizeof(id)) ||
+                    tag != tags[i] || perm > 7)
+                        return -EINVAL;
+                bits = bits << 3 | perm;
+        }
+        *mode = bits;
+        return 0;
+}
+
 /* ---- encoding ------------------------------------------------------------ */
 
 struct writer {
@@ -269,6 +308,12 @@ int oh_wire_encode_request(const struct oh_request *req, uint8_t *buf, size_t si
                         break;
                 case F_TIMES:
                         put(&w, req->times, sizeof(req->times));
+                        break;
+                case F_UID:
+                        put(&w, &req->uid, sizeof(req->uid));
+                        break;
+                case F_GID:
+                        put(&w, &req->gid, sizeof(req->gid));
                         break;
                 case F_PATH:
                 case F_TARGET:

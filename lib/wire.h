@@ -21,8 +21,9 @@
 struct oh_request {
         uint32_t size;
         uint32_t command;
-        uint32_t flags;         /* OPEN, RENAME, CHMOD, UTIMENS */
-        uint32_t mode;          /* OPEN, MKDIR, CHMOD */
+        uint32_t flags;         /* OPEN, RENAME, CHMOD, UTIMENS, ACCESS, CHOWN */
+        uint32_t mode;          /* OPEN, MKDIR, CHMOD; ACCESS: F_OK or R_OK|W_OK|X_OK */
+        uint32_t uid, gid;      /* CHOWN: (uint32_t) -1 keeps */
         uint64_t length;        /* TRUNCATE */
         uint64_t times[4];      /* UTIMENS: atime sec, nsec, mtime sec, nsec */
         const char *path;       /* every command with a path */
@@ -59,5 +60,13 @@ void oh_wire_encode_response(uint32_t command, int32_t result, uint8_t out[OH_RE
  * -errno), or -EPROTO (wrong size, wrong command, a positive or absurd
  * result). */
 int oh_wire_decode_response(const uint8_t *buf, size_t len, uint32_t command, int32_t *result);
+
+/* The permission bits that VALUE[0..SIZE), a system.posix_acl_access
+ * attribute as setxattr(2) takes it, restates: an ACL of exactly the
+ * owner, group and other entries is chmod(2) of those bits, and the
+ * kernel keeps no attribute for it (cp -a sets one where chmod would
+ * do).  Returns 0 with *MODE, or -EINVAL for any other ACL or bytes that
+ * are not one.  Never reads outside VALUE[0..SIZE). */
+int oh_wire_acl_mode(const void *value, size_t size, uint32_t *mode);
 
 #endif

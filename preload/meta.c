@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* File metadata by path: mode and times go to the broker (CHMOD, UTIMENS,
- * both needing w), ownership and extended attributes are refused.
+/* File metadata by path: mode, times and ownership go to the broker
+ * (CHMOD, UTIMENS, CHOWN, all needing w; CHOWN only when it changes
+ * nothing), extended attributes are refused.
  *
  * Landlock does not restrict chmod, chown, utime or setxattr, so without
  * this a confined program could change them on any file it can name.  The
@@ -9,13 +10,15 @@
  * run` backs this with a seccomp filter refusing the raw path syscalls, so
  * a program calling them without libc gets EPERM, not a way around us.
  *
- * Ownership and xattrs are not brokered: the broker would change them with
- * its own privilege, letting a program give files away, take them, or set
- * security.* attributes (file capabilities, labels).  Nothing a confined
- * program legitimately does needs that; if something does, it can be a
- * command of its own later. */
+ * Xattrs are not brokered, and ownership only restated: the broker would
+ * change them with its own privilege, letting a program give files away,
+ * take them, or set security.* attributes (file capabilities, labels).
+ * What confined programs do is restore the owner they read (tar x, cp -a,
+ * rsync -a as root), which changes nothing; the broker allows that and
+ * nothing else (oh_chown_fd()). */
 #include <fcntl.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/xattr.h>
@@ -25,6 +28,7 @@
 
 #include "openhook.h"
 #include "shim.h"
+#include "wire.h"
 
 /* Where a change to (DIRFD, PATH) goes: a shim_path_kind, SHIM_PATH_KERNEL
  * meaning libc (also when the shim is off or cannot reach the broker), or
@@ -113,13 +117,31 @@ static int refuse_path(void)
 
 static int do_fchownat(int dirfd, const char *path, uid_t owner, gid_t group, int flags)
 {
-        int r;
+        char buf[PATH_MAX];
+        int fd = -1, kind, r;
 
+        if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+                return -EINVAL;
         /* The fd form changes a file the program holds: as fchown(). */
-        if ((flags & AT_EMPTY_PATH) && path && !*path && dirfd != AT_FDCWD)
-                return shim_libc(fchown(dirfd, owner, group));
-        r = refuse_path();
-        return r < 0 ? r : shim_libc(REAL(fchownat)(dirfd, path, owner, group, flags));
+        if ((flags & AT_EMPTY_PATH) && path && !*path) {
+                if (dirfd != AT_FDCWD)
+                        return shim_libc(fchown(dirfd, owner, group));
+                path = ".";
+        }
+        flags &= ~AT_EMPTY_PATH;
+        kind = meta_target(dirfd, path, buf, &fd);
+        switch (kind) {
+        case SHIM_PATH_BROKER:
+                r = SHIM_BROKER("chown", openhook_chown, buf, owner, group, flags);
+                /* A broker without CHOWN refused them all. */
+                return r == -ENOSYS ? -EPERM : r;
+        case SHIM_PATH_FD:
+                return shim_libc(fchown(fd, owner, group));
+        case SHIM_PATH_KERNEL:
+                return shim_libc(REAL(fchownat)(dirfd, path, owner, group, flags));
+        default:
+                return kind;
+        }
 }
 
 SHIM_EXPORT int chmod(const char *path, mode_t mode)
@@ -186,30 +208,63 @@ SHIM_EXPORT int fchownat(int dirfd, const char *path, uid_t owner, gid_t group, 
         return SHIM_ERRNO(do_fchownat(dirfd, path, owner, group, flags));
 }
 
+/* An access ACL of just owner, group and other (cp -a sets one on each
+ * directory) restates the mode: it is the chmod it means. */
+static bool acl_is_mode(const char *name, const void *value, size_t size, uint32_t *mode)
+{
+        return shim_enabled() && name && strcmp(name, "system.posix_acl_access") == 0 &&
+               oh_wire_acl_mode(value, size, mode) == 0;
+}
+
 SHIM_EXPORT int setxattr(const char *path, const char *name, const void *value, size_t size, int flags)
 {
-        int r = refuse_path();
+        uint32_t mode;
+        int r;
+
+        if (acl_is_mode(name, value, size, &mode))
+                return SHIM_ERRNO(do_fchmodat(AT_FDCWD, path, mode, 0));
+        r = refuse_path();
 
         return r < 0 ? SHIM_ERRNO(r) : REAL(setxattr)(path, name, value, size, flags);
 }
 
 SHIM_EXPORT int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)
 {
-        int r = refuse_path();
+        uint32_t mode;
+        int r;
+
+        if (acl_is_mode(name, value, size, &mode))
+                return SHIM_ERRNO(do_fchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW));
+        r = refuse_path();
 
         return r < 0 ? SHIM_ERRNO(r) : REAL(lsetxattr)(path, name, value, size, flags);
 }
 
-SHIM_EXPORT int removexattr(const char *path, const char *name)
+/* Removing an attribute the file does not have changes nothing, and the
+ * kernel answers ENODATA: libacl's acl_delete_def_file(), which cp -a
+ * calls on each directory, takes that as done.  Whether it is there the
+ * program may ask itself (getxattr is a metadata read). */
+static int refuse_remove(const char *path, const char *name, bool follow)
 {
         int r = refuse_path();
+        ssize_t n;
+
+        if (r == 0)
+                return 0;
+        n = follow ? getxattr(path, name, NULL, 0) : lgetxattr(path, name, NULL, 0);
+        return n < 0 && errno == ENODATA ? -ENODATA : r;
+}
+
+SHIM_EXPORT int removexattr(const char *path, const char *name)
+{
+        int r = refuse_remove(path, name, true);
 
         return r < 0 ? SHIM_ERRNO(r) : REAL(removexattr)(path, name);
 }
 
 SHIM_EXPORT int lremovexattr(const char *path, const char *name)
 {
-        int r = refuse_path();
+        int r = refuse_remove(path, name, false);
 
         return r < 0 ? SHIM_ERRNO(r) : REAL(lremovexattr)(path, name);
 }

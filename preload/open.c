@@ -91,7 +91,7 @@ static int reopen_own_fd(int n, int flags, mode_t mode)
 /* Whether the kernel may serve an open of BUF itself: reads in the direct
  * set, and writes to the devices there (`2>/dev/null`), which no policy
  * names.  Other writes always go to the broker, even where Landlock is off. */
-static bool direct_ok(const char *buf, int flags)
+bool shim_direct_ok(const char *buf, int flags)
 {
         struct stat st;
 
@@ -123,7 +123,7 @@ int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
         if (kind == SHIM_PATH_FD)
                 return reopen_own_fd(fdnum, flags, mode);
 
-        if (direct_ok(buf, flags)) {
+        if (shim_direct_ok(buf, flags)) {
                 /* A symlink out of the direct set is refused by Landlock;
                  * the broker may still allow its target. */
                 r = real_openat(AT_FDCWD, buf, flags, mode);

@@ -145,6 +145,10 @@ int shim_openat(int dirfd, const char *path, int flags, mode_t mode);
 /* True for flags that only read (the direct set may serve them). */
 bool shim_flags_readonly(int flags);
 
+/* Whether the kernel serves an open of absolute path BUF with FLAGS
+ * itself: reads in the direct set, and writes to its devices. */
+bool shim_direct_ok(const char *buf, int flags);
+
 /* The program's umask, applied before the broker (with its own umask)
  * creates anything. */
 mode_t shim_umask(void);

@@ -297,6 +297,7 @@ static const int allowed_syscalls[] = {
         SCMP_SYS(getcwd), SCMP_SYS(access), SCMP_SYS(unlink), SCMP_SYS(rmdir),
         SCMP_SYS(mkdir), SCMP_SYS(rename), SCMP_SYS(symlink), SCMP_SYS(link),
         SCMP_SYS(utimensat),    /* and fchmodat2, see build_filter() */
+        SCMP_SYS(fchownat),     /* CHOWN: only ever to the owner there is */
         /* memory */
         SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
         SCMP_SYS(mprotect), SCMP_SYS(madvise),

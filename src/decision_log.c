@@ -182,6 +182,8 @@ static const char *command_name(uint32_t command)
                 [OPENHOOK_CMD_CONNECT] = "connect",
                 [OPENHOOK_CMD_CHMOD] = "chmod",
                 [OPENHOOK_CMD_UTIMENS] = "utimens",
+                [OPENHOOK_CMD_ACCESS] = "access",
+                [OPENHOOK_CMD_CHOWN] = "chown",
         };
 
         static const char *const supervised[] = {
@@ -431,7 +433,10 @@ void oh_decision_log_write(const struct openhook_decision *d, void *userdata)
                 log_json(log->fd, d);
         if (log->flags & OH_DECISION_LOG_QUIET)
                 return;
-        if (d->denied)
+        /* A refused path that does not exist (openhook run tells the
+         * program so) is what programs probing for optional files meet
+         * all the time: nothing to act on. */
+        if (d->denied && d->result != -ENOENT && d->result != -ENOTDIR)
                 log_human(d);
         else if (d->result == -EPROTO)
                 log_hangup(d);

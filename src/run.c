@@ -756,6 +756,10 @@ static void prepare(struct run_state *s)
                                      "(set OPENHOOK_PRELOAD to libopenhook-preload.so)");
         }
         s->policy = make_policy(o);
+        /* COMMAND may stat(2) any path: telling it EACCES for a file that
+         * does not exist would hide nothing and stop programs that probe
+         * for optional files. */
+        openhook_policy_reveal_missing(s->policy, 1);
         r = build_direct(o, s->command, s->preload, s->policy, &s->direct, &s->shim_direct);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the direct set");

@@ -110,18 +110,16 @@ static int fetch_ioctl(struct sc_call *c)
                               fsx ? sizeof op->arg.fsx : sizeof op->arg.flags);
 }
 
-/* fchownat(fd, "", ..., AT_EMPTY_PATH) is fchown(fd); by path, ownership
- * is not brokered (preload/meta.c). */
+/* fchownat(fd, "", ..., AT_EMPTY_PATH) is fchown(fd); with a name it is
+ * chown(2) by path (SC_FETCH_PATH: the name is read again as a path). */
 static int fetch_fchownat(struct sc_call *c)
 {
         char name[2];
         int r;
 
-        if (!(c->flags & AT_EMPTY_PATH))
-                return -EPERM;
         r = oh_target_read_string((pid_t)c->req->pid, sc_arg(c, 1), name, sizeof name);
-        if (r == -ENAMETOOLONG || r > 0)
-                return -EPERM;
+        if (r == -ENAMETOOLONG || r > 0 || !(c->flags & AT_EMPTY_PATH))
+                return SC_FETCH_PATH;
         if (r < 0)
                 return r;
         if (sc_arg_int(c, 0) == AT_FDCWD)
@@ -139,7 +137,7 @@ int sc_fetch_fdmeta(struct sc_call *c)
                 c->mode = (uint32_t)sc_arg(c, c->sys->mode_arg);
         if (c->sys->act == sc_act_fchownat) {
                 r = fetch_fchownat(c);
-                if (r < 0)
+                if (r != 0)
                         return r;
         }
         if (c->sys->act == sc_act_ioctl && (ioctl_request(c) == TIOCSTI || ioctl_request(c) == TIOCLINUX))
@@ -190,7 +188,25 @@ int sc_act_fchown(struct sc_call *c)
 
 int sc_act_fchownat(struct sc_call *c)
 {
-        return chown_fd(c, 2);
+        return c->fd < 0 ? sc_act_chown(c) : chown_fd(c, 2);
+}
+
+/* chown, lchown and fchownat with a name: as the shim's CHOWN, only a
+ * change that leaves owner and group as they are (lib/fdmeta.c).  The
+ * ids follow the path argument. */
+int sc_act_chown(struct sc_call *c)
+{
+        struct oh_verdict v = {};
+        int id = c->sys->p[0].path + 1;
+        int r;
+
+        if (c->flags & ~(uint32_t)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+                return -EINVAL;
+        c->flags &= ~(uint32_t)AT_EMPTY_PATH;
+        r = oh_do_chown(c->sv->policy, c->path[0], (uint32_t)sc_arg(c, id), (uint32_t)sc_arg(c, id + 1), c->flags,
+                        &v);
+        sc_log(c, OPENHOOK_CMD_CHOWN, r, &v);
+        return r;
 }
 
 /* utimensat(fd, NULL, times, 0) and futimesat(fd, NULL, tv). */

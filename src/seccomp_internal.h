@@ -5,7 +5,9 @@
  *   seccomp_sockets.c  connect and sends with an address, done by the
  *                      supervisor on a duplicate of the program's socket;
  *   seccomp_fdmeta.c   metadata changes through an fd, terminal ioctls,
- *                      keyrings and the socket families of --no-network. */
+ *                      keyrings and the socket families of --no-network;
+ *                      ownership by path;
+ *   seccomp_access.c   access(2) and friends. */
 #ifndef OH_SECCOMP_INTERNAL_H
 #define OH_SECCOMP_INTERNAL_H
 
@@ -115,6 +117,14 @@ struct sc_call {
         bool answered;          /* a worker thread answers (seccomp_sockets.c) */
 };
 
+/* A fetch function's answer: fetch the call as a path call after all
+ * (fchownat with a name). */
+#define SC_FETCH_PATH 1
+
+/* Whether the kernel may answer C itself (CONTINUE) for a path of the
+ * direct set: see seccomp_notify.c. */
+bool sc_direct_eligible(const struct sc_call *c);
+
 /* Argument I as the task passed it (32 bits for an i386 call). */
 uint64_t sc_arg(const struct sc_call *c, int i);
 int sc_arg_int(const struct sc_call *c, int i);
@@ -144,12 +154,16 @@ int sc_fetch_fdmeta(struct sc_call *c);
 int sc_act_fchmod(struct sc_call *c);
 int sc_act_fchown(struct sc_call *c);
 int sc_act_fchownat(struct sc_call *c);
+int sc_act_chown(struct sc_call *c);
 int sc_act_futimens(struct sc_call *c);
 int sc_act_fsetxattr(struct sc_call *c);
 int sc_act_fremovexattr(struct sc_call *c);
 int sc_act_ioctl(struct sc_call *c);
 int sc_act_keyring(struct sc_call *c);
 int sc_act_socket(struct sc_call *c);
+
+/* seccomp_access.c */
+int sc_act_access(struct sc_call *c);
 
 extern const unsigned long sc_ioctls[];
 extern const size_t sc_n_ioctls;

@@ -13,7 +13,7 @@
  * the check changes nothing.
  *
  * The one exception (SECCOMP_USER_NOTIF_FLAG_CONTINUE) is an open of a
- * path in the Landlock "direct" set: see direct_eligible(). */
+ * path in the Landlock "direct" set: see sc_direct_eligible(). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -112,6 +112,19 @@ static const struct sc_syscall syscalls[] = {
           SC_TIMESPEC | SC_NULL_PATH_IS_FD | SC_PATH_META, EPERM, NULL },
         { "utimensat_time64", act_utimens, { P(1, 0), NOP }, 3, ARG_NONE, 0,
           SC_TIMESPEC | SC_TIME64 | SC_NULL_PATH_IS_FD | SC_PATH_META, EPERM, NULL },
+        /* Ownership: only a change that changes nothing (seccomp_fdmeta.c),
+         * in every mode as fchownat, which has an fd form.  i386's chown
+         * and lchown take 16-bit ids: refused. */
+        { "chown",      sc_act_chown, { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EPERM, NULL },
+        { "lchown",     sc_act_chown, { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, AT_SYMLINK_NOFOLLOW,
+          SC_ALWAYS | SC_NATIVE, EPERM, NULL },
+        /* Landlock does not govern access(2): without the supervisor the
+         * kernel would say yes for files open() is refused
+         * (seccomp_access.c).  Its answer tells nothing stat(2) does not,
+         * so without a listener the kernel answers. */
+        { "access",     sc_act_access, { P(0, DIRFD_CWD), NOP }, ARG_NONE, 1, 0, SC_ALWAYS, 0, NULL },
+        { "faccessat",  sc_act_access, { P(1, 0), NOP }, ARG_NONE, 2, 0, SC_ALWAYS, 0, NULL },
+        { "faccessat2", sc_act_access, { P(1, 0), NOP }, 3, 2, 0, SC_ALWAYS, 0, NULL },
         /* Sockets by address (seccomp_sockets.c): a UNIX socket is a file
          * the policy decides on, and the address lives in memory the
          * program can rewrite, so the supervisor makes these calls itself. */
@@ -123,7 +136,7 @@ static const struct sc_syscall syscalls[] = {
         { "fchmod",     sc_act_fchmod,   { NOP, NOP }, ARG_NONE, 1, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
         { "fchown",     sc_act_fchown,   { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
         { "fchown32",   sc_act_fchown,   { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
-        { "fchownat",   sc_act_fchownat, { NOP, NOP }, 4, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
+        { "fchownat",   sc_act_fchownat, { P(1, 0), NOP }, 4, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
         { "fsetxattr",  sc_act_fsetxattr, { NOP, NOP }, 4, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
         { "fremovexattr", sc_act_fremovexattr, { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS | SC_NATIVE, EPERM, sc_fetch_fdmeta },
         /* TIOCSTI, TIOCLINUX and the inode-flag ioctls (sc_ioctls[]). */
@@ -156,10 +169,9 @@ static const struct {
         { "chroot", EPERM, false },
         { "uselib", EPERM, true },
         { "io_uring_setup", ENOSYS, true },
-        /* Ownership and extended attributes by path are not brokered
-         * (preload/meta.c says why); the fd forms are decided above. */
-        { "chown", EPERM, true },
-        { "lchown", EPERM, true },
+        /* Extended attributes by path are not brokered (preload/meta.c
+         * says why), nor i386's chown32 and lchown32; the fd forms and
+         * chown, lchown are decided above. */
         { "chown32", EPERM, true },
         { "lchown32", EPERM, true },
         { "setxattr", EPERM, true },
@@ -307,6 +319,11 @@ static int fetch_own_fd(struct sc_call *c)
         if (stat(link, &st) < 0)
                 return errno == ENOENT ? -ENOENT : oh_negerrno();
         pathless = *rest == '\0' && ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) || st.st_nlink == 0);
+        /* access(2) of its own pipe or socket asks what stat(2) tells. */
+        if (c->sys->act == sc_act_access && *rest == '\0' && (pathless || S_ISSOCK(st.st_mode))) {
+                c->cont = true;
+                return 0;
+        }
         if (pathless && c->sys->act != act_open)
                 return -EACCES;
         if (*rest == '\0' && S_ISSOCK(st.st_mode))
@@ -397,8 +414,11 @@ static int fetch(struct sc_call *c)
 {
         int r;
 
-        if (c->sys->fetch)
-                return c->sys->fetch(c);
+        if (c->sys->fetch) {
+                r = c->sys->fetch(c);
+                if (r != SC_FETCH_PATH)
+                        return r;
+        }
         if ((c->sys->opts & SC_NULL_PATH_IS_FD) && sc_arg(c, c->sys->p[0].path) == 0)
                 return fetch_fd_form(c);
         for (int i = 0; i < 2; i++) {
@@ -409,7 +429,8 @@ static int fetch(struct sc_call *c)
                         return r;
         }
         if (c->sys->act == act_open || c->sys->act == act_chmod || c->sys->act == act_utimens ||
-            c->sys->act == act_truncate) {
+            c->sys->act == act_truncate || c->sys->act == sc_act_access || c->sys->act == sc_act_chown ||
+            c->sys->act == sc_act_fchownat) {
                 r = fetch_own_fd(c);
                 if (r < 0)
                         return r;
@@ -514,7 +535,7 @@ static bool direct_covers(const struct sc_supervisor *sv, const char *path)
  * registers, fixed when the syscall stopped; openat2()'s live in memory and
  * are never continued.  O_PATH is excluded because Landlock does not check
  * O_PATH opens. */
-static bool direct_eligible(const struct sc_call *c)
+bool sc_direct_eligible(const struct sc_call *c)
 {
         char plain[PATH_MAX];
 
@@ -555,7 +576,7 @@ static int reuse_own_fd(struct sc_call *c)
 static int act_open(struct sc_call *c)
 {
         struct oh_verdict v = {};
-        bool direct = direct_eligible(c);
+        bool direct = sc_direct_eligible(c);
         int fd;
 
         if (c->newfd >= 0)
@@ -579,7 +600,7 @@ static int act_open(struct sc_call *c)
                 return 0;
         }
         fd = oh_do_open(c->sv->policy, c->path[0], c->flags, c->mode, &v);
-        if (fd == -EACCES && v.denied && direct) {
+        if (fd < 0 && v.denied && direct) {
                 c->cont = true;
                 return 0;
         }
@@ -856,7 +877,7 @@ static void map_arch(struct sc_supervisor *sv, uint32_t arch)
         }
 }
 
-/* OPENHOOK_DIRECT: colon-separated absolute prefixes (see direct_eligible()). */
+/* OPENHOOK_DIRECT: colon-separated absolute prefixes (see sc_direct_eligible()). */
 static int parse_direct(struct sc_supervisor *sv)
 {
         const char *env = getenv("OPENHOOK_DIRECT");

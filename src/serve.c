@@ -29,6 +29,7 @@ enum {
         OPT_THREADS,
         OPT_QUIET,
         OPT_NO_CONFINE,
+        OPT_REVEAL_MISSING,
 };
 
 struct serve_args {
@@ -38,6 +39,7 @@ struct serve_args {
         unsigned int threads;
         int quiet;
         int confine;
+        int reveal_missing;
 };
 
 static void serve_help(void)
@@ -55,6 +57,8 @@ static void serve_help(void)
                "  --threads N          worker threads (default: one per CPU)\n"
                "  --quiet              do not print denials and warnings on stderr\n"
                "  --no-confine         do not confine the broker itself (Landlock, seccomp)\n"
+               "  --reveal-missing     answer ENOENT, not EACCES, for a refused path that does\n"
+               "                       not exist (for clients that may stat any path anyway)\n"
                "  -h, --help           show this help\n"
                "\n"
                "At least one rule is required.  Exit status: 0 when done, 1 if serving\n"
@@ -81,6 +85,7 @@ static void parse_args(int argc, char **argv, struct serve_args *a, struct oh_cl
                 { "threads", required_argument, NULL, OPT_THREADS },
                 { "quiet", no_argument, NULL, OPT_QUIET },
                 { "no-confine", no_argument, NULL, OPT_NO_CONFINE },
+                { "reveal-missing", no_argument, NULL, OPT_REVEAL_MISSING },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -118,6 +123,9 @@ static void parse_args(int argc, char **argv, struct serve_args *a, struct oh_cl
                         break;
                 case OPT_NO_CONFINE:
                         a->confine = 0;
+                        break;
+                case OPT_REVEAL_MISSING:
+                        a->reveal_missing = 1;
                         break;
                 case 'h':
                         serve_help();
@@ -377,6 +385,7 @@ int cmd_serve(int argc, char **argv)
                 oh_warn("--log %s: %s", a.log, strerror(-r));
                 return OH_EXIT_FAILURE;
         }
+        openhook_policy_reveal_missing(pol.policy, a.reveal_missing);
         r = openhook_server_new(pol.policy, &server);
         if (r < 0) {
                 oh_warn("cannot create the server: %s", strerror(-r));

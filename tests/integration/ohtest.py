@@ -456,6 +456,14 @@ def scenario_per_mode(modes):
     return register
 
 
+def no_private_tmp():
+    """Scenarios' trees lie under /tmp: where `openhook run` grants t there
+    by default, the option that turns it off, so that a path no rule names
+    is outside the policy."""
+    p = subprocess.run([BIN, "run", "--help"], capture_output=True, text=True)
+    return ["--no-private-tmp"] if "--no-private-tmp" in p.stdout else []
+
+
 def run_confined(mode, cmd, allow=(), cwd=None, env_extra=None, stdin=None, direct=(),
                  extra=(), timeout=120):
     """Runs CMD under `openhook run` in MODE, granting ALLOW ((perms, path),

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "util.h"
@@ -356,6 +357,9 @@ static void every_command_round_trips_through_encoder_and_decoder(void)
                 { .command = OPENHOOK_CMD_CHMOD, .mode = 04755, .flags = AT_SYMLINK_NOFOLLOW, .path = "/a/m" },
                 { .command = OPENHOOK_CMD_UTIMENS, .flags = AT_SYMLINK_NOFOLLOW,
                   .times = { UINT64_MAX, 999999999, UINT64_C(1) << 33, (1 << 30) - 2 }, .path = "/a/u" },
+                { .command = OPENHOOK_CMD_ACCESS, .mode = R_OK | X_OK, .flags = AT_EACCESS, .path = "/a/x" },
+                { .command = OPENHOOK_CMD_CHOWN, .uid = 1000, .gid = UINT32_MAX, .flags = AT_SYMLINK_NOFOLLOW,
+                  .path = "/a/o" },
         };
         uint8_t buf[OH_REQUEST_MAX];
 
@@ -370,6 +374,8 @@ static void every_command_round_trips_through_encoder_and_decoder(void)
                 CHECK_EQ(out.flags, in->flags);
                 CHECK_EQ(out.mode, in->mode);
                 CHECK_EQ(out.length, in->length);
+                CHECK_EQ(out.uid, in->uid);
+                CHECK_EQ(out.gid, in->gid);
                 CHECK(memcmp(out.times, in->times, sizeof(out.times)) == 0);
                 CHECK((in->path == NULL) == (out.path == NULL));
                 CHECK((in->path2 == NULL) == (out.path2 == NULL));
@@ -448,6 +454,66 @@ static void utimens_layout_has_flags_then_four_u64_then_path(void)
         CHECK_EQ(req.times[2], 2000000000);
         CHECK_EQ(req.times[3], (1 << 30) - 1);
         CHECK_STREQ(req.path, "/t");
+}
+
+static void access_and_chown_layouts(void)
+{
+        struct oh_request req;
+        struct msg m;
+
+        begin(&m, OPENHOOK_CMD_ACCESS);
+        put32(&m, W_OK);
+        put32(&m, AT_EACCESS);
+        putstr(&m, "/a");
+        seal(&m);
+        CHECK_EQ(decode(&m, &req, &paths), 8 + 8 + 4);
+        CHECK_EQ(req.mode, W_OK);
+        CHECK_EQ(req.flags, AT_EACCESS);
+        CHECK_STREQ(req.path, "/a");
+
+        begin(&m, OPENHOOK_CMD_CHOWN);
+        put32(&m, 7);
+        put32(&m, 9);
+        put32(&m, AT_SYMLINK_NOFOLLOW);
+        putstr(&m, "/o");
+        seal(&m);
+        CHECK_EQ(decode(&m, &req, &paths), 8 + 12 + 4);
+        CHECK_EQ(req.uid, 7);
+        CHECK_EQ(req.gid, 9);
+        CHECK_EQ(req.flags, AT_SYMLINK_NOFOLLOW);
+        CHECK_STREQ(req.path, "/o");
+
+        begin(&m, OPENHOOK_CMD_CHOWN);         /* cut inside its ids */
+        put32(&m, 7);
+        put32(&m, 9);
+        seal(&m);
+        CHECK_EQ(decode(&m, &req, &paths), -EPROTO);
+}
+
+static void only_a_minimal_acl_restates_a_mode(void)
+{
+        /* version 2; USER_OBJ rwx, GROUP_OBJ r-x, OTHER --- (cp -a's 0750) */
+        const uint8_t minimal[] = { 2, 0, 0, 0, 1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff, 4, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
+                                    0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff };
+        uint8_t v[sizeof(minimal) + 8];
+        uint32_t mode = 0;
+
+        CHECK_EQ(oh_wire_acl_mode(minimal, sizeof(minimal), &mode), 0);
+        CHECK_EQ(mode, 0750);
+        for (size_t n = 0; n < sizeof(minimal); n++)
+                CHECK_EQ(oh_wire_acl_mode(minimal, n, &mode), -EINVAL);
+        memcpy(v, minimal, sizeof(minimal));
+        v[0] = 1;                                       /* another version */
+        CHECK_EQ(oh_wire_acl_mode(v, sizeof(minimal), &mode), -EINVAL);
+        memcpy(v, minimal, sizeof(minimal));
+        v[12] = 2;                                      /* a named user, not the group */
+        CHECK_EQ(oh_wire_acl_mode(v, sizeof(minimal), &mode), -EINVAL);
+        memcpy(v, minimal, sizeof(minimal));
+        v[6] = 8;                                       /* not a permission */
+        CHECK_EQ(oh_wire_acl_mode(v, sizeof(minimal), &mode), -EINVAL);
+        memcpy(v, minimal, sizeof(minimal));            /* a fourth entry (a mask) */
+        memcpy(v + sizeof(minimal), (uint8_t[]) { 0x10, 0, 7, 0, 0xff, 0xff, 0xff, 0xff }, 8);
+        CHECK_EQ(oh_wire_acl_mode(v, sizeof(v), &mode), -EINVAL);
 }
 
 static void utimens_cut_inside_its_times_is_eproto(void)
@@ -691,6 +757,8 @@ int main(void)
         RUN(chmod_layout_has_mode_then_flags_then_path);
         RUN(utimens_layout_has_flags_then_four_u64_then_path);
         RUN(utimens_cut_inside_its_times_is_eproto);
+        RUN(access_and_chown_layouts);
+        RUN(only_a_minimal_acl_restates_a_mode);
         RUN(symlink_target_may_be_relative_but_linkpath_may_not);
         RUN(second_path_is_checked_too);
         RUN(partial_message_needs_more_bytes_at_every_length);
