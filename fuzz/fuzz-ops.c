@@ -270,7 +270,7 @@ static void add_rule(struct input *in)
 {
         const char *rel = PICK(in, rule_paths);
         unsigned kind = next(in);
-        char path[PATH_MAX + 16], letters[5] = "";
+        char path[PATH_MAX + 16], letters[8] = "";
 
         snprintf(path, sizeof(path), "%s%s%s%s", tree, rel[0] ? "/" : "", rel, kind & 1 ? "" : "/");
         if ((kind >> 1) % 6 == 5) {
@@ -280,6 +280,11 @@ static void add_rule(struct input *in)
         for (unsigned i = 0; i < 4; i++)
                 if (!(kind & (16 << i)))
                         strncat(letters, &"rwcd"[i], 1);
+        /* t: private temporaries, on subtree rules only.  The tree's
+         * objects were made before the broker, so t must never expose
+         * them (the fd checks below). */
+        if (!(kind & 1) && (kind >> 1) % 6 == 4)
+                strcat(letters, "t");
         if (!letters[0])
                 strcpy(letters, "r");
         require(openhook_policy_allow(policy, letters, path, NULL) == 0);

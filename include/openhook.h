@@ -117,12 +117,17 @@ int openhook_new_connection(int sock);
 struct openhook_policy;
 
 /* Permission letters: r read, w write an existing file (and O_TRUNC),
- * c create, d delete/rename away. */
+ * c create, d delete/rename away, x execute (openhook run: Landlock lets
+ * the program execute and read it; implies r), t private temporaries (on
+ * a DIR/ rule: create there, and r, w, c, d on what this broker created
+ * there; openhook-policy(5)). */
 enum {
         OPENHOOK_PERM_R = 1u << 0,
         OPENHOOK_PERM_W = 1u << 1,
         OPENHOOK_PERM_C = 1u << 2,
         OPENHOOK_PERM_D = 1u << 3,
+        OPENHOOK_PERM_X = 1u << 4,
+        OPENHOOK_PERM_T = 1u << 5,
 };
 
 int openhook_policy_new(struct openhook_policy **ret);

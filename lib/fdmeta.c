@@ -12,6 +12,7 @@
 
 #include "fdmeta.h"
 #include "policy.h"
+#include "resolve.h"
 #include "util.h"
 
 #define MODE_BITS 0777          /* as oh_do_chmod: never setuid, setgid or sticky */
@@ -109,7 +110,7 @@ int oh_do_fmeta(const struct openhook_policy *p, int fd, const struct oh_fmeta *
         r = oh_fd_name(fd, path, size);
         if (r < 0)
                 return r;
-        if (path[0] && !(oh_policy_letters(p, path) & OPENHOOK_PERM_W)) {
+        if (path[0] && !oh_fd_grants(p, path, fd, OPENHOOK_PERM_W)) {
                 v->denied = 1;
                 oh_policy_hint(p, path, OPENHOOK_PERM_W, v->hint, sizeof v->hint);
                 return -EPERM;

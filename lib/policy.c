@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "created.h"
 #include "policy.h"
 #include "util.h"
 
@@ -34,19 +35,35 @@ struct openhook_policy {
          * as stat(2) would tell the peer: openhook run, serve
          * --reveal-missing. */
         bool reveal_missing;
+        /* What this broker created in t directories (lib/created.h). */
+        struct oh_created *created;
 };
 
-static const char perm_letters[] = "rwcd";
-static const char perms_expected[] = "expected letters from r, w, c, d";
+/* In the order of the OPENHOOK_PERM_* bits. */
+static const char perm_letters[] = "rwcdxt";
+static const char perms_expected[] = "expected letters from r, w, c, d, x, t";
 
 int openhook_policy_new(struct openhook_policy **ret)
 {
         struct openhook_policy *p = calloc(1, sizeof(*p));
 
-        if (!p)
+        if (!p || oh_created_new(&p->created) < 0) {
+                free(p);
                 return -ENOMEM;
+        }
         *ret = p;
         return 0;
+}
+
+struct oh_created *oh_policy_created(const struct openhook_policy *p)
+{
+        return p->created;
+}
+
+void oh_policy_share_created(struct openhook_policy *dst, const struct openhook_policy *src)
+{
+        oh_created_unref(dst->created);
+        dst->created = oh_created_ref(src->created);
 }
 
 void openhook_policy_reveal_missing(struct openhook_policy *p, int reveal)
@@ -79,6 +96,7 @@ void openhook_policy_free(struct openhook_policy *p)
         if (!p)
                 return;
         truncate_rules(p, 0, 0);
+        oh_created_unref(p->created);
         free(p->rules);
         free(p->links);
         free(p);
@@ -90,11 +108,11 @@ const struct oh_rule *oh_policy_rules(const struct openhook_policy *p, size_t *n
         return p->rules;
 }
 
-char *oh_perms_format(unsigned perms, char buf[static 5])
+char *oh_perms_format(unsigned perms, char buf[static OH_PERMS_FORMATTED_MAX])
 {
         size_t n = 0;
 
-        for (size_t i = 0; i < 4; i++)
+        for (size_t i = 0; i < OH_PERMS_FORMATTED_MAX - 1; i++)
                 if (perms & (1u << i))
                         buf[n++] = perm_letters[i];
         buf[n] = '\0';
@@ -197,26 +215,42 @@ bool oh_policy_rule_below(const struct openhook_policy *p, const char *path)
         return false;
 }
 
+/* In a t directory the refusal is about whose the object is, so the hint
+ * says so after the rule that would allow it regardless. */
+static int private_note(const struct oh_rule *r, char *buf, size_t size)
+{
+        if (!r || !(r->perms & OPENHOOK_PERM_T))
+                return snprintf(buf, size, "%s", "");
+        return snprintf(buf, size, "t on %s%s allows only new names there and what this sandbox created",
+                        r->path, r->len > 1 ? "/" : "");
+}
+
 int oh_policy_hint(const struct openhook_policy *p, const char *path, unsigned needed, char *buf, size_t size)
 {
         const struct oh_rule *r = oh_policy_match(p, path);
-        char letters[5];
+        char letters[OH_PERMS_FORMATTED_MAX], note[OPENHOOK_PATH_MAX + 80];
 
         if (r && r->deny)
                 return snprintf(buf, size, "denied by 'deny %s' (%s)", r->written, r->origin);
-        oh_perms_format(needed | oh_policy_letters(p, path), letters);
+        /* t needs a directory rule: never offered for one name. */
+        oh_perms_format((needed | oh_policy_letters(p, path)) & ~OPENHOOK_PERM_T, letters);
+        private_note(r, note, sizeof(note));
 
         /* A new file's name is often random (gcc's /tmp/ccXXXXXX.s): a rule
          * for that one name never matches again, so also offer its
-         * directory (never "/", which would cover everything).  When both
-         * do not fit, the exact rule alone. */
+         * directory (never "/", which would cover everything); a program
+         * to execute is often one of several built there.  When both do
+         * not fit, the exact rule alone. */
         const char *slash = strrchr(path, '/');
-        if ((needed & OPENHOOK_PERM_C) && slash && slash != path && slash[1] != '\0') {
-                int n = snprintf(buf, size, "--allow %s:%s (or %s:%.*s/ for any new file there)",
-                                 letters, path, letters, (int) (slash - path), path);
+        if ((needed & (OPENHOOK_PERM_C | OPENHOOK_PERM_X)) && slash && slash != path && slash[1] != '\0') {
+                int n = snprintf(buf, size, "--allow %s:%s (or %s:%.*s/ for any %s there%s%s)",
+                                 letters, path, letters, (int) (slash - path), path,
+                                 needed & OPENHOOK_PERM_C ? "new file" : "program", note[0] ? "; " : "", note);
                 if (n >= 0 && (size_t) n < size)
                         return n;
         }
+        if (note[0])
+                return snprintf(buf, size, "--allow %s:%s (%s)", letters, path, note);
         return snprintf(buf, size, "--allow %s:%s", letters, path);
 }
 
@@ -248,7 +282,7 @@ static int parse_perms(const char *where, const char *s, size_t n, unsigned *ret
         if (n == 0)
                 return fail(error, "%s: empty permissions (%s)", where, perms_expected);
         for (size_t i = 0; i < n; i++) {
-                const char *l = memchr(perm_letters, s[i], 4);
+                const char *l = memchr(perm_letters, s[i], sizeof(perm_letters) - 1);
 
                 if (!l) {
                         if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] >= 0x7f)
@@ -474,6 +508,15 @@ static int add_rule(struct openhook_policy *p, const char *where, bool deny, uns
         ret = normalize(where, path, norm, &r.subtree, error);
         if (ret < 0)
                 return ret;
+        /* t is about what is made in a directory: a rule for one name
+         * would decide nothing made below it. */
+        if ((perms & OPENHOOK_PERM_T) && !r.subtree)
+                return fail(error, "%s: 't' needs a directory rule: write '%.*s/' (what the sandbox creates "
+                            "there is its own)", where, shown(strlen(path)), path);
+        /* Executing a file means reading it too (the loader, an
+         * interpreter), and Landlock lets the program do both. */
+        if (perms & OPENHOOK_PERM_X)
+                r.perms |= OPENHOOK_PERM_R;
         ret = canonicalize(norm, r.subtree, &r.path);
         if (ret == -ENAMETOOLONG)
                 return fail(error, "%s: path '%.*s' is too long once its symlinks are resolved",

@@ -12,7 +12,10 @@
 
 #include "openhook.h"
 
-#define OH_PERM_ALL (OPENHOOK_PERM_R | OPENHOOK_PERM_W | OPENHOOK_PERM_C | OPENHOOK_PERM_D)
+#define OH_PERM_ALL (OPENHOOK_PERM_R | OPENHOOK_PERM_W | OPENHOOK_PERM_C | OPENHOOK_PERM_D | \
+                     OPENHOOK_PERM_X | OPENHOOK_PERM_T)
+
+struct oh_created;
 
 struct oh_rule {
         char *path;             /* canonical; no trailing '/' except "/" itself */
@@ -59,9 +62,11 @@ bool oh_policy_rule_below(const struct openhook_policy *p, const char *path);
 /* Writes into BUF why PATH lacks the NEEDED letters: "denied by 'deny /etc/'
  * (policy.conf:3)" when a deny rule decides, else the option that would
  * permit it, e.g. "--allow rw:/data/x" (the letters already granted plus
- * NEEDED).  When NEEDED includes c the directory is offered too:
+ * NEEDED).  When NEEDED includes c (or x) the directory is offered too:
  * "--allow c:/tmp/x (or c:/tmp/ for any new file there)" (never "/"; the
- * exact rule alone when both do not fit).  Returns what snprintf returns. */
+ * exact rule alone when both do not fit).  Where a t rule decides, a note
+ * says that it covers only new names and what the sandbox created there.
+ * Returns what snprintf returns. */
 int oh_policy_hint(const struct openhook_policy *p, const char *path, unsigned needed, char *buf, size_t size);
 
 /* Parses policy-file text BUF[0..LEN) (need not be NUL-terminated; NUL bytes
@@ -70,9 +75,17 @@ int oh_policy_hint(const struct openhook_policy *p, const char *path, unsigned n
  * line per faulty line of the file, or -ENOMEM. */
 int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const char *buf, size_t len, char **error);
 
-/* Writes PERMS as letters in the order "rwcd" (at most 4 + NUL) and returns
- * BUF. */
-char *oh_perms_format(unsigned perms, char buf[static 5]);
+/* Writes PERMS as letters in the order "rwcdxt" and returns BUF. */
+#define OH_PERMS_FORMATTED_MAX 7
+char *oh_perms_format(unsigned perms, char buf[static OH_PERMS_FORMATTED_MAX]);
+
+/* The record of what the broker deciding with P created in t directories
+ * (lib/created.h); shared by everyone deciding with P. */
+struct oh_created *oh_policy_created(const struct openhook_policy *p);
+
+/* Makes DST use SRC's record, so that a policy that replaces SRC
+ * (openhook_server_set_policy()) keeps what the sandbox created. */
+void oh_policy_share_created(struct openhook_policy *dst, const struct openhook_policy *src);
 
 /* Room for any path shorter than OPENHOOK_PATH_MAX, quoted and escaped. */
 #define OH_POLICY_PATH_FORMATTED_MAX (2 * OPENHOOK_PATH_MAX + 3)

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "fdmeta.h"
+#include "created.h"
 #include "policy.h"
 #include "resolve.h"
 #include "util.h"
@@ -446,6 +447,157 @@ static int resolve(const struct openhook_policy *p, const char *path, bool follo
         return 0;
 }
 
+/* ---- Private temporaries (t): whose an object is ----------------------- */
+
+/* A t rule on DIR/ grants c on a new name made directly in DIR or in a
+ * directory the sandbox made there, and r, w, c, d on whatever object the
+ * sandbox made (lib/created.h), whatever its name: identity is the inode,
+ * never the name (doc/DESIGN.md "Private temporaries").  The letters are
+ * looked up here when deciding; an open then checks the inode it actually
+ * opened (private_open). */
+
+/* The t rule deciding PATH (its directory or anything below), or NULL. */
+static const struct oh_rule *private_rule(const struct openhook_policy *p, const char *path)
+{
+        const struct oh_rule *r = oh_policy_match(p, path);
+
+        if (!r || r->deny || !(oh_policy_letters(p, path) & OPENHOOK_PERM_T))
+                return NULL;
+        return r;
+}
+
+/* Looked up as acting would (beneath "/", no symlink), the final name
+ * not followed, so the answer is about the object at canonical PATH. */
+static int object_at_path(const char *path, struct oh_object *o)
+{
+        _cleanup_close_ int fd = openat2_strict(path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+
+        return fd < 0 ? fd : oh_object_at(fd, "", o);
+}
+
+static bool created_at(const struct openhook_policy *p, const char *path)
+{
+        struct oh_object o;
+
+        return object_at_path(path, &o) == 0 && oh_created_has(oh_policy_created(p), &o);
+}
+
+/* A new name at PATH under rule R: directly in R's directory, or in a
+ * directory the sandbox made (never in another user's directory there). */
+static bool may_create_at(const struct openhook_policy *p, const struct oh_rule *r, const char *path)
+{
+        char parent[OPENHOOK_PATH_MAX];
+        size_t len = (size_t) (strrchr(path, '/') - path);
+
+        if ((len ? len : 1) == r->len)
+                return true;
+        memcpy(parent, path, len);
+        parent[len] = '\0';
+        return created_at(p, parent);
+}
+
+/* The letters the sandbox's ownership adds at canonical PATH.  On the t
+ * directory itself: c, the letter for making names in it (access(W_OK)),
+ * and r to list it (a glob, a clean-up; the names are what any user's ls
+ * shows, never a way to what they name). */
+static unsigned private_letters(const struct openhook_policy *p, const char *path)
+{
+        const struct oh_rule *r = private_rule(p, path);
+
+        if (!r)
+                return 0;
+        if (strlen(path) == r->len)
+                return R | C;
+        if (created_at(p, path))
+                return R | W | C | D;
+        return may_create_at(p, r, path) ? C : 0;
+}
+
+/* Whether T's path grants NEEDED; the t lookups only when the rules'
+ * letters alone do not. */
+static bool grants(const struct openhook_policy *p, const struct target *t, unsigned needed)
+{
+        unsigned letters = oh_policy_letters(p, t->path);
+
+        if ((letters & needed) == needed)
+                return true;
+        return (letters & OPENHOOK_PERM_T) && ((letters | private_letters(p, t->path)) & needed) == needed;
+}
+
+/* The r and w the object moving from or linked at PATH has there: the
+ * rules', and the sandbox's own object keeps r and w in a t directory. */
+static unsigned moved_letters(const struct openhook_policy *p, const char *path, bool own)
+{
+        return (oh_policy_letters(p, path) | (own && private_rule(p, path) ? R | W : 0)) & (R | W);
+}
+
+bool oh_fd_grants(const struct openhook_policy *p, const char *path, int fd, unsigned needed)
+{
+        struct oh_object o;
+
+        if ((oh_policy_letters(p, path) & needed) == needed)
+                return true;
+        return private_rule(p, path) && oh_object_at(fd, "", &o) == 0 &&
+               oh_created_has(oh_policy_created(p), &o);
+}
+
+/* A check made when deciding, made again on the inode acting reached:
+ * FD must be the sandbox's own unless the rules alone grant NEEDED. */
+static int private_verify(const struct openhook_policy *p, const struct target *t, int fd, unsigned needed,
+                          struct oh_verdict *v)
+{
+        return oh_fd_grants(p, t->path, fd, needed) ? 0 : refuse(p, t->path, needed, v);
+}
+
+/* Records what the broker just made as NAME in DIRFD ("": DIRFD itself).
+ * Made by name, it could have been swapped by someone able to rename in
+ * that directory before this look; one that is not ours (its owner is
+ * not the broker's user) is never recorded. */
+static int private_record(const struct openhook_policy *p, const struct target *t, int dirfd, const char *name)
+{
+        struct oh_object o;
+        int r;
+
+        if (!private_rule(p, t->path))
+                return 0;
+        r = oh_object_at(dirfd, name, &o);
+        if (r < 0)
+                return r;
+        return o.uid == geteuid() ? oh_created_add(oh_policy_created(p), &o) : 0;
+}
+
+/* Before NAME in DIRFD (T's last name) is removed or replaced: under t it
+ * must be the sandbox's own unless the rules grant d, looked up once more
+ * beside its pinned parent.  *GONE gets it (mode 0 when not under t or
+ * not there), to be forgotten once removed. */
+static int private_removable(const struct openhook_policy *p, const struct target *t, int dirfd, const char *name,
+                             struct oh_object *gone, struct oh_verdict *v)
+{
+        *gone = (struct oh_object) {};
+        if (!private_rule(p, t->path) || oh_object_at(dirfd, name, gone) < 0)
+                return 0;
+        if ((oh_policy_letters(p, t->path) & D) || oh_created_has(oh_policy_created(p), gone))
+                return 0;
+        return refuse(p, t->path, D, v);
+}
+
+/* GONE lost a name: forgotten once it has none left, so that its inode
+ * number, reused for someone else's file, is never taken for ours. */
+static void private_removed(const struct openhook_policy *p, const struct oh_object *gone)
+{
+        if (gone->mode != 0 && (gone->nlink <= 1 || S_ISDIR(gone->mode)))
+                oh_created_forget(oh_policy_created(p), gone);
+}
+
+/* The letters the object at PATH holds: the rules', and under t r, w, c
+ * and d when it is the sandbox's own (not the c any new name gets). */
+static unsigned held_letters(const struct openhook_policy *p, const char *path)
+{
+        unsigned letters = oh_policy_letters(p, path) & ~OPENHOOK_PERM_T;
+
+        return letters | (private_rule(p, path) && created_at(p, path) ? R | W | C | D : 0);
+}
+
 /* ---- Step 2: deciding ---------------------------------------------------- */
 
 /* What a refusal of T answers: EACCES, or for a peer that may stat(2)
@@ -475,7 +627,7 @@ static int refuse_target(const struct openhook_policy *p, const struct target *t
  * Returns 0, the walk's error, or -EACCES (see refused()). */
 static int decide(const struct openhook_policy *p, const struct target *t, unsigned needed, struct oh_verdict *v)
 {
-        if ((oh_policy_letters(p, t->path) & needed) != needed)
+        if (!grants(p, t, needed))
                 return refuse_target(p, t, needed, v);
         if (t->walk_error) {
                 if (t->reveal)
@@ -527,6 +679,21 @@ static bool takes_mode(uint64_t kflags)
         return (kflags & O_CREAT) || (kflags & O_TMPFILE) == O_TMPFILE;
 }
 
+/* Takes FD (or an error).  It was opened non-blocking so a FIFO or
+ * device cannot stall the broker; the peer did not ask for that. */
+static int restore_blocking(int fd, uint64_t kflags, uint32_t flags)
+{
+        if (fd < 0 || (kflags & O_PATH) || (flags & O_NONBLOCK))
+                return fd;
+        if (fcntl(fd, F_SETFL, (int) (kflags & SETFL_FLAGS)) < 0) {
+                int r = oh_negerrno();
+
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
 static int act_open(const struct target *t, uint64_t kflags, uint32_t mode, uint32_t flags)
 {
         char slashed[OPENHOOK_PATH_MAX + 1];
@@ -539,17 +706,88 @@ static int act_open(const struct target *t, uint64_t kflags, uint32_t mode, uint
                 path = slashed;
         }
         fd = openat2_strict(path, kflags, takes_mode(kflags) ? mode : 0);
-        if (fd < 0 || (kflags & O_PATH) || (flags & O_NONBLOCK))
-                return fd;
-        /* Opened non-blocking so a FIFO or device cannot stall the broker;
-         * the peer did not ask for that. */
-        if (fcntl(fd, F_SETFL, (int) (kflags & SETFL_FLAGS)) < 0) {
-                int r = oh_negerrno();
+        return restore_blocking(fd, kflags, flags);
+}
 
-                close(fd);
+/* Opens the very inode O_PATH fd FD names, with KFLAGS, through
+ * /proc/self/fd: no second lookup by name. */
+static int reopen(int fd, uint64_t kflags, uint32_t flags)
+{
+        char self[64];
+
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+        kflags &= ~(uint64_t) (O_CREAT | O_EXCL | O_NOFOLLOW);  /* a magic link, checked to be no symlink */
+        return restore_blocking(open(self, (int) kflags), kflags, flags);
+}
+
+/* Takes FD, the file the broker just made under t, and records it. */
+static int record_new(const struct openhook_policy *p, int fd)
+{
+        _cleanup_close_ int owned = fd;
+        struct oh_object o;
+        int r;
+
+        if (fd < 0)
+                return fd;
+        r = oh_object_at(fd, "", &o);
+        if (r == 0)
+                r = oh_created_add(oh_policy_created(p), &o);
+        return r < 0 ? r : TAKE_FD(owned);
+}
+
+/* What exists at T, under t: opened O_PATH, judged by the inode reached
+ * (the rules' letters, or the sandbox's own), and only then opened as
+ * asked, so neither O_TRUNC nor the access can land on an object another
+ * process put at the name after the decision. */
+static int private_existing(const struct openhook_policy *p, struct target *t, const struct open_args *a,
+                            struct oh_verdict *v)
+{
+        _cleanup_close_ int fd = act_open(t, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, 0);
+        struct stat st;
+        int r;
+
+        if (fd == -ENOENT && (a->kflags & O_CREAT))
+                return refuse(p, t->path, a->needed | C, v);
+        r = decide(p, t, a->needed, v);
+        if (r < 0 || fd < 0)
+                return r < 0 ? r : fd;
+        r = private_verify(p, t, fd, a->needed, v);
+        if (r < 0)
                 return r;
+        if (fstat(fd, &st) < 0)
+                return oh_negerrno();
+        if (S_ISLNK(st.st_mode))        /* left unfollowed (O_NOFOLLOW), or put there since the walk */
+                return (a->kflags & (O_PATH | O_NOFOLLOW)) == (O_PATH | O_NOFOLLOW) ? TAKE_FD(fd) : -ELOOP;
+        return reopen(fd, a->kflags, a->flags);
+}
+
+/* An open where a t rule decides: a new file is always made with O_EXCL,
+ * so it is known to be the broker's and recorded from its fd; an
+ * O_TMPFILE file, which has no name, likewise in a directory where the
+ * sandbox may make names.  Everything else is private_existing(). */
+static int private_open(const struct openhook_policy *p, struct target *t, const struct open_args *a,
+                        struct oh_verdict *v)
+{
+        int r;
+
+        if ((a->kflags & O_TMPFILE) == O_TMPFILE) {
+                const struct oh_rule *rule = oh_policy_match(p, t->path);
+                bool mine = !t->walk_error && (t->len == rule->len || created_at(p, t->path));
+
+                r = mine ? 0 : decide(p, t, a->needed, v);
+                return r < 0 ? r : record_new(p, act_open(t, a->kflags, a->mode, a->flags));
         }
-        return fd;
+        if ((a->kflags & O_CREAT) && grants(p, t, C)) {
+                r = decide(p, t, C, v);
+                if (r < 0)
+                        return r;
+                /* EEXIST is O_EXCL's answer (mkstemp tries another name). */
+                r = record_new(p, act_open(t, (a->kflags | O_EXCL) & ~(uint64_t) O_TRUNC, a->mode, a->flags));
+                if (r != -EEXIST || (a->kflags & O_EXCL))
+                        return r;
+        } else if ((a->kflags & O_CREAT) && (a->kflags & O_EXCL))
+                return decide(p, t, C, v);
+        return private_existing(p, t, a, v);
 }
 
 /* The letters O_CREAT needs depend on what is there: c to create, the
@@ -560,6 +798,9 @@ static int open_op(const struct openhook_policy *p, struct target *t, const void
         const struct open_args *a = args;
         unsigned letters = oh_policy_letters(p, t->path);
         int r;
+
+        if (letters & OPENHOOK_PERM_T)
+                return private_open(p, t, a, v);
 
         if (!(a->kflags & O_CREAT) || (a->kflags & O_EXCL)) {
                 r = decide(p, t, a->kflags & O_CREAT ? C : a->needed, v);
@@ -695,6 +936,12 @@ static int name_op(const struct openhook_policy *p, struct target *t, const void
         dfd = open_parent(t, &name, a->op == NAME_MKDIR || a->op == NAME_SYMLINK ? -EEXIST : -EBUSY);
         if (dfd < 0)
                 return parent_failed(dfd);
+        struct oh_object gone = {};
+        if (a->op == NAME_UNLINK || a->op == NAME_RMDIR) {
+                r = private_removable(p, t, dfd, name, &gone, v);
+                if (r < 0)
+                        return r;
+        }
         switch (a->op) {
         case NAME_MKDIR:
                 r = mkdirat(dfd, name, a->mode & MODE_BITS);
@@ -709,7 +956,10 @@ static int name_op(const struct openhook_policy *p, struct target *t, const void
                 r = symlinkat(a->target, dfd, name);
                 break;
         }
-        return r < 0 ? oh_negerrno() : 0;
+        if (r < 0)
+                return oh_negerrno();
+        private_removed(p, &gone);
+        return a->op == NAME_MKDIR || a->op == NAME_SYMLINK ? private_record(p, t, dfd, name) : 0;
 }
 
 static int do_name_op(const struct openhook_policy *p, const char *path, const struct name_args *a, struct oh_verdict *v)
@@ -759,6 +1009,9 @@ static int truncate_op(const struct openhook_policy *p, struct target *t, const 
         fd = act_open(t, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0, O_NONBLOCK);
         if (fd < 0)
                 return fd;
+        r = private_verify(p, t, fd, W, v);
+        if (r < 0)
+                return r;
         return ftruncate(fd, (off_t) a->length) < 0 ? oh_negerrno() : 0;
 }
 
@@ -823,7 +1076,12 @@ static int with_pair(const struct openhook_policy *p, const char *oldpath, const
                 }
                 if (r < 0)
                         return r;
+                struct oh_object gone = {};
+                if (op == PAIR_RENAME && !(kflags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) && private_rule(p, new.path))
+                        (void) object_at_path(new.path, &gone);
                 r = act_pair(op, &old, &new, kflags);
+                if (r == 0)
+                        private_removed(p, &gone);      /* replaced */
                 if (r == -EEXIST && kflags != flags)
                         return refuse(p, new.path, C | D, v);   /* replacing needs d */
                 /* EXDEV from the rename or link itself is the kernel's
@@ -834,10 +1092,13 @@ static int with_pair(const struct openhook_policy *p, const char *oldpath, const
         return -ELOOP;
 }
 
-/* The r and w letters that TO grants and FROM does not. */
+/* The r and w letters that TO grants and FROM does not, to the object at
+ * FROM (which stays the sandbox's own, or not, at any name). */
 static unsigned gained_letters(const struct openhook_policy *p, const char *from, const char *to)
 {
-        return oh_policy_letters(p, to) & ~oh_policy_letters(p, from) & (R | W);
+        bool own = (private_rule(p, from) || private_rule(p, to)) && created_at(p, from);
+
+        return moved_letters(p, to, own) & ~moved_letters(p, from, own);
 }
 
 /* The r and w letters of whatever lies below PATH when no rule lies below
@@ -916,7 +1177,7 @@ static int rename_check(const struct openhook_policy *p, const struct target *ol
                 r = move_check(p, new, old, v);
         if (r < 0)
                 return r;
-        if (!(oh_policy_letters(p, new->path) & D))
+        if (!grants(p, new, D))
                 *flags |= RENAME_NOREPLACE;
         return 0;
 }
@@ -944,7 +1205,7 @@ static int link_check(const struct openhook_policy *p, const struct target *old,
         r = decide(p, new, C, v);
         if (r < 0)
                 return r;
-        if (!oh_policy_letters(p, old->path) || gained)
+        if (!held_letters(p, old->path) || gained)
                 return refuse_target(p, old, gained ? gained : R, v);
         return decide(p, old, 0, v);
 }
@@ -991,6 +1252,9 @@ static int meta_op(const struct openhook_policy *p, struct target *t, const void
         fd = act_open(t, O_PATH | O_CLOEXEC | (a->follow ? 0 : O_NOFOLLOW), 0, 0);
         if (fd < 0)
                 return fd;
+        r = private_verify(p, t, fd, W, v);
+        if (r < 0)
+                return (int) r;
         switch (a->op) {
         case META_CHMOD:
                 r = syscall(SYS_fchmodat2, fd, "", a->mode, AT_EMPTY_PATH);
@@ -1131,9 +1395,14 @@ int oh_do_access(const struct openhook_policy *p, const char *path, uint32_t mod
 
 static int socket_op(const struct openhook_policy *p, struct target *t, const void *args, struct oh_verdict *v)
 {
+        _cleanup_close_ int fd = -1;
         int r = decide(p, t, W, v);
 
-        return r < 0 ? r : act_open(t, O_PATH | O_CLOEXEC, 0, 0);
+        if (r < 0)
+                return r;
+        fd = act_open(t, O_PATH | O_CLOEXEC, 0, 0);
+        r = fd < 0 ? fd : private_verify(p, t, fd, W, v);
+        return r < 0 ? r : TAKE_FD(fd);
 }
 
 int oh_do_socket_path(const struct openhook_policy *p, const char *path, struct oh_verdict *v)

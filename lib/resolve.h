@@ -8,6 +8,7 @@
 #ifndef OH_RESOLVE_H
 #define OH_RESOLVE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -48,6 +49,11 @@ int oh_do_chown(const struct openhook_policy *p, const char *path, uint32_t uid,
  * AT_SYMLINK_NOFOLLOW. */
 int oh_do_access(const struct openhook_policy *p, const char *path, uint32_t mode, uint32_t flags,
                  struct oh_verdict *v);
+
+/* Whether the object open as FD, whose canonical name is PATH, has the
+ * NEEDED letters (OPENHOOK_PERM_*): the rules' at PATH, or under a t rule
+ * r, w, c and d when it is one the sandbox created (lib/created.h). */
+bool oh_fd_grants(const struct openhook_policy *p, const char *path, int fd, unsigned needed);
 
 /* A UNIX socket to connect or send to: w on PATH (the kernel asks write
  * permission on the socket file), a final symlink followed as connect(2)

@@ -70,7 +70,7 @@ static void print_rules(const struct openhook_policy *policy)
         for (size_t i = 0; i < n; i++) {
                 const struct oh_rule *r = &rules[i];
                 const char *slash = r->subtree && strcmp(r->path, "/") != 0 ? "/" : "";
-                char letters[5];
+                char letters[OH_PERMS_FORMATTED_MAX];
 
                 if (r->deny)
                         printf("deny ");

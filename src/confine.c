@@ -94,6 +94,17 @@ static unsigned int ll_access_of(unsigned int perms)
                 a |= OH_LL_CREATE | OH_LL_READ | OH_LL_WRITE;
         if (perms & OPENHOOK_PERM_D)
                 a |= OH_LL_DELETE;
+        /* The kernel executes an x file for the program (the command's
+         * own layer grants it too, run_direct.c): a nested domain can
+         * only narrow this one. */
+        if (perms & OPENHOOK_PERM_X)
+                a |= OH_LL_EXEC | OH_LL_READ;
+        /* t: the broker makes, opens and removes the sandbox's own
+         * objects there; which ones is the policy engine's business
+         * (lib/created.h).  The command's layer gets nothing here, so
+         * nothing in a t directory is made but through the broker. */
+        if (perms & OPENHOOK_PERM_T)
+                a |= OH_LL_CREATE | OH_LL_READ | OH_LL_WRITE | OH_LL_DELETE;
         return a;
 }
 
@@ -297,6 +308,7 @@ static const int allowed_syscalls[] = {
         SCMP_SYS(getcwd), SCMP_SYS(access), SCMP_SYS(unlink), SCMP_SYS(rmdir),
         SCMP_SYS(mkdir), SCMP_SYS(rename), SCMP_SYS(symlink), SCMP_SYS(link),
         SCMP_SYS(utimensat),    /* and fchmodat2, see build_filter() */
+        SCMP_SYS(name_to_handle_at),    /* who a t directory's object is (lib/created.c) */
         SCMP_SYS(fchownat),     /* CHOWN: only ever to the owner there is */
         /* memory */
         SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),

@@ -22,7 +22,7 @@ struct learn_entry {
         unsigned int letters;
         unsigned int count;     /* collapse: entries sharing this parent */
         bool dir;               /* used as a directory: never collapsed */
-        bool temporary;         /* a DIR/ rule for files the run created and removed */
+        bool temporary;         /* a t DIR/ rule for files the run created and removed */
         char path[];
 };
 
@@ -318,6 +318,21 @@ static void observe_open(struct oh_learn *l, const struct openhook_decision *d)
                 learn_add(l, canonical, letters, (d->flags & O_DIRECTORY) != 0);
 }
 
+/* F_OK and X_OK ask for no letter of the policy's; W_OK asks w of a file
+ * and c of a directory (the broker's access(), lib/resolve.c). */
+static void observe_access(struct oh_learn *l, const struct openhook_decision *d)
+{
+        char canonical[PATH_MAX];
+        struct stat st;
+
+        if (!(d->mode & (R_OK | W_OK)) || !learn_resolve(l, d->path, !(d->flags & AT_SYMLINK_NOFOLLOW), canonical))
+                return;
+        bool dir = lstat(canonical, &st) == 0 && S_ISDIR(st.st_mode);
+        unsigned int write = dir ? OPENHOOK_PERM_C : OPENHOOK_PERM_W;
+
+        learn_add(l, canonical, (d->mode & R_OK ? OPENHOOK_PERM_R : 0) | (d->mode & W_OK ? write : 0), false);
+}
+
 static void observe_rename(struct oh_learn *l, const struct openhook_decision *d)
 {
         const unsigned int cd = OPENHOOK_PERM_C | OPENHOOK_PERM_D;
@@ -366,8 +381,12 @@ void oh_learn_observe(const struct openhook_decision *d, void *userdata)
         case OPENHOOK_CMD_TRUNCATE:
                 learn_note(l, d->path, true, OPENHOOK_PERM_W, false);
                 break;
+        case OPENHOOK_CMD_ACCESS:
+                observe_access(l, d);
+                break;
         case OPENHOOK_CMD_CHMOD:
         case OPENHOOK_CMD_UTIMENS:
+        case OPENHOOK_CMD_CHOWN:
                 learn_note(l, d->path, !(d->flags & AT_SYMLINK_NOFOLLOW), OPENHOOK_PERM_W, false);
                 break;
         case OPENHOOK_DECISION_SOCKET_CONNECT:
@@ -481,8 +500,8 @@ static void write_header(FILE *f, char *const *argv)
                 for (const char *c = *a; *c; c++)
                         fputc((unsigned char)*c < 0x20 ? '?' : *c, f);
         }
-        fputs("\n# It grants what that run used and nothing else (temporary files by their\n"
-              "# directory); review it before use.\n"
+        fputs("\n# It grants what that run used and nothing else (temporary files by a t rule\n"
+              "# for their directory); review it before use.\n"
               "# See openhook-policy(5), and \"Learning a policy\" in openhook(1).\n\n", f);
 }
 
@@ -491,7 +510,7 @@ static void write_rules(FILE *f, struct learn_entry **items, size_t n)
         char spelled[OH_POLICY_PATH_FORMATTED_MAX];
 
         for (size_t i = 0; i < n; i++) {
-                char letters[5];
+                char letters[OH_PERMS_FORMATTED_MAX];
 
                 if (strcmp(items[i]->path, "/") == 0) {
                         fputs("# not granted: / (a rule for / would cover everything)\n", f);
@@ -506,8 +525,8 @@ static void write_rules(FILE *f, struct learn_entry **items, size_t n)
                         continue;
                 }
                 if (items[i]->temporary)
-                        fputs("# temporary files created and removed by the run (names vary from run to run):\n",
-                              f);
+                        fputs("# temporary files created and removed by the run (names vary from run to run; "
+                              "t: the next run uses only those it makes):\n", f);
                 oh_perms_format(items[i]->letters, letters);
                 fprintf(f, "allow %s %s\n", letters, spelled);
         }
@@ -577,10 +596,15 @@ static int split_temporaries(struct learn_entry **items, size_t n, struct learn_
                 if (is_temporary(items[i])) {
                         temporary_home(items[i]->path, home);
                         if (home[0] != '\0') {
-                                rule = home;
-                                set = &out->temporary;
-                        } else
-                                out->temporary_in_root = true;
+                                /* t, whatever letters it used: the next run
+                                 * may make its own there and use only those. */
+                                struct learn_entry *o = pathset_get(&out->temporary, home);
+                                if (!o)
+                                        return -ENOMEM;
+                                o->letters |= OPENHOOK_PERM_T;
+                                continue;
+                        }
+                        out->temporary_in_root = true;
                 }
                 if (!add_rule(set, items[i], rule))
                         return -ENOMEM;

@@ -47,8 +47,9 @@ void oh_learn_observe(const struct openhook_decision *d, void *userdata);
 /* Writes the policy file to FD: a comment naming ARGV (the command), then
  * one "allow LETTERS PATH" line per path, sorted.  A file the run created
  * and removed (c and d, gone by now) is a temporary: it is written as one
- * "DIR/" rule for the nearest existing directory it was made in, with the
- * temporaries' letters combined and a comment line before it; never "/".
+ * "allow t DIR/" rule for the nearest existing directory it was made in
+ * (the next run may make files there and use only those it made), with a
+ * comment line before it; never "/".
  * Returns 0 or -errno. */
 int oh_learn_write(struct oh_learn *learn, int fd, char *const *argv);
 

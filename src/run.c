@@ -41,6 +41,7 @@ enum {
         OPT_DIRECT_READS,
         OPT_NO_SHIM,
         OPT_NO_NETWORK,
+        OPT_NO_PRIVATE_TMP,
 };
 
 struct run_options {
@@ -55,6 +56,7 @@ struct run_options {
         bool direct_reads;
         bool no_shim;                   /* seccomp mode without the preload shim */
         bool no_network;                /* AF_UNIX sockets only, no TCP */
+        bool private_tmp;               /* t on /tmp/, /var/tmp/, /dev/shm/ */
         bool supervised;                /* a supervisor can read COMMAND's syscalls (both modes) */
         const char **direct;            /* --direct arguments */
         size_t n_direct;
@@ -93,6 +95,9 @@ static void help(void)
                "                       applies to them (seccomp mode: only to the opens\n"
                "                       the shim leaves to the kernel); not with --learn\n"
                "                       or --unconfined\n"
+               "  --no-private-tmp     no t rules for /tmp/, /var/tmp/ and /dev/shm/ (by\n"
+               "                       default COMMAND may make files there and use those\n"
+               "                       it made, never anyone else's)\n"
                "  --no-network         no sockets but AF_UNIX (Landlock denies TCP where\n"
                "                       the kernel can, and socket() refuses the other\n"
                "                       families)\n"
@@ -142,6 +147,7 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                 { "direct-reads", no_argument, NULL, OPT_DIRECT_READS },
                 { "no-shim", no_argument, NULL, OPT_NO_SHIM },
                 { "no-network", no_argument, NULL, OPT_NO_NETWORK },
+                { "no-private-tmp", no_argument, NULL, OPT_NO_PRIVATE_TMP },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -188,6 +194,9 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                         break;
                 case OPT_NO_NETWORK:
                         o->no_network = true;
+                        break;
+                case OPT_NO_PRIVATE_TMP:
+                        o->private_tmp = false;
                         break;
                 case 'h':
                         help();
@@ -356,6 +365,8 @@ static int build_direct(const struct run_options *o, const char *command, const 
 
         for (size_t i = 0; r >= 0 && i < o->n_direct; i++)
                 r = run_direct_add(d, o->direct[i], OH_LL_READ | OH_LL_EXEC);
+        if (r >= 0)
+                r = run_direct_add_executable(d, policy);
         if (r >= 0 && preload)
                 r = run_direct_add(d, preload, OH_LL_READ | OH_LL_EXEC);
         if (r < 0)
@@ -756,6 +767,12 @@ static void prepare(struct run_state *s)
                                      "(set OPENHOOK_PRELOAD to libopenhook-preload.so)");
         }
         s->policy = make_policy(o);
+        /* --learn allows everything: a t rule would narrow /tmp. */
+        if (o->private_tmp && !o->learn_file) {
+                r = run_add_private_tmp(s->policy);
+                if (r < 0)
+                        oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot add the private temporary directories");
+        }
         /* COMMAND may stat(2) any path: telling it EACCES for a file that
          * does not exist would hide nothing and stop programs that probe
          * for optional files. */
@@ -885,6 +902,7 @@ int cmd_run(int argc, char **argv)
                 .opt = {
                         .pol = OH_CLI_POLICY_INIT("run", OH_EXIT_RUN_FAILED, OH_EXIT_RUN_FAILED),
                         .default_direct = true,
+                        .private_tmp = true,
                 },
                 .learn_fd = -1,
         };

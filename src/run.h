@@ -55,6 +55,19 @@ int run_direct_add_policy_reads(struct run_direct *d, const struct openhook_poli
  * instead of letting the kernel do it unchecked.  0 or -errno. */
 int run_direct_add_to_policy(const struct run_direct *d, struct openhook_policy *p);
 
+/* The x rules of P: each file or tree Landlock lets the command read and
+ * execute, as entries of D.  A tree that does not exist yet is made now,
+ * as the command could ask the broker to (c needed), so that Landlock can
+ * name it; a file that does not exist, a directory named without a
+ * trailing '/' and a tree that cannot be made are left out with a
+ * warning, as is a deny rule inside an x tree, which Landlock cannot
+ * hold.  0 or -errno. */
+int run_direct_add_executable(struct run_direct *d, const struct openhook_policy *p);
+
+/* openhook run's default: t on /tmp/, /var/tmp/ and /dev/shm/ where they
+ * exist (--no-private-tmp leaves them out).  0 or -errno. */
+int run_add_private_tmp(struct openhook_policy *p);
+
 void run_direct_done(struct run_direct *d);
 
 /* ---- run_broker.c ------------------------------------------------------ */

@@ -3,12 +3,15 @@
  * broker.  Everything else Landlock denies to it.  openhook(1) explains
  * every default entry; keep the two lists in step. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli.h"
 #include "policy.h"
+#include "resolve.h"
 #include "run.h"
 #include "util.h"
 
@@ -222,6 +225,121 @@ int run_direct_add_to_policy(const struct run_direct *d, struct openhook_policy 
                              S_ISDIR(st.st_mode) && strcmp(rule->path, "/") != 0 ? "/" : "") < 0)
                         return -ENOMEM;
                 int r = openhook_policy_allow(p, perms, path, &error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- x: what the command may execute ------------------------------------ */
+
+/* Makes the missing directories of PATH from the top, each as the
+ * command could ask the broker to (c there), so that nothing is made
+ * that the policy would not let it make. */
+static int make_tree(const struct openhook_policy *p, const char *path)
+{
+        char partial[PATH_MAX];
+        struct stat st;
+        size_t len = strlen(path);
+
+        if (len >= sizeof(partial))
+                return -ENAMETOOLONG;
+        for (size_t i = 1; i <= len; i++) {
+                if (path[i] != '/' && path[i] != '\0')
+                        continue;
+                memcpy(partial, path, i);
+                partial[i] = '\0';
+                if (stat(partial, &st) == 0)
+                        continue;
+                struct oh_verdict v;
+                int r = oh_do_mkdir(p, partial, 0777, &v);
+                if (r < 0 && r != -EEXIST)
+                        return r;
+        }
+        return 0;
+}
+
+/* Landlock cannot subtract: a deny rule inside an x tree holds for what
+ * the broker does, not for what the kernel reads and executes there. */
+static void warn_denied_inside(const struct oh_rule *rules, size_t n, const struct oh_rule *x)
+{
+        for (size_t i = 0; i < n; i++)
+                if (rules[i].deny && rules[i].len > x->len && strncmp(rules[i].path, x->path, x->len) == 0 &&
+                    (x->len == 1 || rules[i].path[x->len] == '/'))
+                        oh_warn("'deny %s' lies inside the x tree %s/, which COMMAND may read and execute "
+                                "itself: the deny holds for the broker only", rules[i].written, x->path);
+}
+
+/* Whether x rule R can be given to Landlock as it is meant: a tree that
+ * exists (made now if need be), or an existing file.  Anything broader
+ * (a missing file's directory, a directory named as one file) would let
+ * the command execute more than the rule says. */
+static bool executable_fits(const struct openhook_policy *p, const struct oh_rule *r)
+{
+        struct stat st;
+        int k;
+
+        if (r->subtree) {
+                k = make_tree(p, r->path);
+                if (k < 0)
+                        oh_warn("x:%s/ does not exist and cannot be made (%s): nothing there may be executed",
+                                r->path, strerror(-k));
+                return k == 0;
+        }
+        if (lstat(r->path, &st) < 0) {
+                oh_warn("x:%s does not exist yet: Landlock can only let COMMAND execute what exists when "
+                        "it starts; write x:DIR/ for the directory it is made in", r->path);
+                return false;
+        }
+        if (S_ISDIR(st.st_mode)) {
+                oh_warn("x:%s names a directory as one file: write x:%s/ for the programs in it", r->path, r->path);
+                return false;
+        }
+        return true;
+}
+
+int run_direct_add_executable(struct run_direct *d, const struct openhook_policy *p)
+{
+        size_t n;
+        const struct oh_rule *rules = oh_policy_rules(p, &n);
+
+        for (size_t i = 0; i < n; i++) {
+                if (rules[i].deny || !(rules[i].perms & OPENHOOK_PERM_X))
+                        continue;
+                if (!executable_fits(p, &rules[i]))
+                        continue;
+                if (!direct_has_room(d, rules[i].path) || strchr(rules[i].path, ':')) {
+                        oh_warn("x:%s: OPENHOOK_DIRECT is full (or the path has a ':'): nothing there may be "
+                                "executed", rules[i].path);
+                        continue;
+                }
+                if (rules[i].subtree)
+                        warn_denied_inside(rules, n, &rules[i]);
+                int r = run_direct_add(d, rules[i].path, OH_LL_READ | OH_LL_EXEC);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- t: private temporaries ---------------------------------------------- */
+
+/* Where programs make temporary files: TMPDIR's default, the one that
+ * survives reboots, and POSIX shared memory and semaphores (glibc's
+ * shm_open, sem_open; Python's multiprocessing). */
+static const char *const private_tmp[] = { "/tmp/", "/var/tmp/", "/dev/shm/" };
+
+int run_add_private_tmp(struct openhook_policy *p)
+{
+        for (size_t i = 0; i < ELEMENTSOF(private_tmp); i++) {
+                _cleanup_free_ char *error = NULL;
+                struct stat st;
+
+                /* A missing one would lend its rights to its parent in the
+                 * broker's Landlock floor (/dev): left out. */
+                if (stat(private_tmp[i], &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                int r = openhook_policy_allow(p, "t", private_tmp[i], &error);
                 if (r < 0)
                         return r;
         }

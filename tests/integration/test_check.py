@@ -61,7 +61,7 @@ def check_reports(text, line, what=""):
 
 @case
 def unknown_permission_letter_is_reported_with_file_and_line():
-    check_reports("allow r /a/\nallow rx /b/\n", 2, "x")
+    check_reports("allow r /a/\nallow rq /b/\n", 2, "'q'")
 
 
 @case
@@ -87,7 +87,7 @@ def extra_words_are_reported_with_file_and_line():
 
 @case
 def every_error_in_a_file_is_reported():
-    err = check_reports("allow rx /a/\nallow r /ok/\npermit r /b/\nallow r rel\n", 1)
+    err = check_reports("allow rq /a/\nallow r /ok/\npermit r /b/\nallow r rel\n", 1)
     f = path("bad.conf")
     for line in (1, 3, 4):
         check("%s:%d:" % (f, line) in err, "line %d missing from %r" % (line, err))

@@ -529,8 +529,8 @@ def learn_writes_a_narrow_policy_that_check_accepts_and_that_works_again():
     check(all(r.split(" ", 2)[2].startswith(tree + "/") for r in got),
           "a rule outside the tree the command used")
     # result.tmp and final.txt were created and removed: temporaries, which
-    # the directory they were made in stands for.
-    check_eq([r for r in got if r.endswith("/")], ["allow wcd %s/out/" % tree],
+    # a t rule for the directory they were made in stands for.
+    check_eq([r for r in got if r.endswith("/")], ["allow t %s/out/" % tree],
              "the only subtree rule without --learn-collapse")
 
     status, out, err = run_openhook("check", "--policy", policy)
@@ -652,13 +652,13 @@ def learned_policy_covers_temporary_files_under_new_random_names(mode):
         text = read(policy).decode()
         got = rules(policy)
         ohtest.diag(text)
-        check_eq([r for r in got if r.endswith("/")], ["allow rwcd %s/scratch/" % tree],
+        check_eq([r for r in got if r.endswith("/")], ["allow t %s/scratch/" % tree],
                  "one subtree rule, for the temporaries' directory %s" % collapse)
         check(not any(".s" in r for r in got), "the temporary's own name was learned")
         check("allow wc %s/result.txt" % tree in got, "the result keeps its exact rule")
         comment = "# temporary files created and removed by the run"
         lines = text.splitlines()
-        at = lines.index("allow rwcd %s/scratch/" % tree)
+        at = lines.index("allow t %s/scratch/" % tree)
         check(lines[at - 1].startswith(comment), "a comment line says why the directory is granted")
         check_eq(run_openhook("check", "--policy", policy)[0], 0, "openhook check")
 

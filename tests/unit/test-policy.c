@@ -166,16 +166,16 @@ static void unknown_keyword_is_named(void)
 
 static void unknown_permission_is_named(void)
 {
-        check_error("allow r /ok\nallow rx /x\n", "policy.conf:2: unknown permission 'x' (expected letters from r, w, c, d)");
-        check_error("allow R /x\n", "policy.conf:1: unknown permission 'R' (expected letters from r, w, c, d)");
-        check_error("allow r\x01 /x\n", "policy.conf:1: unknown permission '\\x01' (expected letters from r, w, c, d)");
+        check_error("allow r /ok\nallow rq /x\n", "policy.conf:2: unknown permission 'q' (expected letters from r, w, c, d, x, t)");
+        check_error("allow R /x\n", "policy.conf:1: unknown permission 'R' (expected letters from r, w, c, d, x, t)");
+        check_error("allow r\x01 /x\n", "policy.conf:1: unknown permission '\\x01' (expected letters from r, w, c, d, x, t)");
 }
 
 static void missing_parts_are_named(void)
 {
         check_error("allow\n", "policy.conf:1: missing permissions and path (expected 'allow PERMS PATH')");
         check_error("allow /x\n", "policy.conf:1: missing permissions before the path "
-                    "(expected 'allow PERMS PATH', PERMS expected letters from r, w, c, d)");
+                    "(expected 'allow PERMS PATH', PERMS expected letters from r, w, c, d, x, t)");
         check_error("allow rw\n", "policy.conf:1: missing path (expected 'allow PERMS PATH')");
         check_error("allow rw   \n", "policy.conf:1: missing path (expected 'allow PERMS PATH')");
         check_error("deny\n", "policy.conf:1: missing path (expected 'deny PATH')");
@@ -239,10 +239,10 @@ static void every_faulty_line_is_reported(void)
 {
         struct openhook_policy *p = policy();
         int r;
-        char *error = parse(p, "allow rx /a/\nallow r /ok/\npermit r /b/\nallow r rel\n", &r);
+        char *error = parse(p, "allow rq /a/\nallow r /ok/\npermit r /b/\nallow r rel\n", &r);
 
         CHECK_EQ(r, -EINVAL);
-        CHECK_STREQ(error, "policy.conf:1: unknown permission 'x' (expected letters from r, w, c, d)\n"
+        CHECK_STREQ(error, "policy.conf:1: unknown permission 'q' (expected letters from r, w, c, d, x, t)\n"
                     "policy.conf:3: expected 'allow PERMS PATH' or 'deny PATH', got 'permit'\n"
                     "policy.conf:4: path 'rel' is not absolute (rule paths start with '/')");
         CHECK_EQ(oh_policy_letters(p, "/ok/x"), 0);
@@ -269,11 +269,11 @@ static void command_line_rules_parse_and_explain_errors(void)
                 CHECK_STREQ(rules[2].origin, "--deny /srv/data/secret/");
         }
 
-        CHECK_EQ(openhook_policy_allow_arg(p, "rx:/x", &error), -EINVAL);
-        CHECK_STREQ(error, "--allow rx:/x: unknown permission 'x' (expected letters from r, w, c, d)");
+        CHECK_EQ(openhook_policy_allow_arg(p, "rq:/x", &error), -EINVAL);
+        CHECK_STREQ(error, "--allow rq:/x: unknown permission 'q' (expected letters from r, w, c, d, x, t)");
         free(error);
         CHECK_EQ(openhook_policy_allow_arg(p, ":/x", &error), -EINVAL);
-        CHECK_STREQ(error, "--allow :/x: empty permissions (expected letters from r, w, c, d)");
+        CHECK_STREQ(error, "--allow :/x: empty permissions (expected letters from r, w, c, d, x, t)");
         free(error);
         CHECK_EQ(openhook_policy_allow_arg(p, "/x", &error), -EINVAL);
         CHECK_STREQ(error, "--allow /x: expected PERMS:PATH, e.g. --allow rw:/data/");
@@ -309,7 +309,7 @@ static void policy_file_loads_and_names_itself_in_errors(void)
         {
                 char expected[256];
 
-                snprintf(expected, sizeof(expected), "%s:2: unknown permission 'z' (expected letters from r, w, c, d)", path);
+                snprintf(expected, sizeof(expected), "%s:2: unknown permission 'z' (expected letters from r, w, c, d, x, t)", path);
                 CHECK_STREQ(error, expected);
         }
         free(error);
@@ -471,6 +471,40 @@ static void hint_for_a_create_also_offers_the_directory(void)
         openhook_policy_free(p);
 }
 
+static void x_implies_r_and_t_needs_a_directory_rule(void)
+{
+        struct openhook_policy *p = policy();
+        char *error = NULL;
+        int r;
+
+        free(parse(p, "allow x /oh-none/tool\nallow wcdx /build/\nallow t /scratch/\n", &r));
+        CHECK_EQ(r, 0);
+        CHECK_EQ(oh_policy_letters(p, "/oh-none/tool"), R | OPENHOOK_PERM_X);
+        CHECK_EQ(oh_policy_letters(p, "/build/app"), R | W | C | D | OPENHOOK_PERM_X);
+        CHECK_EQ(oh_policy_letters(p, "/scratch/f"), OPENHOOK_PERM_T);
+        CHECK_EQ(openhook_policy_allow_arg(p, "t:/tmp", &error), -EINVAL);
+        CHECK_STREQ(error, "--allow t:/tmp: 't' needs a directory rule: write '/tmp/' "
+                    "(what the sandbox creates there is its own)");
+        free(error);
+        openhook_policy_free(p);
+}
+
+static void hints_name_x_and_t(void)
+{
+        struct openhook_policy *p = policy();
+        char hint[256];
+        int r;
+
+        free(parse(p, "allow t /tmp/\nallow r /src/\n", &r));
+        CHECK_EQ(r, 0);
+        oh_policy_hint(p, "/tmp/other", R, hint, sizeof(hint));
+        CHECK_STREQ(hint, "--allow r:/tmp/other (t on /tmp/ allows only new names there and what this "
+                    "sandbox created)");
+        oh_policy_hint(p, "/src/build/app", OPENHOOK_PERM_X, hint, sizeof(hint));
+        CHECK_STREQ(hint, "--allow rx:/src/build/app (or rx:/src/build/ for any program there)");
+        openhook_policy_free(p);
+}
+
 static void ancestors_of_allowed_paths_are_known(void)
 {
         struct openhook_policy *p = policy();
@@ -580,6 +614,8 @@ int main(void)
         RUN(root_subtree_rule_covers_everything);
         RUN(hint_names_the_missing_letters_or_the_deny_rule);
         RUN(hint_for_a_create_also_offers_the_directory);
+        RUN(x_implies_r_and_t_needs_a_directory_rule);
+        RUN(hints_name_x_and_t);
         RUN(ancestors_of_allowed_paths_are_known);
         RUN(rule_paths_are_normalised_lexically);
         RUN(rule_through_symlink_matches_the_real_path);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "created.h"
 #include "policy.h"
 #include "resolve.h"
 #include "tap.h"
@@ -1337,6 +1338,131 @@ static int count_entries(const char *dir)
         return n;
 }
 
+/* ---- t: private temporaries ---------------------------------------------- */
+
+static void private_dir_gives_what_the_sandbox_made_and_nothing_else(void)
+{
+        int fd;
+
+        scenario("t-own");
+        allow("t", "in/");
+        /* another process's file there */
+        CHECK_EQ(try_open(P("in/file"), O_RDONLY, 0), -EACCES);
+        CHECK(v.denied);
+        CHECK_EQ(try_open(P("in/file"), O_WRONLY | O_TRUNC, 0), -EACCES);
+        CHECK_EQ(try_open(P("in/file"), O_WRONLY | O_CREAT | O_TRUNC, 0600), -EACCES);
+        CHECK_EQ(oh_do_unlink(pol, P("in/file"), &v), -EACCES);
+        CHECK_EQ(oh_do_chmod(pol, P("in/file"), 0600, 0, &v), -EACCES);
+        CHECK(has_content(P("in/file"), "DATA"));
+        /* mkstemp tries another name on EEXIST */
+        CHECK_EQ(try_open(P("in/file"), O_RDWR | O_CREAT | O_EXCL, 0600), -EEXIST);
+        /* its own, at any name it gives it */
+        fd = oh_do_open(pol, P("in/mine"), O_RDWR | O_CREAT | O_EXCL, 0600, &v);
+        CHECK(fd >= 0 && write(fd, "MINE", 4) == 4);
+        close(fd);
+        CHECK_EQ(oh_do_rename(pol, P("in/mine"), P("in/renamed"), 0, &v), 0);
+        fd = oh_do_open(pol, P("in/renamed"), O_RDONLY, 0, &v);
+        CHECK(fd >= 0 && fd_has_content(fd, "MINE"));
+        close(fd);
+        CHECK_EQ(try_open(P("in/renamed"), O_WRONLY | O_CREAT | O_TRUNC, 0600), 0);
+        CHECK_EQ(oh_do_chmod(pol, P("in/renamed"), 0644, 0, &v), 0);
+        CHECK_EQ(oh_do_unlink(pol, P("in/renamed"), &v), 0);
+        CHECK(!exists(P("in/renamed")));
+        /* the directories it made, and what it made in them */
+        CHECK_EQ(oh_do_mkdir(pol, P("in/d"), 0700, &v), 0);
+        CHECK_EQ(try_open(P("in/d/f"), O_WRONLY | O_CREAT, 0600), 0);
+        CHECK_EQ(oh_do_symlink(pol, "f", P("in/d/l"), &v), 0);
+        CHECK_EQ(try_open(P("in/d/l"), O_RDONLY, 0), 0);
+        CHECK_EQ(oh_do_unlink(pol, P("in/d/l"), &v), 0);
+        CHECK_EQ(oh_do_unlink(pol, P("in/d/f"), &v), 0);
+        CHECK_EQ(oh_do_rmdir(pol, P("in/d"), &v), 0);
+        /* a file without a name, in the t directory */
+        CHECK_EQ(try_open(P("in"), O_TMPFILE | O_RDWR, 0600), 0);
+        /* never in another's directory there */
+        CHECK(mkdir(P("in/theirs"), 0755) == 0);
+        CHECK_EQ(try_open(P("in/theirs/f"), O_WRONLY | O_CREAT, 0600), -EACCES);
+        CHECK_EQ(oh_do_mkdir(pol, P("in/theirs/d"), 0700, &v), -EACCES);
+        CHECK_EQ(try_open(P("in/theirs"), O_TMPFILE | O_RDWR, 0600), -EACCES);
+        CHECK(!exists(P("in/theirs/f")) && !exists(P("in/theirs/d")));
+        done();
+}
+
+static void private_name_another_reused_or_planted_is_not_the_sandboxs(void)
+{
+        scenario("t-planted");
+        allow("t", "in/");
+        /* deleted and made again by another process under the same name */
+        CHECK_EQ(try_open(P("in/a"), O_WRONLY | O_CREAT | O_EXCL, 0600), 0);
+        CHECK(unlink(P("in/a")) == 0);
+        write_file(P("in/a"), "THEIRS");
+        CHECK_EQ(try_open(P("in/a"), O_RDONLY, 0), -EACCES);
+        CHECK_EQ(try_open(P("in/a"), O_WRONLY | O_CREAT | O_TRUNC, 0600), -EACCES);
+        CHECK_EQ(oh_do_unlink(pol, P("in/a"), &v), -EACCES);
+        CHECK(has_content(P("in/a"), "THEIRS"));
+        /* another's file renamed over the sandbox's name */
+        CHECK_EQ(try_open(P("in/b"), O_WRONLY | O_CREAT | O_EXCL, 0600), 0);
+        write_file(P("in/c"), "THEIRS");
+        CHECK(rename(P("in/c"), P("in/b")) == 0);
+        CHECK_EQ(try_open(P("in/b"), O_RDONLY, 0), -EACCES);
+        /* a hard link or a symlink planted to another's file */
+        CHECK(link(P("in/file"), P("in/hard")) == 0);
+        CHECK_EQ(try_open(P("in/hard"), O_RDONLY, 0), -EACCES);
+        CHECK(symlink(P("in/file"), P("in/sym")) == 0);
+        CHECK_EQ(try_open(P("in/sym"), O_RDONLY, 0), -EACCES);
+        CHECK(symlink(P("out/secret"), P("in/out")) == 0);
+        CHECK_EQ(try_open(P("in/out"), O_RDONLY, 0), -EACCES);
+        CHECK_EQ(try_open(P("in/out"), O_WRONLY | O_CREAT, 0600), -EACCES);
+        CHECK_EQ(oh_do_unlink(pol, P("in/sym"), &v), -EACCES);
+        CHECK(exists(P("in/sym")) && has_content(P("out/secret"), "SECRET"));
+        /* nor does the sandbox get a name of its own for another's file */
+        CHECK_EQ(oh_do_link(pol, P("in/file"), P("in/mylink"), &v), -EACCES);
+        CHECK_EQ(oh_do_rename(pol, P("in/file"), P("in/moved"), 0, &v), -EACCES);
+        /* or replace it with its own */
+        CHECK_EQ(try_open(P("in/own"), O_WRONLY | O_CREAT | O_EXCL, 0600), 0);
+        CHECK_EQ(oh_do_rename(pol, P("in/own"), P("in/file"), 0, &v), -EACCES);
+        CHECK(has_content(P("in/file"), "DATA"));
+        /* a file the sandbox moves in from elsewhere is not its own */
+        allow("rwcd", "out/");
+        CHECK_EQ(oh_do_rename(pol, P("out/secret"), P("in/s"), 0, &v), 0);
+        CHECK_EQ(try_open(P("in/s"), O_RDONLY, 0), -EACCES);
+        done();
+}
+
+/* A more specific rule decides, as everywhere; the rules' own letters
+ * hold in a t directory too. */
+static void private_dir_composes_with_other_rules(void)
+{
+        scenario("t-compose");
+        allow("rt", "in/");
+        allow("rw", "in/shared/");
+        CHECK(mkdir(P("in/shared"), 0755) == 0);
+        write_file(P("in/shared/x"), "X");
+        CHECK_EQ(try_open(P("in/file"), O_RDONLY, 0), 0);
+        CHECK_EQ(try_open(P("in/file"), O_WRONLY, 0), -EACCES);
+        CHECK_EQ(try_open(P("in/shared/x"), O_WRONLY, 0), 0);
+        CHECK_EQ(try_open(P("in/shared/new"), O_WRONLY | O_CREAT, 0600), -EACCES);
+        done();
+}
+
+/* Identity is device, inode and birth time, so a reused inode number is
+ * another object; the record is dropped with the sandbox's last name. */
+static void private_record_is_by_identity_and_dropped_with_the_last_name(void)
+{
+        struct oh_object o, other;
+
+        scenario("t-record");
+        allow("t", "in/");
+        CHECK_EQ(try_open(P("in/a"), O_WRONLY | O_CREAT | O_EXCL, 0600), 0);
+        CHECK_EQ(oh_object_at(AT_FDCWD, P("in/a"), &o), 0);
+        CHECK(oh_created_has(oh_policy_created(pol), &o));
+        other = o;
+        other.btime_nsec ^= 1;
+        CHECK(!oh_created_has(oh_policy_created(pol), &other));
+        CHECK_EQ(oh_do_unlink(pol, P("in/a"), &v), 0);
+        CHECK(!oh_created_has(oh_policy_created(pol), &o));
+        done();
+}
+
 static void swapping_directory_for_outside_symlink_never_escapes(void)
 {
         char dpath[1100], newpath[1200];
@@ -1447,6 +1573,10 @@ int main(void)
         RUN(utimens_omit_and_now_pass_through);
         RUN(utimens_through_outside_symlink_is_refused);
         RUN(swapping_directory_for_outside_symlink_never_escapes);
+        RUN(private_dir_gives_what_the_sandbox_made_and_nothing_else);
+        RUN(private_name_another_reused_or_planted_is_not_the_sandboxs);
+        RUN(private_dir_composes_with_other_rules);
+        RUN(private_record_is_by_identity_and_dropped_with_the_last_name);
 
         {
                 char cmd[128];
