@@ -812,7 +812,7 @@ int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const ch
         return -EINVAL;
 }
 
-static int read_all(int fd, char **ret, size_t *ret_len)
+int oh_policy_read_fd(int fd, char **ret, size_t *ret_len)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, size = 0;
@@ -858,7 +858,7 @@ int openhook_policy_load_file(struct openhook_policy *p, const char *file, char 
                 fail(error, "%s: cannot open: %s", file, strerror(-r));
                 return r;
         }
-        r = read_all(fd, &buf, &len);
+        r = oh_policy_read_fd(fd, &buf, &len);
         if (r == -EFBIG)
                 return fail(error, "%s: too large for a policy file (more than %u bytes)", file, POLICY_FILE_MAX);
         if (r < 0) {

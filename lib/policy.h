@@ -75,6 +75,11 @@ int oh_policy_hint(const struct openhook_policy *p, const char *path, unsigned n
  * line per faulty line of the file, or -ENOMEM. */
 int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const char *buf, size_t len, char **error);
 
+/* Reads all of FD, a policy file, into *RET (malloc'ed, not
+ * NUL-terminated) and *RET_LEN.  0, -EFBIG past the largest policy file
+ * accepted, or -errno. */
+int oh_policy_read_fd(int fd, char **ret, size_t *ret_len);
+
 /* Writes PERMS as letters in the order "rwcdxt" and returns BUF. */
 #define OH_PERMS_FORMATTED_MAX 7
 char *oh_perms_format(unsigned perms, char buf[static OH_PERMS_FORMATTED_MAX]);

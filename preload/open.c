@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "openhook.h"
+#include "open_mark.h"
 #include "shim.h"
 #include "util.h"
 
@@ -125,8 +126,11 @@ int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
 
         if (shim_direct_ok(buf, flags)) {
                 /* A symlink out of the direct set is refused by Landlock;
-                 * the broker may still allow its target. */
-                r = real_openat(AT_FDCWD, buf, flags, mode);
+                 * the broker may still allow its target.  A read goes
+                 * marked, past the seccomp filter (lib/open_mark.h). */
+                int mark = shim_flags_readonly(flags) ? (int)OH_OPEN_MARK : 0;
+
+                r = real_openat(AT_FDCWD, buf, flags | mark, mode);
                 if (r != -EACCES)
                         return r;
         }

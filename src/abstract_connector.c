@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdnoreturn.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "abstract_connector.h"
+#include "helper.h"
 #include "fdpass.h"
 #include "util.h"
 
@@ -89,38 +92,53 @@ static noreturn void connector_detach(int fd)
 
 int oh_connector_start(void)
 {
-        int sv[2], status;
-        pid_t pid;
+        int ours = -1, theirs = -1, status;
+        pid_t pid = oh_fork_helper(SOCK_SEQPACKET, &ours, &theirs);
 
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return oh_negerrno();
-        pid = fork();
-        if (pid < 0) {
-                int r = oh_negerrno();
-
-                close(sv[0]);
-                close(sv[1]);
-                return r;
-        }
-        if (pid == 0) {
-                close(sv[0]);
-                connector_detach(sv[1]);
-        }
-        close(sv[1]);
+        if (pid < 0)
+                return pid;
+        if (pid == 0)
+                connector_detach(theirs);
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR) {
-                        close(sv[0]);
+                        close(ours);
                         return -ECHILD;
                 }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                close(sv[0]);
+                close(ours);
                 return -ECHILD;
         }
-        return sv[0];
+        return ours;
 }
 
-/* One request and its answer at a time: the connector serves in order. */
+/* One request and its answer at a time: the connector serves in order.
+ * The program can stop the connector (same domain, same user): a call
+ * that gets no answer in time ends it for good, so the supervisor never
+ * waits forever, nor takes a late answer for the next call's. */
 static pthread_mutex_t connector_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool connector_broken;
+
+#define ANSWER_TIMEOUT_MS 30000
+
+static int64_t await_answer(int connector)
+{
+        struct pollfd p = { .fd = connector, .events = POLLIN };
+        int64_t r;
+        ssize_t n;
+        int k;
+
+        do
+                k = poll(&p, 1, ANSWER_TIMEOUT_MS);
+        while (k < 0 && errno == EINTR);
+        if (k <= 0) {
+                connector_broken = true;
+                return k == 0 ? -ETIMEDOUT : oh_negerrno();
+        }
+        do
+                n = recv(connector, &r, sizeof r, 0);
+        while (n < 0 && errno == EINTR);
+        return n == sizeof r ? r : -EPIPE;
+}
 
 int64_t oh_connector_call(int connector, int sock, const struct sockaddr *addr, socklen_t addrlen,
                           const void *data, size_t size, int flags, int send_it)
@@ -142,13 +160,9 @@ int64_t oh_connector_call(int connector, int sock, const struct sockaddr *addr, 
                 memcpy(req->data, data, size);
 
         pthread_mutex_lock(&connector_lock);
-        n = oh_send(connector, req, sizeof *req + size, sock);
-        if (n == (ssize_t)(sizeof *req + size)) {
-                do
-                        n = recv(connector, &r, sizeof r, 0);
-                while (n < 0 && errno == EINTR);
-                if (n != sizeof r)
-                        r = -EPIPE;
+        if (!connector_broken) {
+                n = oh_send(connector, req, sizeof *req + size, sock);
+                r = n == (ssize_t)(sizeof *req + size) ? await_answer(connector) : -EPIPE;
         }
         pthread_mutex_unlock(&connector_lock);
         return r;

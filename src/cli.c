@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "policy.h"
+#include "policy_reader.h"
 #include "util.h"
 
 static const char *cli_command;
@@ -103,6 +105,20 @@ int oh_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned 
         return 0;
 }
 
+int oh_cli_append_path(const char ***v, size_t *n, const char *path)
+{
+        const char **grown;
+
+        if (path[0] != '/')
+                return -EINVAL;
+        grown = reallocarray(*v, *n + 1, sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        *v = grown;
+        (*v)[(*n)++] = path;
+        return 0;
+}
+
 static int policy_error(struct oh_cli_policy *cp, int is_file, const char *what, const char *arg,
                         int r, const char *error)
 {
@@ -129,6 +145,21 @@ static int policy_error(struct oh_cli_policy *cp, int is_file, const char *what,
         return 1;
 }
 
+static void remember(struct oh_cli_policy *cp, int opt, const char *arg)
+{
+        struct oh_cli_source *v = reallocarray(cp->sources, cp->n_sources + 1, sizeof(*v));
+        const char **f = opt == OH_OPT_POLICY ? reallocarray(cp->files, cp->n_files + 1, sizeof(*f)) : NULL;
+
+        if (!v || (opt == OH_OPT_POLICY && !f))
+                oh_die_errno(cp->file_status, -ENOMEM, "policy options");
+        cp->sources = v;
+        cp->sources[cp->n_sources++] = (struct oh_cli_source) { opt, arg };
+        if (f) {
+                cp->files = f;
+                cp->files[cp->n_files++] = arg;
+        }
+}
+
 int oh_cli_policy_option(struct oh_cli_policy *cp, int opt, const char *arg)
 {
         _cleanup_free_ char *error = NULL;
@@ -144,6 +175,7 @@ int oh_cli_policy_option(struct oh_cli_policy *cp, int opt, const char *arg)
                         oh_die_errno(cp->file_status, r, "cannot create a policy");
         }
         cp->n_options++;
+        remember(cp, opt, arg);
 
         switch (opt) {
         case OH_OPT_POLICY:
@@ -177,4 +209,49 @@ struct openhook_policy *oh_cli_policy_take(struct oh_cli_policy *cp)
 void oh_cli_policy_done(struct oh_cli_policy *cp)
 {
         openhook_policy_free(TAKE_PTR(cp->policy));
+        free(TAKE_PTR(cp->sources));
+        free(TAKE_PTR(cp->files));
+        cp->n_sources = cp->n_files = 0;
+}
+
+static int rebuild_one(struct openhook_policy *p, const struct oh_cli_source *src, const struct oh_policy_file *f,
+                       char **error)
+{
+        switch (src->opt) {
+        case OH_OPT_POLICY:
+                if (f->status < 0) {
+                        if (asprintf(error, "%s: cannot read: %s", f->name, strerror(-f->status)) < 0)
+                                *error = NULL;
+                        return f->status;
+                }
+                return oh_policy_parse_buffer(p, f->name, f->text, f->len, error);
+        case OH_OPT_ALLOW:
+                return openhook_policy_allow_arg(p, src->arg, error);
+        default:
+                return openhook_policy_deny(p, src->arg, error);
+        }
+}
+
+int oh_cli_policy_rebuild(const struct oh_cli_policy *cp, const struct oh_policy_snapshot *snap,
+                          struct openhook_policy **ret, char **error)
+{
+        struct openhook_policy *p;
+        size_t file = 0;
+        int r;
+
+        *error = NULL;
+        if (snap->n != cp->n_files)
+                return -EINVAL;
+        r = openhook_policy_new(&p);
+        for (size_t i = 0; r >= 0 && i < cp->n_sources; i++) {
+                const struct oh_cli_source *src = &cp->sources[i];
+
+                r = rebuild_one(p, src, src->opt == OH_OPT_POLICY ? &snap->files[file++] : NULL, error);
+        }
+        if (r < 0) {
+                openhook_policy_free(p);
+                return r;
+        }
+        *ret = p;
+        return 0;
 }

@@ -92,6 +92,10 @@ noreturn void oh_die_bad_option(int status);
  * (not a number, trailing junk) / -ERANGE. */
 int oh_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *ret);
 
+/* Appends PATH (an option's argument, kept by the caller) to *V[*N].
+ * 0, -EINVAL when PATH is not absolute, or -ENOMEM. */
+int oh_cli_append_path(const char ***v, size_t *n, const char *path);
+
 /* ---- Policy options ---------------------------------------------------- */
 
 struct oh_cli_policy {
@@ -103,7 +107,18 @@ struct oh_cli_policy {
         unsigned int n_options;         /* policy options seen */
         unsigned int n_usage_errors;    /* bad --allow/--deny (keep_going) */
         unsigned int n_file_errors;     /* bad or unreadable --policy files (keep_going) */
+        struct oh_cli_source *sources;  /* every policy option, in order, to build it again */
+        size_t n_sources;
+        const char **files;             /* the --policy files among them */
+        size_t n_files;
 };
+
+struct oh_cli_source {
+        int opt;                        /* OH_OPT_POLICY, OH_OPT_ALLOW or OH_OPT_DENY */
+        const char *arg;                /* argv's: lives as long as the program */
+};
+
+struct oh_policy_snapshot;
 
 #define OH_CLI_POLICY_INIT(cmd, usage_st, file_st) \
         { .command = (cmd), .usage_status = (usage_st), .file_status = (file_st) }
@@ -119,5 +134,11 @@ int oh_cli_policy_option(struct oh_cli_policy *cp, int opt, const char *arg);
 struct openhook_policy *oh_cli_policy_take(struct oh_cli_policy *cp);
 
 void oh_cli_policy_done(struct oh_cli_policy *cp);
+
+/* The policy the same options give with SNAP as the --policy files' text
+ * (policy_reader.h), for a reload: 0 with *RET, or -errno with *ERROR
+ * saying what is wrong ("FILE:LINE: ..." one per line, as at start). */
+int oh_cli_policy_rebuild(const struct oh_cli_policy *cp, const struct oh_policy_snapshot *snap,
+                          struct openhook_policy **ret, char **error);
 
 #endif

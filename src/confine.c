@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ceiling.h"
 #include "confine.h"
 #include "landlock.h"
 #include "policy.h"
@@ -191,6 +192,27 @@ static int ll_collect(const struct openhook_policy *policy, struct ll_rules *r)
                 return ll_rules_push(r, strndup(exe, (size_t)len), OH_LL_READ);
 #endif
         return 0;
+}
+
+int oh_landlock_policy_rules(const struct openhook_policy *policy, struct oh_ll_rule **ret, size_t *n)
+{
+        struct ll_rules r = {};
+        int k = ll_collect(policy, &r);
+
+        if (k < 0) {
+                ll_rules_done(&r);
+                return k;
+        }
+        *ret = r.v;
+        *n = r.n;
+        return 0;
+}
+
+void oh_ll_rules_free(struct oh_ll_rule *rules, size_t n)
+{
+        struct ll_rules r = { .v = rules, .n = n };
+
+        ll_rules_done(&r);
 }
 
 int oh_landlock_floor(const struct openhook_policy *policy, const struct oh_ll_rule *extra, size_t n_extra,
@@ -482,7 +504,7 @@ static int check_single_threaded(void)
         return strtoul(t + strlen("\nThreads:"), NULL, 10) == 1 ? 0 : -EBUSY;
 }
 
-int oh_broker_confine(const struct openhook_policy *policy, unsigned int flags)
+int oh_broker_confine(const struct oh_ceiling *ceiling, unsigned int flags)
 {
         int k = check_single_threaded();
         if (k < 0)
@@ -496,10 +518,11 @@ int oh_broker_confine(const struct openhook_policy *policy, unsigned int flags)
          * Landlock allows only into the supervisor's own domain or one
          * nested in it: openhook run raises the floor in the process that
          * starts both broker and command (oh_landlock_floor()), and the
-         * broker adds no domain of its own on top. */
-        if (!(flags & OH_CONFINE_NO_LANDLOCK))
-                k = oh_landlock_floor(policy, NULL, 0, 0);
-        else if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+         * broker adds no domain of its own on top.  Without Landlock in
+         * the kernel the other layers still go up. */
+        if (ceiling && !(flags & OH_CONFINE_NO_LANDLOCK))
+                k = oh_ceiling_apply(ceiling, NULL, 0, 0);
+        if (k >= 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 k = oh_negerrno();
         if (k < 0)
                 return k;

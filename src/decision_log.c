@@ -441,3 +441,38 @@ void oh_decision_log_write(const struct openhook_decision *d, void *userdata)
         else if (d->result == -EPROTO)
                 log_hangup(d);
 }
+
+/* {"time":...,"event":"reload","files":[...],"rules":N,"result":"ok"}, or
+ * "result":"error" with "error":"FILE:LINE: ..." (the old policy stays). */
+void oh_decision_log_reload(struct oh_decision_log *log, const char *const *files, size_t n, size_t rules,
+                            const char *error)
+{
+        size_t cap = 256 + escaped_max(error);
+        _cleanup_free_ char *p = NULL;
+        struct line l;
+
+        if (log->fd < 0)
+                return;
+        for (size_t i = 0; i < n; i++)
+                cap += escaped_max(files[i]) + 1;
+        p = malloc(cap);
+        if (!p)
+                return;
+        l = (struct line) { p, 0, cap };
+        puts_(&l, "{\"time\":");
+        put_time(&l);
+        puts_(&l, ",\"event\":\"reload\",\"files\":[");
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        puts_(&l, ",");
+                put_json_string(&l, files[i]);
+        }
+        putf(&l, "],\"rules\":%zu,\"result\":", rules);
+        put_json_string(&l, error ? "error" : "ok");
+        if (error) {
+                puts_(&l, ",\"error\":");
+                put_json_string(&l, error);
+        }
+        puts_(&l, "}\n");
+        write_line(log->fd, &l);
+}

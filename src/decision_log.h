@@ -25,6 +25,8 @@
 #ifndef OH_DECISION_LOG_H
 #define OH_DECISION_LOG_H
 
+#include <stddef.h>
+
 #include "openhook.h"
 
 struct oh_decision_log;
@@ -41,5 +43,11 @@ void oh_decision_log_free(struct oh_decision_log *log);
 /* An openhook_log_fn: pass it with the log as USERDATA to
  * openhook_server_set_log() or oh_seccomp_supervise(). */
 void oh_decision_log_write(const struct openhook_decision *d, void *userdata);
+
+/* One JSON line for a policy reload (reload.c): the files read again, the
+ * number of rules in force afterwards, and ERROR (NULL when the new policy
+ * took effect; else why the old one stays). */
+void oh_decision_log_reload(struct oh_decision_log *log, const char *const *files, size_t n, size_t rules,
+                            const char *error);
 
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "abstract_connector.h"
+#include "ceiling.h"
 #include "cli.h"
 #include "commands.h"
 #include "confine.h"
@@ -42,6 +43,8 @@ enum {
         OPT_NO_SHIM,
         OPT_NO_NETWORK,
         OPT_NO_PRIVATE_TMP,
+        OPT_WATCH,
+        OPT_CONFINE_TO,
 };
 
 struct run_options {
@@ -57,6 +60,9 @@ struct run_options {
         bool no_shim;                   /* seccomp mode without the preload shim */
         bool no_network;                /* AF_UNIX sockets only, no TCP */
         bool private_tmp;               /* t on /tmp/, /var/tmp/, /dev/shm/ */
+        bool watch;                     /* re-read --policy files when they change */
+        const char **confine_to;        /* --confine-to: the broker's Landlock ceiling */
+        size_t n_confine_to;
         bool supervised;                /* a supervisor can read COMMAND's syscalls (both modes) */
         const char **direct;            /* --direct arguments */
         size_t n_direct;
@@ -95,6 +101,16 @@ static void help(void)
                "                       applies to them (seccomp mode: only to the opens\n"
                "                       the shim leaves to the kernel); not with --learn\n"
                "                       or --unconfined\n"
+               "  --watch              re-read the --policy files when they change (written\n"
+               "                       in place or replaced by rename): the broker decides\n"
+               "                       with the new policy from then on.  What Landlock\n"
+               "                       gives COMMAND itself (the direct set, --direct,\n"
+               "                       --direct-reads, x rules) is fixed at start.  A file\n"
+               "                       with an error keeps the policy in force.  SIGHUP is\n"
+               "                       COMMAND's, as always\n"
+               "  --confine-to PATH    the most the broker may ever grant (repeatable): its\n"
+               "                       Landlock floor holds PATH instead of what the start\n"
+               "                       policy grants, so a reload may grant beneath it\n"
                "  --no-private-tmp     no t rules for /tmp/, /var/tmp/ and /dev/shm/ (by\n"
                "                       default COMMAND may make files there and use those\n"
                "                       it made, never anyone else's)\n"
@@ -133,6 +149,16 @@ static void add_direct(struct run_options *o, const char *path)
         o->direct[o->n_direct++] = path;
 }
 
+static void add_confine_to(struct run_options *o, const char *path)
+{
+        int r = oh_cli_append_path(&o->confine_to, &o->n_confine_to, path);
+
+        if (r == -EINVAL)
+                run_usage("--confine-to needs an absolute path, not '%s'", path);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "--confine-to");
+}
+
 static void parse_options(struct run_options *o, int argc, char **argv)
 {
         static const struct option options[] = {
@@ -148,6 +174,8 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                 { "no-shim", no_argument, NULL, OPT_NO_SHIM },
                 { "no-network", no_argument, NULL, OPT_NO_NETWORK },
                 { "no-private-tmp", no_argument, NULL, OPT_NO_PRIVATE_TMP },
+                { "watch", no_argument, NULL, OPT_WATCH },
+                { "confine-to", required_argument, NULL, OPT_CONFINE_TO },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -198,6 +226,12 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                 case OPT_NO_PRIVATE_TMP:
                         o->private_tmp = false;
                         break;
+                case OPT_WATCH:
+                        o->watch = true;
+                        break;
+                case OPT_CONFINE_TO:
+                        add_confine_to(o, optarg);
+                        break;
                 case 'h':
                         help();
                         exit(OH_EXIT_OK);
@@ -219,6 +253,10 @@ static void parse_options(struct run_options *o, int argc, char **argv)
                 run_usage("%s", "--direct-reads needs Landlock: it cannot be combined with --unconfined");
         if (o->no_shim && o->mode_given && o->mode == RUN_MODE_PRELOAD)
                 run_usage("%s", "--no-shim is for --mode seccomp: preload mode is the shim");
+        if (o->watch && o->pol.n_files == 0)
+                run_usage("%s", "--watch needs a --policy file to watch");
+        if ((o->watch || o->n_confine_to) && o->unconfined)
+                run_usage("%s", "--watch and --confine-to need Landlock: not with --unconfined");
         o->argv = argv + optind;
 }
 
@@ -275,7 +313,10 @@ static void choose_mode(struct run_options *o)
 
 static unsigned int seccomp_flags(const struct run_options *o)
 {
+        /* The mark bypasses the notification only where Landlock holds
+         * what it reaches. */
         return (o->mode == RUN_MODE_SECCOMP ? OH_SECCOMP_OPENS : 0) |
+               (o->mode == RUN_MODE_SECCOMP && !o->unconfined ? OH_SECCOMP_MARK : 0) |
                (o->no_network ? OH_SECCOMP_NO_NETWORK : 0) |
                (o->supervised ? 0 : OH_SECCOMP_NO_LISTENER);
 }
@@ -353,11 +394,9 @@ static int find_preload(char **ret)
 
 /* The direct set, plus what exec needs: COMMAND itself and the shim,
  * plus with --direct-reads what the policy lets COMMAND read.  *SHIM_ENV
- * gets the OPENHOOK_DIRECT list for the shim: in seccomp mode without the
- * policy's reads, because an open the shim leaves to the kernel is a
- * notification there, several times slower than asking over the socket
- * (the supervisor still lets the kernel do such an open when it is
- * notified of one). */
+ * gets the OPENHOOK_DIRECT list for the shim, in both modes: in seccomp
+ * mode the shim's reads of it go to the kernel marked, without a
+ * notification (lib/open_mark.h). */
 static int build_direct(const struct run_options *o, const char *command, const char *preload,
                         const struct openhook_policy *policy, struct run_direct *d, char **shim_env)
 {
@@ -378,8 +417,6 @@ static int build_direct(const struct run_options *o, const char *command, const 
                 r = run_direct_add(d, real, OH_LL_READ | OH_LL_EXEC);
         if (r < 0)
                 return r;
-        if (o->mode == RUN_MODE_SECCOMP && !(*shim_env = run_direct_env(d)))
-                return -ENOMEM;
         if (o->direct_reads) {
                 r = run_direct_add_policy_reads(d, policy);
                 if (r < 0)
@@ -388,7 +425,7 @@ static int build_direct(const struct run_options *o, const char *command, const 
                         oh_warn("--direct-reads: %d rule%s stay%s brokered: OPENHOOK_DIRECT is full",
                                 r, r == 1 ? "" : "s", r == 1 ? "s" : "");
         }
-        if (o->mode == RUN_MODE_PRELOAD && !(*shim_env = run_direct_env(d)))
+        if (!(*shim_env = run_direct_env(d)))
                 return -ENOMEM;
         return 0;
 }
@@ -720,6 +757,7 @@ static void wait_all(struct run_wait *w, const sigset_t *mask, bool wait_broker)
 
 struct run_state {
         struct run_options opt;
+        struct oh_reloader reloader;    /* --watch: the broker's, set up here */
         char *command;
         char *preload;
         struct run_direct direct;
@@ -740,6 +778,7 @@ static void run_state_done(struct run_state *s)
         free(s->shim_direct);
         free(s->command);
         free(s->opt.direct);
+        free(s->opt.confine_to);
         oh_cli_policy_done(&s->opt.pol);
         if (s->learn_fd >= 0)
                 close(s->learn_fd);
@@ -819,7 +858,7 @@ static void prepare(struct run_state *s)
  * is the union of what the policy can grant and the command's direct
  * set, plus /proc, where the supervisor reads the command's cwd and fds;
  * the broker adds no domain of its own. */
-static void raise_floor(const struct run_state *s)
+static void raise_floor(const struct run_state *s, const struct oh_ceiling *ceiling)
 {
         const struct run_direct *d = &s->direct;
         _cleanup_free_ struct oh_ll_rule *extra = calloc(d->n + 1, sizeof(*extra));
@@ -829,13 +868,67 @@ static void raise_floor(const struct run_state *s)
                 oh_die_errno(OH_EXIT_RUN_FAILED, -ENOMEM, "Landlock");
         memcpy(extra, d->rules, d->n * sizeof(*extra));
         extra[d->n] = (struct oh_ll_rule) { "/proc", OH_LL_READ };
-        r = oh_landlock_floor(s->policy, extra, d->n + 1, OH_LL_APPLY_SCOPE);
+        r = oh_ceiling_apply(ceiling, extra, d->n + 1, OH_LL_APPLY_SCOPE);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot confine the broker with Landlock");
         if (abi < OH_LL_ABI_SCOPE)
                 oh_warn("this kernel's Landlock (ABI %d) cannot scope signals and abstract sockets "
                         "(Linux 6.12+): COMMAND can signal processes outside the sandbox and "
                         "connect to their abstract sockets", abi);
+}
+
+/* What every policy of this run gets beside its own rules, the reloaded
+ * ones too: the private temporaries. */
+static void run_defaults(struct openhook_policy *p, void *userdata)
+{
+        const struct run_options *o = userdata;
+        int r = o->private_tmp && !o->learn_file ? run_add_private_tmp(p) : 0;
+
+        if (r < 0)
+                oh_warn("cannot add the private temporary directories: %s", strerror(-r));
+        /* A reloaded policy too: COMMAND may stat(2) any path. */
+        openhook_policy_reveal_missing(p, 1);
+}
+
+/* --confine-to, and what run adds to every policy. */
+static int ceiling_of_options(struct oh_ceiling *c, const struct run_state *s)
+{
+        struct openhook_policy *defaults;
+        int r = oh_ceiling_init(c, s->policy, s->opt.confine_to, s->opt.n_confine_to);
+
+        if (r < 0 || s->opt.n_confine_to == 0)
+                return r;
+        r = openhook_policy_new(&defaults);
+        if (r < 0)
+                return r;
+        run_defaults(defaults, (void *)&s->opt);
+        r = oh_ceiling_add_policy(c, defaults);
+        openhook_policy_free(defaults);
+        return r;
+}
+
+/* The broker's ceiling (ceiling.h) and, with --watch, its policy reader,
+ * which must be started before the floor: it opens the policy files. */
+static void prepare_reload(struct run_state *s, struct oh_ceiling *ceiling)
+{
+        char why[OPENHOOK_PATH_MAX + 128];
+        int r = ceiling_of_options(ceiling, s);
+
+        if (r == -EINVAL)
+                run_usage("%s", "--confine-to: every path must exist and be absolute");
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot work out the broker's Landlock ceiling");
+        if (s->opt.n_confine_to && oh_ceiling_check(ceiling, s->policy, why, sizeof why) < 0)
+                oh_die(OH_EXIT_RUN_FAILED, "the policy does not fit --confine-to: %s", why);
+        s->reloader = (struct oh_reloader) {
+                .cli = &s->opt.pol, .ceiling = ceiling, .log = s->log, .current = s->policy,
+                .adjust = run_defaults, .adjust_data = &s->opt, .reader = { .fd = -1 },
+        };
+        if (!s->opt.watch)
+                return;
+        r = oh_reloader_start_reader(&s->reloader, true);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot start the policy reader");
 }
 
 static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old_mask)
@@ -847,10 +940,14 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
         _cleanup_close_ int broker_end = sv[0];
         _cleanup_close_ int command_end = sv[1];
 
-        if (!s->opt.unconfined)
-                raise_floor(s);
+        struct oh_ceiling ceiling = {};
+        if (!s->opt.unconfined) {
+                prepare_reload(s, &ceiling);
+                raise_floor(s, &ceiling);
+        }
 
         struct run_broker b = {
+                .reloader = s->opt.watch ? &s->reloader : NULL,
                 .mode = s->opt.mode,
                 .seccomp_flags = seccomp_flags(&s->opt),
                 .policy = s->policy,
@@ -863,6 +960,10 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
         };
         struct run_wait w = { .command_status = -1, .broker_status = -1 };
         w.broker = run_broker_start(&b);
+        /* The reader and the ceiling are the broker's now. */
+        if (s->opt.watch)
+                close(s->reloader.reader.fd);
+        oh_ceiling_done(&ceiling);
         if (w.broker < 0)
                 return OH_EXIT_RUN_FAILED;
         close(TAKE_FD(broker_end));

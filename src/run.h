@@ -12,6 +12,7 @@
 #include "decision_log.h"
 #include "landlock.h"
 #include "learn.h"
+#include "reload.h"
 #include "openhook.h"
 
 enum run_mode {
@@ -84,6 +85,7 @@ struct run_broker {
         struct oh_learn *learn;         /* NULL unless --learn */
         int learn_fd;                   /* where the learned policy goes */
         char *const *argv;              /* the command, for the learned file's header */
+        struct oh_reloader *reloader;   /* --watch, or NULL; its policy is POLICY */
 };
 
 /* Forks the broker process and waits until it is ready (confined).

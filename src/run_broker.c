@@ -30,22 +30,9 @@ static void broker_log(const struct openhook_decision *d, void *userdata)
                 oh_learn_observe(d, b->learn);
 }
 
-/* Serves B->sock, and every connection CONNECT makes from it, until the
- * last of them is closed. */
-static int serve_socket(const struct run_broker *b)
-{
-        struct openhook_server *server;
-        int r = openhook_server_new(b->policy, &server);
-        if (r < 0)
-                return r;
-        openhook_server_set_log(server, broker_log, (void *)b);
-        r = openhook_server_run(server, b->sock, 0, 0);
-        openhook_server_free(server);
-        return r;
-}
-
 struct supervisor {
         const struct run_broker *b;
+        struct openhook_server *server;
         int listener;
         int connector;
         int result;
@@ -54,41 +41,70 @@ struct supervisor {
 static void *supervise_thread(void *userdata)
 {
         struct supervisor *s = userdata;
+        struct oh_supervise_args args = {
+                .listener = s->listener,
+                .connector = s->connector,
+                .server = s->server,
+                .flags = s->b->seccomp_flags,
+                .log = broker_log,
+                .userdata = (void *)s->b,
+        };
 
-        s->result = oh_seccomp_supervise(s->listener, s->connector, s->b->policy, s->b->seccomp_flags,
-                                         broker_log, (void *)s->b);
+        s->result = oh_seccomp_supervise(&args);
         return NULL;
 }
 
 /* The command installs its filter and hands us the listener right before
  * execve (fd -1: nobody can supervise it, what would be notified is
  * refused); end of stream means it failed earlier (run reports that).
- * The notifications get a thread of their own, while this one serves the
- * shim's socket, which the command closed before execve under --no-shim. */
-static int broker_serve(const struct run_broker *b)
+ * The notifications get a thread of their own, while this one serves
+ * B->sock (and every connection CONNECT makes from it) until the last of
+ * them is closed; the command closed it before execve under --no-shim.
+ * Both decide with SERVER's policy, which a reload swaps. */
+static int broker_serve(const struct run_broker *b, struct openhook_server *server)
 {
         int connector_fd;
         int fd = oh_seccomp_recv_listener(b->sock, &connector_fd);
 
         if (fd == -ENOMSG)
-                return serve_socket(b);
+                return openhook_server_run(server, b->sock, 0, 0);
         if (fd <= 0)
                 return fd;
         _cleanup_close_ int listener = fd;
         _cleanup_close_ int connector = connector_fd;
-        struct supervisor s = { .b = b, .listener = listener, .connector = connector };
+        struct supervisor s = { .b = b, .server = server, .listener = listener, .connector = connector };
         pthread_t thread;
         int r = -pthread_create(&thread, NULL, supervise_thread, &s);
         if (r < 0)
                 return r;
-        r = serve_socket(b);
+        r = openhook_server_run(server, b->sock, 0, 0);
         pthread_join(thread, NULL);
         return r < 0 ? r : s.result;
 }
 
+static int broker_run(const struct run_broker *b)
+{
+        struct openhook_server *server;
+        int r = openhook_server_new(b->policy, &server);
+
+        if (r < 0)
+                return r;
+        openhook_server_set_log(server, broker_log, (void *)b);
+        if (b->reloader) {
+                b->reloader->server = server;
+                r = oh_reloader_start(b->reloader);
+        }
+        if (r >= 0)
+                r = broker_serve(b, server);
+        if (b->reloader)
+                oh_reloader_stop(b->reloader);
+        openhook_server_free(server);
+        return r;
+}
+
 static int broker_main(const struct run_broker *b)
 {
-        int r = broker_serve(b);
+        int r = broker_run(b);
         if (r < 0) {
                 oh_warn("broker: %s", strerror(-r));
                 return OH_EXIT_RUN_FAILED;
@@ -129,7 +145,7 @@ static int broker_setup(const struct run_broker *b)
         unsigned int flags = OH_CONFINE_NO_LANDLOCK;
         if (!(b->seccomp_flags & OH_SECCOMP_NO_LISTENER))
                 flags |= OH_CONFINE_SECCOMP_SUPERVISOR;
-        int r = oh_broker_confine(b->policy, flags);
+        int r = oh_broker_confine(NULL, flags);
         return r == -ENOSYS ? 0 : r;
 }
 

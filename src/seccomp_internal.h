@@ -85,7 +85,8 @@ struct sc_supervisor {
         int connector;          /* abstract_connector.h, or -1 */
         uint32_t native_arch;
         unsigned int flags;     /* OH_SECCOMP_* */
-        const struct openhook_policy *policy;
+        struct openhook_server *server;         /* the policy's holder, or NULL */
+        const struct openhook_policy *policy;   /* in force for the call being decided */
         openhook_log_fn log;
         void *userdata;
         char *direct_buf;
@@ -94,7 +95,9 @@ struct sc_supervisor {
         struct sc_nr map[128];
         size_t n_map;
         bool warned_read;
-        atomic_uint workers;    /* seccomp_sockets.c threads running */
+        /* seccomp_sockets.c threads running: on the heap, as a thread
+         * blocked in a call may outlive the supervisor (then leaked). */
+        atomic_uint *workers;
 };
 
 /* Everything one notification needs, read before the validity check. */
@@ -132,14 +135,14 @@ int sc_arg_int(const struct sc_call *c, int i);
 void sc_log(const struct sc_call *c, uint32_t command, int result, const struct oh_verdict *v);
 
 /* The same, from a thread that has no call left (seccomp_sockets.c). */
-void sc_log_denied(const struct sc_supervisor *sv, pid_t pid, uint32_t command, const char *path, int error,
-                   const char *why);
+void sc_log_denied(openhook_log_fn log, void *userdata, pid_t pid, uint32_t command, const char *path,
+                   int error, const char *why);
 
 /* A refusal no rule can lift: logged as denied, with WHY as the hint. */
 int sc_refuse(struct sc_call *c, uint32_t command, int error, const char *why);
 
 /* Sends the answer to C's notification: RESULT is -errno or the value. */
-void sc_respond(const struct sc_supervisor *sv, uint64_t id, int64_t result);
+void sc_respond(int listener, uint64_t id, int64_t result);
 
 /* seccomp_sockets.c */
 int sc_fetch_socket(struct sc_call *c);

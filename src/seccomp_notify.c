@@ -38,10 +38,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "open_mark.h"
 #include "resolve.h"
 #include "seccomp_internal.h"
 #include "seccomp_notify.h"
 #include "seccomp_target.h"
+#include "server.h"
 #include "spin.h"
 #include "util.h"
 
@@ -256,6 +258,10 @@ static int fetch_numbers(struct sc_call *c)
         c->flags |= s->fixed_flags;
         if (c->compat)
                 c->flags &= ~OH_X86_O_LARGEFILE;
+        /* The kernel ignores the mark (lib/open_mark.h), as every bit
+         * open() and openat() do not know. */
+        if (c->sys->act == act_open && !(s->opts & SC_HOW))
+                c->flags &= ~OH_OPEN_MARK;
         if (s->mode_arg != ARG_NONE)
                 c->mode = (uint32_t)sc_arg(c, s->mode_arg);
         if (s->opts & SC_LEN64)
@@ -445,8 +451,8 @@ static int fetch(struct sc_call *c)
 
 /* ---- Decisions -------------------------------------------------------- */
 
-void sc_log_denied(const struct sc_supervisor *sv, pid_t pid, uint32_t command, const char *path, int error,
-                   const char *why)
+void sc_log_denied(openhook_log_fn log, void *userdata, pid_t pid, uint32_t command, const char *path,
+                   int error, const char *why)
 {
         struct openhook_decision d = {
                 .pid = pid,
@@ -457,8 +463,8 @@ void sc_log_denied(const struct sc_supervisor *sv, pid_t pid, uint32_t command, 
                 .hint = why,
         };
 
-        if (sv->log)
-                sv->log(&d, sv->userdata);
+        if (log)
+                log(&d, userdata);
 }
 
 void sc_log(const struct sc_call *c, uint32_t command, int result, const struct oh_verdict *v)
@@ -763,7 +769,7 @@ static int inject(const struct sc_call *c, int *ret_installed)
         return errno == ENOENT ? 0 : oh_negerrno();
 }
 
-void sc_respond(const struct sc_supervisor *sv, uint64_t id, int64_t result)
+void sc_respond(int listener, uint64_t id, int64_t result)
 {
         struct seccomp_notif_resp resp = {
                 .id = id,
@@ -772,7 +778,7 @@ void sc_respond(const struct sc_supervisor *sv, uint64_t id, int64_t result)
         };
 
         /* Fails only when the task is gone or its call was interrupted. */
-        (void)ioctl(sv->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+        (void)ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
 static void answer(const struct sc_call *c, int result, struct seccomp_notif_resp *resp)
@@ -815,6 +821,21 @@ static void warn_unreadable(struct sc_supervisor *sv, const struct seccomp_notif
                 req->pid, strerror(-r));
 }
 
+/* Decided and done under one policy, the server's when there is one: a
+ * reload waits for the notification as for a request. */
+static int act(struct sc_call *c)
+{
+        struct sc_supervisor *sv = c->sv;
+        int r;
+
+        if (!sv->server)
+                return c->sys->act(c);
+        sv->policy = oh_server_policy_get(sv->server);
+        r = c->sys->act(c);
+        oh_server_policy_put(sv->server);
+        return r;
+}
+
 /* What fetch() and the act hold that no worker thread took over. */
 static void call_done(struct sc_call *c)
 {
@@ -853,7 +874,7 @@ static void handle(struct sc_supervisor *sv, const struct seccomp_notif *req, st
                         return;
                 }
                 if (r >= 0)
-                        r = c.sys->act(&c);
+                        r = act(&c);
         }
         answer(&c, r, resp);
         call_done(&c);
@@ -917,33 +938,42 @@ static int serve_one(struct sc_supervisor *sv, struct seccomp_notif *req, struct
         return 1;
 }
 
-/* Worker threads (seccomp_sockets.c) use SV and the listener: they end
- * soon once no task is left, as their calls then fail. */
+/* Worker threads (seccomp_sockets.c) end soon once no task is left, as
+ * their calls then fail; one blocked for good (a peer that never accepts)
+ * is left behind with the counter, while the broker goes on to exit. */
 static void wait_workers(struct sc_supervisor *sv)
 {
-        while (atomic_load(&sv->workers) > 0)
+        for (int i = 0; i < 2000 && atomic_load(sv->workers) > 0; i++)
                 nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        if (atomic_load(sv->workers) == 0)
+                free(sv->workers);
 }
 
-int oh_seccomp_supervise(int listener, int connector, const struct openhook_policy *policy, unsigned int flags,
-                         openhook_log_fn log, void *userdata)
+int oh_seccomp_supervise(const struct oh_supervise_args *args)
 {
         struct sc_supervisor sv = {
-                .listener = listener,
-                .connector = connector,
+                .listener = args->listener,
+                .connector = args->connector,
                 .native_arch = seccomp_arch_native(),
-                .flags = flags,
-                .policy = policy,
-                .log = log,
-                .userdata = userdata,
+                .flags = args->flags,
+                .server = args->server,
+                .policy = args->policy,
+                .log = args->log,
+                .userdata = args->userdata,
         };
+        int listener = args->listener;
         struct seccomp_notif *req = NULL;
         struct seccomp_notif_resp *resp = NULL;
         int r;
 
+        sv.workers = calloc(1, sizeof(*sv.workers));
+        if (!sv.workers)
+                return -ENOMEM;
         r = parse_direct(&sv);
-        if (r < 0)
+        if (r < 0) {
+                free(sv.workers);
                 return r;
+        }
         map_arch(&sv, sv.native_arch);
         if (compat_arch(sv.native_arch))
                 map_arch(&sv, compat_arch(sv.native_arch));
@@ -1093,6 +1123,26 @@ static uint32_t action_for(const struct sc_syscall *sys, unsigned int flags, boo
         return SCMP_ACT_NOTIFY;
 }
 
+/* With OH_SECCOMP_MARK, open() and openat() are notified unless marked
+ * read-only (lib/open_mark.h): any of these rules notifies, a call that
+ * matches none is let through.  The flags are a register, fixed when the
+ * call stopped. */
+static int add_open_rules(scmp_filter_ctx ctx, const struct sc_syscall *sys)
+{
+        static const uint32_t notify_bits[] = {
+                O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_PATH, 020000000 /* __O_TMPFILE */,
+        };
+        unsigned int a = (unsigned int)sys->flags_arg;
+        struct scmp_arg_cmp cmp = SCMP_CMP(a, SCMP_CMP_MASKED_EQ, OH_OPEN_MARK, 0);
+        int r = add_rule(ctx, SCMP_ACT_NOTIFY, sys->name, 1, &cmp);
+
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(notify_bits); i++) {
+                cmp = (struct scmp_arg_cmp) SCMP_CMP(a, SCMP_CMP_MASKED_EQ, notify_bits[i], notify_bits[i]);
+                r = add_rule(ctx, SCMP_ACT_NOTIFY, sys->name, 1, &cmp);
+        }
+        return r;
+}
+
 /* A NULL path of a SC_NULL_PATH_IS_FD call is the fd form (futimens),
  * which changes metadata through an fd: notified in every mode.  The
  * filter compares the pointer, a register fixed when the call stopped. */
@@ -1113,6 +1163,9 @@ static int add_syscall(scmp_filter_ctx ctx, const struct sc_syscall *sys, unsign
         }
         if (!action)
                 return 0;
+        if (conditions && (flags & OH_SECCOMP_MARK) && sys->act == act_open && sys->flags_arg != ARG_NONE &&
+            sys->fixed_flags == 0)
+                return add_open_rules(ctx, sys);
         if (conditions && (sys->opts & SC_IOCTL))
                 return add_ioctl_rules(ctx, action);
         if (sys->opts & SC_IOCTL)

@@ -16,6 +16,10 @@ enum {
         /* Nobody can answer notifications (the supervisor cannot read the
          * program's memory): what would be notified is refused instead. */
         OH_SECCOMP_NO_LISTENER = 1u << 2,
+        /* With OH_SECCOMP_OPENS, where Landlock holds the program: a
+         * read-only open() or openat() with OH_OPEN_MARK is not notified
+         * (lib/open_mark.h). */
+        OH_SECCOMP_MARK = 1u << 3,
 };
 
 /* In the child, after no_new_privs and Landlock, right before execve:
@@ -45,12 +49,23 @@ int oh_seccomp_recv_listener(int sock, int *connector);
  * (seccomp refused, e.g. by a filter around us). */
 int oh_seccomp_probe(void);
 
-/* In the supervisor: answers notifications from LISTENER with POLICY until
- * no filtered process is left.  CONNECTOR: the abstract connector's
- * socket, or -1 (abstract addresses are then refused).  FLAGS: those the
- * filter was installed with.  LOG (may be NULL) sees every decision.
- * Returns 0 or -errno. */
-int oh_seccomp_supervise(int listener, int connector, const struct openhook_policy *policy, unsigned int flags,
-                         openhook_log_fn log, void *userdata);
+struct openhook_server;
+
+struct oh_supervise_args {
+        int listener;
+        int connector;                  /* abstract_connector.h, or -1: abstract addresses refused */
+        /* Decisions are made with SERVER's policy when given, taken for
+         * each notification as for each request (so a reload swaps both),
+         * else with POLICY. */
+        struct openhook_server *server;
+        const struct openhook_policy *policy;
+        unsigned int flags;             /* those the filter was installed with */
+        openhook_log_fn log;            /* sees every decision; may be NULL */
+        void *userdata;
+};
+
+/* In the supervisor: answers notifications until no filtered process is
+ * left.  Returns 0 or -errno. */
+int oh_seccomp_supervise(const struct oh_supervise_args *args);
 
 #endif

@@ -39,7 +39,11 @@
 #include "seccomp_target.h"
 #include "util.h"
 
-#define SEND_MAX (4u << 20)     /* bytes copied per call; a stream send is cut short there */
+/* Bytes copied per call (for sendmmsg, for all its messages): a stream
+ * send is cut short there, as a send may be, a datagram that large is
+ * refused (EMSGSIZE), as the socket's buffer would refuse it.  It bounds
+ * what a program can make the broker hold: this per worker thread. */
+#define SEND_MAX (1u << 20)
 #define MMSG_MAX 64             /* messages per sendmmsg: fewer may be sent, as the call allows */
 #define IOV_MAX_ 1024           /* UIO_MAXIOV */
 #define CONTROL_MAX 4096
@@ -62,8 +66,15 @@ struct sock_msg {
         uint64_t len_addr;              /* sendmmsg: the program's msg_len */
 };
 
+/* All a job needs, apart from the supervisor: a worker thread may be
+ * blocked in its call after the supervisor has returned. */
 struct sock_job {
-        struct sc_supervisor *sv;
+        int listener;                   /* to answer on; a duplicate once a worker owns the job */
+        int connector;                  /* abstract_connector.h, or -1; idem */
+        bool owns_fds;
+        openhook_log_fn log;
+        void *log_data;
+        atomic_uint *workers;
         uint32_t command;               /* for the log */
         uint64_t id;
         pid_t pid;
@@ -94,6 +105,11 @@ static void job_free(void *p)
         }
         if (j->sock >= 0)
                 close(j->sock);
+        if (j->owns_fds) {
+                close(j->listener);
+                if (j->connector >= 0)
+                        close(j->connector);
+        }
         free(j);
 }
 
@@ -104,7 +120,9 @@ static struct sock_job *job_new(struct sc_call *c, enum sock_kind kind, size_t n
         if (!j)
                 return NULL;
         *j = (struct sock_job) {
-                .sv = c->sv, .id = c->req->id, .pid = (pid_t)c->req->pid, .kind = kind, .sock = -1, .n = n,
+                .listener = c->sv->listener, .connector = c->sv->connector,
+                .log = c->sv->log, .log_data = c->sv->userdata, .workers = c->sv->workers,
+                .id = c->req->id, .pid = (pid_t)c->req->pid, .kind = kind, .sock = -1, .n = n,
         };
         for (size_t i = 0; i < n; i++)
                 j->msgs[i].name_fd = -1;
@@ -225,7 +243,11 @@ static int read_call(struct sc_call *c, struct sock_job *j)
         }
         case SOCK_SENDMSG:
                 return read_msghdr(j, &j->msgs[0], vec);
-        case SOCK_SENDMMSG:
+        case SOCK_SENDMMSG: {
+                size_t total = 0;
+
+                /* Fewer messages than asked once SEND_MAX is reached: the
+                 * call's result says how many were sent. */
                 for (size_t i = 0; i < j->n; i++) {
                         uint64_t at = vec + i * sizeof(struct mmsghdr);
                         int r = read_msghdr(j, &j->msgs[i], at);
@@ -233,8 +255,12 @@ static int read_call(struct sc_call *c, struct sock_job *j)
                         if (r < 0)
                                 return r;
                         j->msgs[i].len_addr = at + offsetof(struct mmsghdr, msg_len);
+                        total += j->msgs[i].len;
+                        if (total >= SEND_MAX && i + 1 < j->n)
+                                j->n = i + 1;
                 }
                 return 0;
+        }
         }
         return -EINVAL;
 }
@@ -390,10 +416,10 @@ static int64_t through_connector(const struct sock_job *j, struct sock_msg *m)
 
         if (m->controllen)
                 return -EOPNOTSUPP;     /* fds and credentials are not relayed */
-        r = oh_connector_call(j->sv->connector, j->sock, (const struct sockaddr *)&m->addr, m->addrlen,
+        r = oh_connector_call(j->connector, j->sock, (const struct sockaddr *)&m->addr, m->addrlen,
                               m->data, m->len, j->flags, j->kind != SOCK_CONNECT);
         if (r == -EPERM)
-                sc_log_denied(j->sv, j->pid, j->command, m->abstract, r,
+                sc_log_denied(j->log, j->log_data, j->pid, j->command, m->abstract, r,
                               "no option allows it: the abstract socket is outside the sandbox");
         if (r > 0)
                 m->done = (size_t)r;
@@ -452,12 +478,31 @@ static int64_t perform(struct sock_job *j, bool now)
 static void *worker(void *p)
 {
         struct sock_job *j = p;
-        struct sc_supervisor *sv = j->sv;
+        atomic_uint *workers = j->workers;
 
-        sc_respond(sv, j->id, perform(j, false));
+        sc_respond(j->listener, j->id, perform(j, false));
         job_free(j);
-        atomic_fetch_sub(&sv->workers, 1);
+        atomic_fetch_sub(workers, 1);
         return NULL;
+}
+
+/* The job's own copies of the fds it answers and relays on. */
+static int own_fds(struct sock_job *j)
+{
+        int listener = fcntl(j->listener, F_DUPFD_CLOEXEC, 3);
+        int connector = j->connector >= 0 ? fcntl(j->connector, F_DUPFD_CLOEXEC, 3) : -1;
+
+        if (listener < 0 || (j->connector >= 0 && connector < 0)) {
+                int r = oh_negerrno();
+
+                if (listener >= 0)
+                        close(listener);
+                return r;
+        }
+        j->listener = listener;
+        j->connector = connector;
+        j->owns_fds = true;
+        return 0;
 }
 
 /* Hands the job to a thread of its own, which answers; 0 if it could. */
@@ -468,9 +513,14 @@ static int start_worker(struct sc_call *c)
         pthread_t thread;
         int r;
 
-        if (atomic_fetch_add(&sv->workers, 1) >= WORKERS_MAX) {
-                atomic_fetch_sub(&sv->workers, 1);
+        if (atomic_fetch_add(sv->workers, 1) >= WORKERS_MAX) {
+                atomic_fetch_sub(sv->workers, 1);
                 return -EAGAIN;
+        }
+        r = own_fds(c->op);
+        if (r < 0) {
+                atomic_fetch_sub(sv->workers, 1);
+                return r;
         }
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -478,7 +528,7 @@ static int start_worker(struct sc_call *c)
         r = pthread_create(&thread, &attr, worker, c->op);
         pthread_attr_destroy(&attr);
         if (r != 0) {
-                atomic_fetch_sub(&sv->workers, 1);
+                atomic_fetch_sub(sv->workers, 1);
                 return -r;
         }
         c->op = NULL;
@@ -507,7 +557,7 @@ static int act(struct sc_call *c, uint32_t command)
          * supervisor for as long as the call blocks. */
         if (r == -EAGAIN)
                 r = perform(j, false);
-        sc_respond(c->sv, c->req->id, r);
+        sc_respond(c->sv->listener, c->req->id, r);
         c->answered = true;
         return 0;
 }

@@ -5,7 +5,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <stdnoreturn.h>
 #include <string.h>
@@ -17,9 +20,11 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "ceiling.h"
 #include "confine.h"
 #include "decision_log.h"
 #include "openhook.h"
+#include "reload.h"
 #include "util.h"
 
 enum {
@@ -30,6 +35,8 @@ enum {
         OPT_QUIET,
         OPT_NO_CONFINE,
         OPT_REVEAL_MISSING,
+        OPT_WATCH,
+        OPT_CONFINE_TO,
 };
 
 struct serve_args {
@@ -40,6 +47,9 @@ struct serve_args {
         int quiet;
         int confine;
         int reveal_missing;
+        bool watch;                     /* re-read --policy files when they change */
+        const char **confine_to;        /* --confine-to: the Landlock ceiling */
+        size_t n_confine_to;
 };
 
 static void serve_help(void)
@@ -57,12 +67,21 @@ static void serve_help(void)
                "  --threads N          worker threads (default: one per CPU)\n"
                "  --quiet              do not print denials and warnings on stderr\n"
                "  --no-confine         do not confine the broker itself (Landlock, seccomp)\n"
+               "  --confine-to PATH    the most the broker may ever grant, for its whole life:\n"
+               "                       Landlock allows it PATH (repeatable) instead of what\n"
+               "                       the start policy grants; a reload may grant anything\n"
+               "                       beneath it\n"
+               "  --watch              re-read the --policy files when they change (written\n"
+               "                       in place or replaced by rename); SIGHUP re-reads\n"
+               "                       them too.  A file with an error, or a policy beyond\n"
+               "                       the ceiling, keeps the policy in force\n"
                "  --reveal-missing     answer ENOENT, not EACCES, for a refused path that does\n"
                "                       not exist (for clients that may stat any path anyway)\n"
                "  -h, --help           show this help\n"
                "\n"
-               "At least one rule is required.  Exit status: 0 when done, 1 if serving\n"
-               "failed, 2 for a usage error.\n");
+               "At least one rule is required.  Under systemd socket activation\n"
+               "(LISTEN_FDS=1), --listen serves the socket passed as fd 3.  Exit status:\n"
+               "0 when done, 1 if serving failed, 2 for a usage error.\n");
 }
 
 static void parse_fd(const char *arg, struct serve_args *a)
@@ -73,6 +92,16 @@ static void parse_fd(const char *arg, struct serve_args *a)
         if (r < 0)
                 oh_die_usage("--fd: '%s' is not a file descriptor number", arg);
         a->fd = (int)v;
+}
+
+static void add_confine_to(struct serve_args *a, const char *path)
+{
+        int r = oh_cli_append_path(&a->confine_to, &a->n_confine_to, path);
+
+        if (r == -EINVAL)
+                oh_die_usage("--confine-to needs an absolute path, not '%s'", path);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_FAILURE, r, "--confine-to");
 }
 
 static void parse_args(int argc, char **argv, struct serve_args *a, struct oh_cli_policy *pol)
@@ -86,6 +115,8 @@ static void parse_args(int argc, char **argv, struct serve_args *a, struct oh_cl
                 { "quiet", no_argument, NULL, OPT_QUIET },
                 { "no-confine", no_argument, NULL, OPT_NO_CONFINE },
                 { "reveal-missing", no_argument, NULL, OPT_REVEAL_MISSING },
+                { "watch", no_argument, NULL, OPT_WATCH },
+                { "confine-to", required_argument, NULL, OPT_CONFINE_TO },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -124,6 +155,12 @@ static void parse_args(int argc, char **argv, struct serve_args *a, struct oh_cl
                 case OPT_NO_CONFINE:
                         a->confine = 0;
                         break;
+                case OPT_WATCH:
+                        a->watch = true;
+                        break;
+                case OPT_CONFINE_TO:
+                        add_confine_to(a, optarg);
+                        break;
                 case OPT_REVEAL_MISSING:
                         a->reveal_missing = 1;
                         break;
@@ -142,6 +179,10 @@ static void parse_args(int argc, char **argv, struct serve_args *a, struct oh_cl
                 oh_die_usage("either --fd N or --listen SOCKET is required");
         if (pol->n_options == 0)
                 oh_die_usage("no rules: give --allow, --deny or --policy (nothing could ever be allowed)");
+        if (a->watch && pol->n_files == 0)
+                oh_die_usage("--watch needs a --policy file to watch");
+        if (a->n_confine_to && !a->confine)
+                oh_die_usage("--confine-to and --no-confine cannot be used together");
 }
 
 /* The inherited fd must be a connected Unix socket of a type the server
@@ -228,6 +269,37 @@ static int listen_on(const char *path)
         return TAKE_FD(fd);
 }
 
+/* sd_listen_fds(3): systemd passes the listening socket as fd 3, for us
+ * (LISTEN_PID) and alone (LISTEN_FDS=1).  Returns it, or -1 when we were
+ * not socket-activated. */
+static int activated_socket(const char *path)
+{
+        const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+        struct sockaddr_un sa;
+        socklen_t len = sizeof(sa);
+        unsigned long v;
+        int listening = 0, type = 0;
+        socklen_t ilen = sizeof(int);
+
+        if (!pid || !fds || oh_parse_uint(pid, 1, INT32_MAX, &v) < 0 || (pid_t)v != getpid())
+                return -1;
+        unsetenv("LISTEN_PID");
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_FDNAMES");
+        if (strcmp(fds, "1") != 0)
+                oh_die_usage("socket activation: LISTEN_FDS=%s, but one listening socket is served", fds);
+        if (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) < 0 || !listening ||
+            getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &ilen) < 0 || type != SOCK_STREAM ||
+            getsockname(3, (struct sockaddr *)&sa, &len) < 0 || sa.sun_family != AF_UNIX)
+                oh_die_usage("socket activation: fd 3 is not a listening Unix stream socket");
+        if (len <= offsetof(struct sockaddr_un, sun_path) || strncmp(sa.sun_path, path, sizeof(sa.sun_path)) != 0)
+                oh_die_usage("socket activation: fd 3 listens on another path than --listen %s", path);
+        /* Non-blocking, as our own: workers accept until EAGAIN. */
+        if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0 || fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK) < 0)
+                oh_die_errno(OH_EXIT_FAILURE, oh_negerrno(), "socket activation");
+        return 3;
+}
+
 static struct openhook_server *signal_server;
 
 static void on_stop_signal(int sig)
@@ -244,31 +316,66 @@ static void block_stop_signals(void)
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-static void install_signals(struct openhook_server *server)
+static const struct oh_reloader *signal_reloader;
+
+static void on_reload_signal(int sig)
+{
+        oh_reloader_request(signal_reloader);
+}
+
+static void install_signals(struct openhook_server *server, const struct oh_reloader *reloader)
 {
         struct sigaction sa = { .sa_handler = on_stop_signal };
+        struct sigaction hup = { .sa_handler = on_reload_signal, .sa_flags = SA_RESTART };
 
         signal_server = server;
+        signal_reloader = reloader;
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
+        /* SIGHUP re-reads the policy files; without any it is ignored
+         * rather than ending the broker. */
+        sigemptyset(&hup.sa_mask);
+        sigaction(SIGHUP, &hup, NULL);
         /* A client that hangs up must cost an EPIPE, not the broker. */
         signal(SIGPIPE, SIG_IGN);
 }
 
-/* Returns 0 (also when the system offers no way to confine: then with a
- * warning) or -errno. */
-static int confine_self(const struct openhook_policy *policy, const struct serve_args *a)
+/* The ceiling (ceiling.h): --confine-to, else the start policy, which
+ * must then lie within --confine-to too. */
+static void make_ceiling(struct oh_ceiling *c, const struct openhook_policy *policy, const struct serve_args *a)
+{
+        char why[OPENHOOK_PATH_MAX + 128];
+        int r = oh_ceiling_init(c, policy, a->confine_to, a->n_confine_to);
+
+        if (r == -EINVAL)
+                oh_die_usage("--confine-to: every path must exist and be absolute");
+        if (r < 0)
+                oh_die_errno(OH_EXIT_FAILURE, r, "cannot work out the broker's Landlock ceiling");
+        if (a->n_confine_to && oh_ceiling_check(c, policy, why, sizeof why) < 0)
+                oh_die(OH_EXIT_FAILURE, "the policy does not fit --confine-to: %s", why);
+}
+
+/* Landlock on the ceiling (so reloads may grant anything beneath it),
+ * then the other layers.  Returns 0 (also when the system offers no way
+ * to confine: then with a warning) or -errno. */
+static int confine_self(const struct oh_ceiling *ceiling, const struct serve_args *a)
 {
         int r;
 
         if (!a->confine)
                 return 0;
-        r = oh_broker_confine(policy, 0);
-        if (r == -ENOSYS || r == -EOPNOTSUPP) {
+        r = oh_broker_confine(ceiling, 0);
+        if (r == -EOPNOTSUPP) {
+                if (!a->quiet)
+                        oh_warn("warning: this kernel has no Landlock; the broker confines itself without it");
+                r = oh_broker_confine(NULL, 0);
+        }
+        if (r == -ENOSYS) {
                 if (!a->quiet)
                         oh_warn("warning: cannot confine the broker on this system (%s); serving unconfined",
                                 strerror(-r));
@@ -286,6 +393,7 @@ static int confine_self(const struct openhook_policy *policy, const struct serve
 struct janitor {
         int fd;         /* the broker's end; -1 if there is no janitor */
         pid_t pid;
+        bool ours;      /* we made the socket (not socket activation) */
 };
 
 static noreturn void janitor_main(int fd, const char *path, const struct stat *bound)
@@ -337,6 +445,9 @@ static void remove_socket(const char *path, struct janitor *j, int quiet)
 {
         char c;
 
+        if (!j->ours)
+                return;
+
         if (j->fd < 0) {
                 if (unlink(path) < 0 && !quiet)
                         oh_warn("warning: cannot remove socket %s: %s", path, strerror(errno));
@@ -348,6 +459,20 @@ static void remove_socket(const char *path, struct janitor *j, int quiet)
                 ;
         close(j->fd);
         waitpid(j->pid, NULL, 0);
+}
+
+/* The socket systemd passed (it stays systemd's: never removed), else
+ * our own, with a janitor to remove it. */
+static int listen_or_activated(const char *path, struct janitor *j)
+{
+        int fd = activated_socket(path);
+
+        if (fd >= 0)
+                return fd;
+        fd = listen_on(path);
+        janitor_start(path, j);
+        j->ours = true;
+        return fd;
 }
 
 static void decision_log_freep(struct oh_decision_log **log)
@@ -364,6 +489,13 @@ static void server_freep(struct openhook_server **server)
         openhook_server_free(*server);
 }
 
+static void reveal_missing(struct openhook_policy *p, void *userdata)
+{
+        const struct serve_args *a = userdata;
+
+        openhook_policy_reveal_missing(p, a->reveal_missing);
+}
+
 int cmd_serve(int argc, char **argv)
 {
         struct serve_args a = { .fd = -1, .confine = 1 };
@@ -371,6 +503,7 @@ int cmd_serve(int argc, char **argv)
                 struct oh_cli_policy pol = OH_CLI_POLICY_INIT("serve", OH_EXIT_USAGE, OH_EXIT_FAILURE);
         __attribute__((cleanup(decision_log_freep))) struct oh_decision_log *log = NULL;
         __attribute__((cleanup(server_freep))) struct openhook_server *server = NULL;
+        struct oh_ceiling ceiling = {};
         struct janitor janitor = { .fd = -1 };
         int fd, r;
 
@@ -385,21 +518,30 @@ int cmd_serve(int argc, char **argv)
                 oh_warn("--log %s: %s", a.log, strerror(-r));
                 return OH_EXIT_FAILURE;
         }
-        openhook_policy_reveal_missing(pol.policy, a.reveal_missing);
-        r = openhook_server_new(pol.policy, &server);
+        struct oh_reloader reloader = {
+                .cli = &pol, .ceiling = &ceiling, .log = log, .quiet = a.quiet,
+                .adjust = reveal_missing, .adjust_data = &a,
+        };
+        reloader.current = oh_cli_policy_take(&pol);
+        reveal_missing(reloader.current, &a);
+        make_ceiling(&ceiling, reloader.current, &a);
+        r = openhook_server_new(reloader.current, &server);
         if (r < 0) {
                 oh_warn("cannot create the server: %s", strerror(-r));
+                openhook_policy_free(reloader.current);
                 return OH_EXIT_FAILURE;
         }
+        reloader.server = server;
         openhook_server_set_log(server, oh_decision_log_write, log);
-        install_signals(server);
+        install_signals(server, &reloader);
+        r = oh_reloader_start_reader(&reloader, a.watch);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_FAILURE, r, "cannot start the policy reader");
 
-        if (a.listen) {
-                fd = listen_on(a.listen);
-                janitor_start(a.listen, &janitor);
-        } else
-                fd = a.fd;
-        r = confine_self(pol.policy, &a);
+        fd = a.listen ? listen_or_activated(a.listen, &janitor) : a.fd;
+        r = confine_self(&ceiling, &a);
+        if (r == 0)
+                r = oh_reloader_start(&reloader);
         if (r == 0) {
                 /* The server owns a client fd from here on; a listening one
                  * stays ours. */
@@ -407,6 +549,10 @@ int cmd_serve(int argc, char **argv)
                 if (r < 0)
                         oh_warn("serving failed: %s", strerror(-r));
         }
+        block_stop_signals();
+        oh_reloader_stop(&reloader);
+        oh_ceiling_done(&ceiling);
+        free(a.confine_to);
         if (a.listen) {
                 close(fd);
                 remove_socket(a.listen, &janitor, a.quiet);

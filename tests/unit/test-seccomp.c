@@ -150,7 +150,11 @@ static int run_confined(const struct openhook_policy *policy, int (*fn)(void *),
         int listener = oh_seccomp_recv_listener(sv[0], &connector);
         close(sv[0]);
         if (listener > 0) {
-                r = oh_seccomp_supervise(listener, -1, policy, OH_SECCOMP_OPENS, record, ds);
+                struct oh_supervise_args args = {
+                        .listener = listener, .connector = -1, .policy = policy,
+                        .flags = OH_SECCOMP_OPENS, .log = record, .userdata = ds,
+                };
+                r = oh_seccomp_supervise(&args);
                 close(listener);
                 if (r < 0)
                         printf("#   oh_seccomp_supervise: %s\n", strerror(-r));

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The most a broker may ever grant, for its whole life.
+ *
+ * Landlock can only be narrowed once applied, so a broker whose policy is
+ * reloaded cannot grant beyond the Landlock layer it raised at start: that
+ * layer is its ceiling.  --confine-to PATH sets it (all rights beneath
+ * each PATH: an image pool, say); without it, it is the union of what the
+ * start policy can grant.  A reload whose policy would need more is
+ * refused, and the old policy stays. */
+#ifndef OH_CEILING_H
+#define OH_CEILING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "landlock.h"
+#include "openhook.h"
+
+struct oh_ceiling {
+        struct oh_ll_rule *rules;       /* paths malloc'ed */
+        bool *dirs;                     /* rules[i] is a directory: it covers its subtree */
+        size_t n;
+};
+
+/* From CONFINE_TO[N] (absolute paths) if N > 0, else from POLICY.
+ * 0 or -errno (-EINVAL: a relative or missing --confine-to path). */
+int oh_ceiling_init(struct oh_ceiling *c, const struct openhook_policy *policy, const char *const *confine_to,
+                    size_t n);
+void oh_ceiling_done(struct oh_ceiling *c);
+
+/* Adds what POLICY can grant to the ceiling (what a command always gets,
+ * beside --confine-to).  0 or -errno. */
+int oh_ceiling_add_policy(struct oh_ceiling *c, const struct openhook_policy *policy);
+
+/* Raises Landlock on the ceiling plus EXTRA[N_EXTRA], with OH_LL_APPLY_*
+ * FLAGS, for the calling thread and its future children.  0 or -errno. */
+int oh_ceiling_apply(const struct oh_ceiling *c, const struct oh_ll_rule *extra, size_t n_extra, unsigned int flags);
+
+/* 0 if everything POLICY can grant lies under the ceiling; -EPERM with
+ * WHY[SIZE] naming the first path that does not, or -errno. */
+int oh_ceiling_check(const struct oh_ceiling *c, const struct openhook_policy *policy, char *why, size_t size);
+
+#endif
