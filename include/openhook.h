@@ -54,6 +54,7 @@ enum {
         OPENHOOK_DECISION_IOCTL = 0x108,
         OPENHOOK_DECISION_KEYRING = 0x109,
         OPENHOOK_DECISION_SOCKET = 0x10a,
+        OPENHOOK_DECISION_EXEC = 0x10b,         /* path: the program */
 };
 
 /* Largest message_size a broker accepts; larger framing closes the

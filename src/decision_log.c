@@ -198,6 +198,7 @@ static const char *command_name(uint32_t command)
                 [OPENHOOK_DECISION_IOCTL - 0x100] = "ioctl",
                 [OPENHOOK_DECISION_KEYRING - 0x100] = "keyring call",
                 [OPENHOOK_DECISION_SOCKET - 0x100] = "socket",
+                [OPENHOOK_DECISION_EXEC - 0x100] = "exec",
         };
 
         if (command < ELEMENTSOF(names) && names[command])

@@ -393,6 +393,10 @@ void oh_learn_observe(const struct openhook_decision *d, void *userdata)
         case OPENHOOK_DECISION_SOCKET_SEND:
                 learn_note(l, d->path, true, OPENHOOK_PERM_W, false);
                 break;
+        case OPENHOOK_DECISION_EXEC:
+                /* Only programs outside the direct set are logged. */
+                learn_note(l, d->path, true, OPENHOOK_PERM_X, false);
+                break;
         case OPENHOOK_DECISION_FCHMOD:
         case OPENHOOK_DECISION_FCHOWN:
         case OPENHOOK_DECISION_FUTIMENS:

@@ -317,6 +317,7 @@ static unsigned int seccomp_flags(const struct run_options *o)
          * what it reaches. */
         return (o->mode == RUN_MODE_SECCOMP ? OH_SECCOMP_OPENS : 0) |
                (o->mode == RUN_MODE_SECCOMP && !o->unconfined ? OH_SECCOMP_MARK : 0) |
+               (o->learn_file ? OH_SECCOMP_LEARN_EXEC : 0) |
                (o->no_network ? OH_SECCOMP_NO_NETWORK : 0) |
                (o->supervised ? 0 : OH_SECCOMP_NO_LISTENER);
 }
@@ -458,6 +459,7 @@ struct run_child {
         const struct run_direct *direct;
         bool landlock;
         unsigned int landlock_flags;    /* OH_LL_APPLY_* */
+        bool exec_anywhere;             /* --learn: Landlock lets any program run */
         unsigned int seccomp_flags;     /* OH_SECCOMP_* */
         sigset_t sigmask;               /* restored before exec */
         int status_fd;                  /* CLOEXEC: a failure before or at exec */
@@ -571,6 +573,23 @@ static int drop_capabilities(void)
         return syscall(SYS_capset, &header, data) < 0 ? oh_negerrno() : 0;
 }
 
+/* The direct set; under --learn also execute anywhere (Landlock checks
+ * an exec as a read and an execute), so that a program outside it runs
+ * and is learned as an x rule.  Kept out of the shim's list: its reads
+ * must still reach the broker, to be learned. */
+static int child_landlock(const struct run_child *c)
+{
+        const struct run_direct *d = c->direct;
+        _cleanup_free_ struct oh_ll_rule *rules = calloc(d->n + 1, sizeof(*rules));
+
+        if (!rules)
+                return -ENOMEM;
+        memcpy(rules, d->rules, d->n * sizeof(*rules));
+        if (c->exec_anywhere)
+                rules[d->n] = (struct oh_ll_rule) { "/", OH_LL_EXEC | OH_LL_READ };
+        return oh_landlock_apply(rules, d->n + c->exec_anywhere, c->landlock_flags);
+}
+
 static noreturn void child_run(const struct run_child *c)
 {
         int r;
@@ -580,7 +599,7 @@ static noreturn void child_run(const struct run_child *c)
         if (r < 0)
                 child_fail(c, STAGE_SETUP, r);
         if (c->landlock) {
-                r = oh_landlock_apply(c->direct->rules, c->direct->n, c->landlock_flags);
+                r = child_landlock(c);
                 if (r < 0)
                         child_fail(c, STAGE_LANDLOCK, r);
         }
@@ -861,14 +880,17 @@ static void prepare(struct run_state *s)
 static void raise_floor(const struct run_state *s, const struct oh_ceiling *ceiling)
 {
         const struct run_direct *d = &s->direct;
-        _cleanup_free_ struct oh_ll_rule *extra = calloc(d->n + 1, sizeof(*extra));
+        _cleanup_free_ struct oh_ll_rule *extra = calloc(d->n + 2, sizeof(*extra));
+        size_t n = d->n;
         int abi = oh_landlock_abi(), r;
 
         if (!extra)
                 oh_die_errno(OH_EXIT_RUN_FAILED, -ENOMEM, "Landlock");
         memcpy(extra, d->rules, d->n * sizeof(*extra));
-        extra[d->n] = (struct oh_ll_rule) { "/proc", OH_LL_READ };
-        r = oh_ceiling_apply(ceiling, extra, d->n + 1, OH_LL_APPLY_SCOPE);
+        extra[n++] = (struct oh_ll_rule) { "/proc", OH_LL_READ };
+        if (s->learn)
+                extra[n++] = (struct oh_ll_rule) { "/", OH_LL_EXEC | OH_LL_READ };
+        r = oh_ceiling_apply(ceiling, extra, n, OH_LL_APPLY_SCOPE);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot confine the broker with Landlock");
         if (abi < OH_LL_ABI_SCOPE)
@@ -978,6 +1000,7 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 .shim_direct = s->shim_direct,
                 .landlock = !s->opt.unconfined,
                 .landlock_flags = OH_LL_APPLY_SCOPE | (s->opt.no_network ? OH_LL_APPLY_NO_TCP : 0),
+                .exec_anywhere = s->learn != NULL,
                 .seccomp_flags = seccomp_flags(&s->opt),
                 .sigmask = *old_mask,
         };

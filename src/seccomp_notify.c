@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "open_mark.h"
+#include "policy.h"
 #include "resolve.h"
 #include "seccomp_internal.h"
 #include "seccomp_notify.h"
@@ -71,6 +72,7 @@ static int act_link(struct sc_call *c);
 static int act_truncate(struct sc_call *c);
 static int act_chmod(struct sc_call *c);
 static int act_utimens(struct sc_call *c);
+static int act_exec(struct sc_call *c);
 
 #define P(path, dirfd) { path, dirfd }
 #define NOP P(ARG_NONE, ARG_NONE)
@@ -149,6 +151,11 @@ static const struct sc_syscall syscalls[] = {
         { "keyctl",     sc_act_keyring,  { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS, EPERM, NULL },
         { "add_key",    sc_act_keyring,  { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS, EPERM, NULL },
         { "request_key", sc_act_keyring, { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS, EPERM, NULL },
+        /* A program is run by the kernel, and Landlock decides whether it
+         * may be (the direct set, x rules); the supervisor only tells a
+         * refusal apart, with the rule that would allow it. */
+        { "execve",     act_exec,     { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS, 0, NULL },
+        { "execveat",   act_exec,     { P(1, 0), NOP }, 4, ARG_NONE, 0, SC_ALWAYS, 0, NULL },
         /* --no-network: sockets other than AF_UNIX. */
         { "socket",     sc_act_socket,   { NOP, NOP }, ARG_NONE, ARG_NONE, 0,
           SC_ALWAYS | SC_NATIVE | SC_NOT_UNIX | SC_NO_NETWORK, EAFNOSUPPORT, NULL },
@@ -743,6 +750,48 @@ static int act_utimens(struct sc_call *c)
         r = oh_do_utimens(c->sv->policy, c->path[0], c->times, c->flags, &v);
         sc_log(c, OPENHOOK_CMD_UTIMENS, r, &v);
         return r;
+}
+
+/* Whether Landlock lets the program execute PATH: the direct set (its
+ * files are read and executed), an x rule, or under --learn anything. */
+static bool executable(const struct sc_supervisor *sv, const char *path)
+{
+        char plain[PATH_MAX];
+
+        lexical(path, plain);
+        return direct_covers(sv, plain[0] ? plain : "/") ||
+               (oh_policy_letters(sv->policy, path) & OPENHOOK_PERM_X);
+}
+
+/* The kernel runs the program (CONTINUE: Landlock checks the file it
+ * actually reaches, whatever the path says by then).  One that Landlock
+ * will refuse is refused here already, with the --allow x: that would
+ * allow it; a missing one is the kernel's to answer.  Under --learn
+ * (OPENHOOK_LEARN_EXEC, Landlock lets anything run) a program outside the
+ * direct set is logged, to be learned as an x rule. */
+static int act_exec(struct sc_call *c)
+{
+        _cleanup_free_ char *real = NULL;
+        struct oh_verdict v = { .denied = 1 };
+
+        c->cont = true;
+        if (c->sv->n_direct == 0)
+                return 0;       /* no Landlock under the program (--unconfined) */
+        if (c->sys->flags_arg != ARG_NONE && (c->flags & AT_EMPTY_PATH))
+                return 0;       /* fexecve: a file the program holds open */
+        real = realpath(c->path[0], NULL);
+        if (!real || executable(c->sv, c->path[0]) || executable(c->sv, real))
+                return 0;
+        snprintf(c->path[0], sizeof c->path[0], "%s", real);
+        if (c->sv->flags & OH_SECCOMP_LEARN_EXEC) {
+                v.denied = 0;
+                sc_log(c, OPENHOOK_DECISION_EXEC, 0, &v);
+                return 0;
+        }
+        c->cont = false;
+        oh_policy_hint(c->sv->policy, real, OPENHOOK_PERM_X, v.hint, sizeof v.hint);
+        sc_log(c, OPENHOOK_DECISION_EXEC, -EACCES, &v);
+        return -EACCES;
 }
 
 /* ---- Answering ---------------------------------------------------------- */

@@ -20,6 +20,9 @@ enum {
          * read-only open() or openat() with OH_OPEN_MARK is not notified
          * (lib/open_mark.h). */
         OH_SECCOMP_MARK = 1u << 3,
+        /* --learn: Landlock lets the program execute anything; what it
+         * executes outside the direct set is logged, not refused. */
+        OH_SECCOMP_LEARN_EXEC = 1u << 4,
 };
 
 /* In the child, after no_new_privs and Landlock, right before execve:

@@ -67,6 +67,35 @@ def program_built_without_x_is_refused(mode):
     check(os.path.exists(path("proj", "build", "app")), "gcc did not build the program")
 
 
+@scenario
+def refused_exec_says_which_x_rule_would_allow_it(mode):
+    """The supervisor, in every mode, tells Landlock's refusal of an exec
+    apart and prints the rule."""
+    proj = project()
+    os.makedirs(path("proj", "build"))
+    status, out, err = run(mode, ["sh", "-c", "gcc -o build/app hello.c && ./build/app"],
+                           [("r", proj + "/"), ("rwcd", proj + "/build/")], cwd=proj)
+    check_eq(status, 126, "status: " + err)
+    app = path("proj", "build", "app")
+    check("denied exec %s" % app in err and "x:%s" % app in err, "the hint:\n" + err)
+    check("x:%s/" % path("proj", "build") in err, "the directory is offered too:\n" + err)
+
+
+@scenario
+def learn_writes_x_for_a_program_it_ran(mode):
+    """--learn lets any program run and learns an x rule for one outside
+    the direct set; the learned policy runs it again."""
+    proj = project()
+    subprocess.run(["gcc", "-o", path("proj", "app"), path("proj", "hello.c")], check=True)
+    learned = path("learned.policy")
+    out = ok(run(mode, ["sh", "-c", "./app"], cwd=proj, extra=["--learn", learned]), "./app under --learn")
+    check_eq(out, "built and run inside\n")
+    text = read(learned).decode()
+    check("allow x %s\n" % path("proj", "app") in text, "no x rule:\n" + text)
+    out = ok(run(mode, ["sh", "-c", "./app"], cwd=proj, extra=["--policy", learned]), "./app with the learned policy")
+    check_eq(out, "built and run inside\n")
+
+
 @case
 def x_on_a_missing_file_is_not_widened_to_its_directory():
     """Landlock names inodes: a file that does not exist yet would need its
