@@ -86,25 +86,11 @@ void oh_ceiling_done(struct oh_ceiling *c)
         *c = (struct oh_ceiling) {};
 }
 
-/* What the broker needs beyond any policy (an empty policy's rules: under
- * a sanitizer, its runtime's own files). */
-static int own_rules(struct oh_ll_rule **ret, size_t *n)
-{
-        struct openhook_policy *empty;
-        int r = openhook_policy_new(&empty);
-
-        if (r < 0)
-                return r;
-        r = oh_landlock_policy_rules(empty, ret, n);
-        openhook_policy_free(empty);
-        return r;
-}
-
 int oh_ceiling_apply(const struct oh_ceiling *c, const struct oh_ll_rule *extra, size_t n_extra, unsigned int flags)
 {
         struct oh_ll_rule *own = NULL;
         size_t n_own = 0;
-        int r = own_rules(&own, &n_own);
+        int r = oh_landlock_own_rules(&own, &n_own);
 
         if (r < 0)
                 return r;

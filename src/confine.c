@@ -167,7 +167,7 @@ static int ll_add_policy_rule(struct ll_rules *r, const char *path, unsigned int
         return ll_rules_push_existing(r, parent_of(path), access);
 }
 
-static int ll_collect(const struct openhook_policy *policy, struct ll_rules *r)
+static int ll_collect_policy(const struct openhook_policy *policy, struct ll_rules *r)
 {
         size_t n;
         const struct oh_rule *rules = oh_policy_rules(policy, &n);
@@ -179,7 +179,12 @@ static int ll_collect(const struct openhook_policy *policy, struct ll_rules *r)
                 if (k < 0)
                         return k;
         }
+        return 0;
+}
 
+/* What the broker itself needs beyond any policy. */
+static int ll_collect_own(struct ll_rules *r)
+{
 #if OH_ASAN
         /* LeakSanitizer reads /proc/self/maps and /proc/self/task at exit,
          * and a report is symbolized from the executable. */
@@ -190,22 +195,42 @@ static int ll_collect(const struct openhook_policy *policy, struct ll_rules *r)
         ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe));
         if (len > 0 && (size_t)len < sizeof(exe))
                 return ll_rules_push(r, strndup(exe, (size_t)len), OH_LL_READ);
+#else
+        (void)r;
 #endif
         return 0;
+}
+
+static int ll_collect(const struct openhook_policy *policy, struct ll_rules *r)
+{
+        int k = ll_collect_policy(policy, r);
+
+        return k < 0 ? k : ll_collect_own(r);
+}
+
+static int ll_rules_take(int k, struct ll_rules *r, struct oh_ll_rule **ret, size_t *n)
+{
+        if (k < 0) {
+                ll_rules_done(r);
+                return k;
+        }
+        *ret = r->v;
+        *n = r->n;
+        return 0;
+}
+
+int oh_landlock_own_rules(struct oh_ll_rule **ret, size_t *n)
+{
+        struct ll_rules r = {};
+
+        return ll_rules_take(ll_collect_own(&r), &r, ret, n);
 }
 
 int oh_landlock_policy_rules(const struct openhook_policy *policy, struct oh_ll_rule **ret, size_t *n)
 {
         struct ll_rules r = {};
-        int k = ll_collect(policy, &r);
 
-        if (k < 0) {
-                ll_rules_done(&r);
-                return k;
-        }
-        *ret = r.v;
-        *n = r.n;
-        return 0;
+        return ll_rules_take(ll_collect_policy(policy, &r), &r, ret, n);
 }
 
 void oh_ll_rules_free(struct oh_ll_rule *rules, size_t n)

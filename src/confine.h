@@ -23,6 +23,10 @@ struct oh_ceiling;
 int oh_landlock_policy_rules(const struct openhook_policy *policy, struct oh_ll_rule **ret, size_t *n);
 void oh_ll_rules_free(struct oh_ll_rule *rules, size_t n);
 
+/* What the broker itself needs beyond any policy (under a sanitizer: its
+ * runtime's files), as oh_landlock_policy_rules() gives them. */
+int oh_landlock_own_rules(struct oh_ll_rule **ret, size_t *n);
+
 int oh_landlock_floor(const struct openhook_policy *policy, const struct oh_ll_rule *extra, size_t n_extra,
                       unsigned int ll_flags);
 
