@@ -317,26 +317,73 @@ static void *server_thread_main(void *arg)
         return NULL;
 }
 
-/* The embedded server, as a daemon would run it (examples/embed-server.c):
- * the library's loop with one worker thread, the policy file loaded. */
-static struct latency bench_library_server(const struct tree *t, const struct options *o)
+/* A manager reloading all the time: the server's policy swapped between
+ * two copies every 100 us while the client opens (openhook_server_set_policy
+ * waits for requests in flight). */
+struct reload_storm {
+        struct openhook_server *server;
+        struct openhook_policy *policies[2];
+        atomic_bool stop;
+        unsigned long swaps;
+};
+
+static void *reload_storm_main(void *arg)
 {
-        struct openhook_policy *policy = NULL;
+        struct reload_storm *rs = arg;
+
+        while (!atomic_load(&rs->stop)) {
+                openhook_server_set_policy(rs->server, rs->policies[++rs->swaps % 2]);
+                nanosleep(&(struct timespec) { .tv_nsec = 100000 }, NULL);
+        }
+        return NULL;
+}
+
+static int load_policy(const struct tree *t, struct openhook_policy **ret)
+{
+        _cleanup_free_ char *error = NULL;
+        int r = openhook_policy_new(ret);
+
+        if (r < 0)
+                return r;
+        r = openhook_policy_load_file(*ret, t->policy, &error);
+        if (r < 0)
+                fprintf(stderr, "openhook-bench: %s\n", error ? error : t->policy);
+        return r;
+}
+
+/* Opens measured while RS (if not NULL) swaps the server's policy. */
+static struct latency measure_under(struct reload_storm *rs, int sock, const struct tree *t, const struct options *o)
+{
+        pthread_t storm;
+        struct latency l;
+
+        if (!rs)
+                return measure(openhook_open_close, &sock, t->file, o);
+        if (pthread_create(&storm, NULL, reload_storm_main, rs) != 0)
+                return (struct latency) { .error = -EAGAIN };
+        l = measure(openhook_open_close, &sock, t->file, o);
+        atomic_store(&rs->stop, true);
+        pthread_join(storm, NULL);
+        return l;
+}
+
+/* The embedded server, as a daemon would run it (examples/embed-server.c):
+ * the library's loop with one worker thread, the policy file loaded; with
+ * STORM, while a reload swaps its policy every 100 us. */
+static struct latency bench_library_server(const struct tree *t, const struct options *o, bool storm)
+{
+        struct openhook_policy *policy = NULL, *other = NULL;
         struct openhook_server *server = NULL;
         struct server_thread st = { 0 };
         struct latency l = { 0 };
-        _cleanup_free_ char *error = NULL;
         pthread_t thread;
         int sv[2] = { -1, -1 };
 
-        l.error = openhook_policy_new(&policy);
+        l.error = load_policy(t, &policy);
+        if (l.error >= 0 && storm)
+                l.error = load_policy(t, &other);
         if (l.error < 0)
-                return l;
-        l.error = openhook_policy_load_file(policy, t->policy, &error);
-        if (l.error < 0) {
-                fprintf(stderr, "openhook-bench: %s\n", error ? error : t->policy);
                 goto out;
-        }
         l.error = openhook_server_new(policy, &server);
         if (l.error < 0)
                 goto out;
@@ -351,7 +398,8 @@ static struct latency bench_library_server(const struct tree *t, const struct op
                 close(sv[1]);
                 goto out;
         }
-        l = measure(openhook_open_close, &sv[0], t->file, o);
+        struct reload_storm rs = { .server = server, .policies = { policy, other } };
+        l = measure_under(storm ? &rs : NULL, sv[0], t, o);
         /* The loop returns once its last client has gone. */
         close(sv[0]);
         pthread_join(thread, NULL);
@@ -360,6 +408,7 @@ static struct latency bench_library_server(const struct tree *t, const struct op
 out:
         openhook_server_free(server);
         openhook_policy_free(policy);
+        openhook_policy_free(other);
         return l;
 }
 
@@ -1266,7 +1315,8 @@ static bool bench_single_opens(const struct tree *t, const struct options *o)
         struct latency direct = measure(direct_open_close, NULL, t->file, o);
         struct latency bare = bench_bare(t->file, false, o);
         struct latency bare_child = bench_bare(t->file, true, o);
-        struct latency library = bench_library_server(t, o);
+        struct latency library = bench_library_server(t, o, false);
+        struct latency reloading = bench_library_server(t, o, true);
         struct latency process = bench_serve_process(t, o);
         struct latency in_preload = bench_program_loop(t, &modes[1], o);
         struct latency in_seccomp = bench_program_loop(t, &modes[2], o);
@@ -1276,13 +1326,14 @@ static bool bench_single_opens(const struct tree *t, const struct options *o)
         print_latency_row("(b) bare SCM_RIGHTS round trip, server thread", bare, d);
         print_latency_row("(b) bare SCM_RIGHTS round trip, server process", bare_child, d);
         print_latency_row("(c) openhook server in a thread (library)", library, d);
+        print_latency_row("(c) the same, policy swapped every 100 us", reloading, d);
         print_latency_row("(c) openhook serve --fd (separate process)", process, d);
         print_latency_row("(c) a program's open loop, run --mode preload", in_preload, d);
         print_latency_row("(c) a program's open loop, run --mode seccomp", in_seccomp, d);
         print_latency_row("(c) a program's open loop, seccomp --no-shim", in_noshim, d);
         print_overhead("library vs thread", library, bare);
         print_overhead("serve vs process", process, bare_child);
-        return direct.ok && bare.ok && bare_child.ok && library.ok && process.ok;
+        return direct.ok && bare.ok && bare_child.ok && library.ok && reloading.ok && process.ok;
 }
 
 int main(int argc, char **argv)
