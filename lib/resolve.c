@@ -1331,11 +1331,12 @@ static int access_needed(uint32_t mode, bool dir, unsigned *needed)
         return (mode & X_OK) && !dir ? -EACCES : 0;
 }
 
-/* What an X_OK refusal tells whoever runs the broker. */
-static void execute_hint(const char *path, struct oh_verdict *v)
+/* What an X_OK refusal tells whoever runs the broker: what runs is what
+ * Landlock lets the program execute, which an x rule grants. */
+static void execute_hint(const struct openhook_policy *p, const char *path, struct oh_verdict *v)
 {
         v->denied = 1;
-        snprintf(v->hint, sizeof(v->hint), "only the direct set is executable (openhook run --direct %s)", path);
+        oh_policy_hint(p, path, OPENHOOK_PERM_X, v->hint, sizeof(v->hint));
 }
 
 static int access_op(const struct openhook_policy *p, struct target *t, const void *args, struct oh_verdict *v)
@@ -1352,7 +1353,7 @@ static int access_op(const struct openhook_policy *p, struct target *t, const vo
         if (!may_reveal(p, t->path)) {
                 r = refuse_target(p, t, access_hint(a->mode), v);
                 if (a->mode & X_OK)
-                        execute_hint(t->path, v);
+                        execute_hint(p, t->path, v);
                 if (r == -EACCES && a->mode == F_OK && oh_policy_reveals_missing(p) && !t->fast &&
                     !t->walk_error) {
                         verdict_reset(v);
@@ -1369,7 +1370,7 @@ static int access_op(const struct openhook_policy *p, struct target *t, const vo
         if (fstat(fd, &st) < 0)
                 return oh_negerrno();
         if (access_needed(a->mode, S_ISDIR(st.st_mode), &needed) < 0) {
-                execute_hint(t->path, v);
+                execute_hint(p, t->path, v);
                 return -EACCES;
         }
         r = decide(p, t, needed, v);
