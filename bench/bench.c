@@ -13,7 +13,9 @@
  *       pipelining; a client's open latency while two others pipeline
  *       (--baseline measures a second build beside it, before/after);
  *   (e) whole programs (the workloads table) natively and under
- *       `openhook run`.
+ *       `openhook run`;
+ *   (f) one open through `openhook serve --fd` and the broker's start-up
+ *       with policies of 10, 1,000 and 10,000 rules (--baseline beside).
  *
  * Latencies are medians of per-operation samples taken after a warm-up.
  * Nothing here asserts on time: a run that completes is a passing run.
@@ -938,6 +940,167 @@ static bool bench_throughput(const struct tree *t, const struct options *o)
         return listen_ok(&b[0]);
 }
 
+/* ---- (f) the size of the policy ---------------------------------------- */
+
+/* The numbers of rules measured; the smallest is about make_tree()'s. */
+static const unsigned int policy_sizes[] = { 10, 1000, 10000 };
+
+/* Directories the generated rules are spread over. */
+#define POLICY_DIRS 100
+
+/* Writes T's policy plus rules up to N in all into PATH, in the shape of a
+ * learned policy (openhook run --learn): per directory of POLICY_DIRS,
+ * mostly "allow r" of files that exist, a subtree and a deny now and then.
+ * Returns 0 or -errno. */
+static int write_big_policy(const struct tree *t, unsigned int n, const char *path)
+{
+        char line[PATH_MAX + 64], dir[PATH_MAX];
+        FILE *in = fopen(t->policy, "re"), *out = fopen(path, "we");
+        unsigned int written = 0;
+        int r = in && out ? 0 : -errno;
+
+        while (r == 0 && fgets(line, sizeof(line), in))
+                written += line[0] == 'a' || line[0] == 'd';
+        if (r == 0 && fseek(in, 0, SEEK_SET) == 0)
+                while (fgets(line, sizeof(line), in))
+                        fputs(line, out);
+        for (unsigned int i = 0; r == 0 && written + i < n; i++) {
+                snprintf(dir, sizeof(dir), "%s/rules/d%02u", t->root, i % POLICY_DIRS);
+                if (i < POLICY_DIRS && mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        r = -errno;
+                else if (i % 10 == 1)
+                        fprintf(out, "allow rw %s/tree%u/\n", dir, i);
+                else if (i % 10 == 2)
+                        fprintf(out, "deny %s/secret%u\n", dir, i);
+                else {
+                        snprintf(line, sizeof(line), "%s/f%u", dir, i);
+                        int fd = open(line, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                        if (fd < 0)
+                                r = -errno;
+                        else
+                                close(fd);
+                        fprintf(out, "allow r %s\n", line);
+                }
+        }
+        if (in)
+                fclose(in);
+        if (out && fclose(out) != 0 && r == 0)
+                r = -errno;
+        return r;
+}
+
+/* What one broker showed with one policy. */
+struct policy_size_figures {
+        struct latency open;
+        double startup_ms[5];   /* one per run, then their median in [0] */
+        int error;
+};
+
+/* Starts PROGRAM serve --fd 3 --policy POLICY and times it from exec to
+ * its first answer, into *STARTUP_MS; with O, also measures its opens.
+ * Returns 0 or -errno. */
+static int policy_size_run(const char *program, const char *policy, const struct tree *t,
+                           double *startup_ms, struct latency *open, const struct options *o)
+{
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        _cleanup_close_ int client = sv[0];
+        char *argv[] = { (char *)program, "serve", "--fd", "3", "--policy", (char *)policy, NULL };
+        uint64_t t0 = now_ns();
+        pid_t pid = spawn(argv, sv[1], NULL, t->log);
+        close(sv[1]);
+        if (pid < 0)
+                return pid;
+        int r = openhook_open_close(&client, t->file);
+        *startup_ms = (now_ns() - t0) / 1e6;
+        if (r == 0 && o)
+                *open = measure(openhook_open_close, &client, t->file, o);
+        close(TAKE_FD(client));
+        if (wait_exit(pid, 5) == -ETIMEDOUT)
+                fprintf(stderr, "openhook-bench: serve --fd did not exit after its client left\n");
+        return r;
+}
+
+/* Start-ups of the brokers alternate, so a machine that gets busier
+ * mid-way weighs on both alike; the opens are measured in the first run. */
+static void policy_size_measure(const char *const programs[], size_t nb, const char *policy, const struct tree *t,
+                                struct policy_size_figures f[], const struct options *o)
+{
+        unsigned int runs = o->quick ? 1 : ELEMENTSOF(f[0].startup_ms);
+
+        for (size_t j = 0; j < nb; j++)
+                f[j] = (struct policy_size_figures) {};
+        for (unsigned int k = 0; k < runs; k++)
+                for (size_t j = 0; j < nb; j++)
+                        if (f[j].error == 0)
+                                f[j].error = policy_size_run(programs[j], policy, t, &f[j].startup_ms[k],
+                                                             &f[j].open, k == 0 ? o : NULL);
+        for (size_t j = 0; j < nb; j++)
+                f[j].startup_ms[0] = median_double(f[j].startup_ms, runs);
+}
+
+static void policy_size_print(unsigned int n, const struct policy_size_figures f[], size_t nb)
+{
+        printf("  %6u", n);
+        for (size_t j = 0; j < nb; j++) {
+                if (f[j].error < 0 || !f[j].open.ok)
+                        printf("   %-31s", strerror(-(f[j].error < 0 ? f[j].error : f[j].open.error)));
+                else
+                        printf("   %9.2f %9.2f %11.1f", f[j].open.median_us, f[j].open.p90_us, f[j].startup_ms[0]);
+        }
+        printf("\n");
+}
+
+static void policy_size_goals(const struct policy_size_figures first[], const struct policy_size_figures last[],
+                              size_t nb)
+{
+        for (size_t j = 0; j < nb; j++) {
+                if (!first[j].open.ok || !last[j].open.ok || last[j].error < 0)
+                        continue;
+                printf("  %s: open with %u rules vs %u: %.2fx (goal: ~1x, the number of rules does not count); "
+                       "start-up with %u: %.1f ms (goal: <= 50 ms)\n", j ? "baseline" : "this",
+                       policy_sizes[ELEMENTSOF(policy_sizes) - 1], policy_sizes[0],
+                       last[j].open.median_us / first[j].open.median_us,
+                       policy_sizes[ELEMENTSOF(policy_sizes) - 1], last[j].startup_ms[0]);
+        }
+}
+
+/* One open through `openhook serve --fd` and the broker's start-up, with
+ * policies of policy_sizes[] rules, beside the baseline's when given.
+ * Returns true if every figure of the broker under test was measured. */
+static bool bench_policy_size(const struct tree *t, const struct options *o)
+{
+        const char *programs[2] = { o->openhook, o->baseline };
+        size_t nb = o->baseline ? 2 : 1;
+        struct policy_size_figures f[ELEMENTSOF(policy_sizes)][2];
+        char dir[PATH_MAX], policy[PATH_MAX];
+        bool ok = true;
+
+        printf("\n(f) Policy size: openhook serve --fd, one open (median, p90) and start-up (exec to the first answer, "
+               "median of %u)\n", o->quick ? 1 : (unsigned int)ELEMENTSOF(f[0][0].startup_ms));
+        printf("  %6s   %9s %9s %11s%s\n", "rules", "median us", "p90 us", "start-up ms",
+               o->baseline ? "   baseline: median us    p90 us start-up ms" : "");
+        snprintf(dir, sizeof(dir), "%s/rules", t->root);
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                print_error_line("(f) the rules' tree", -errno, t);
+                return false;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(policy_sizes); i++) {
+                snprintf(policy, sizeof(policy), "%s/policy-%u.conf", t->root, policy_sizes[i]);
+                int r = write_big_policy(t, policy_sizes[i], policy);
+                if (r < 0) {
+                        print_error_line("(f) writing the policy", r, t);
+                        return false;
+                }
+                policy_size_measure(programs, nb, policy, t, f[i], o);
+                policy_size_print(policy_sizes[i], f[i], nb);
+                ok = ok && f[i][0].error == 0 && f[i][0].open.ok;
+        }
+        policy_size_goals(f[0], f[ELEMENTSOF(policy_sizes) - 1], nb);
+        return ok;
+}
+
 /* ---- (e) whole programs ------------------------------------------------- */
 
 /* A workload is a program over a generated tree.  To add one, write its
@@ -1236,8 +1399,8 @@ static void usage(FILE *f)
                 "  --iterations N   timed single opens per case (default 20000)\n"
                 "  --openhook PATH  the openhook program (default: ../src/openhook next to\n"
                 "                   this program, else openhook from PATH)\n"
-                "  --baseline PATH  another openhook program, measured in (d) beside the\n"
-                "                   first (before/after a change, in one run)\n"
+                "  --baseline PATH  another openhook program, measured in (d) and (f) beside\n"
+                "                   the first (before/after a change, in one run)\n"
                 "  --only-throughput  measure (d) alone\n");
 }
 
@@ -1358,6 +1521,8 @@ int main(int argc, char **argv)
         print_header(&o);
         bool ok = o.only_throughput || bench_single_opens(&t, &o);
         ok = bench_throughput(&t, &o) && ok;
+        if (!o.only_throughput)
+                ok = bench_policy_size(&t, &o) && ok;
         if (!o.only_throughput)
                 bench_workloads(&t, &o);
 

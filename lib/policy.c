@@ -4,7 +4,13 @@
  * Rule paths are canonicalised once, at load time, so that matching is a
  * plain string comparison against the canonical path the resolver computed.
  * Every error message starts with where the rule came from, so a person can
- * find and fix it. */
+ * find and fix it.
+ *
+ * Matching goes through an index by path component (policy_index.h),
+ * brought up to date whenever rules are added: so a decision costs the
+ * depth of the path, not the number of rules, and a policy a server
+ * decides with is only ever read (no index is built on a first look-up,
+ * which many threads could race to). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,7 +21,9 @@
 #include <sys/stat.h>
 
 #include "created.h"
+#include "pathcache.h"
 #include "policy.h"
+#include "policy_index.h"
 #include "util.h"
 
 #define POLICY_FILE_MAX (1u << 20)
@@ -26,11 +34,19 @@ struct openhook_policy {
         struct oh_rule *rules;
         size_t n_rules;
         size_t n_alloc;
+        /* Every rule and link but the ones being added now (from
+         * n_indexed and n_links_indexed on): a policy file adds all its
+         * rules or none. */
+        struct oh_policy_index *index;
+        size_t n_indexed;
         /* Symlinks an allow rule was written through (/var/run when the
          * rule says /var/run/x): the walk may follow them. */
         char **links;
         size_t n_links;
         size_t n_links_alloc;
+        size_t n_links_indexed;
+        /* What the file system answered, while rules are being added. */
+        struct oh_pathcache *cache;
         /* A refused path that does not exist is told ENOENT (or ENOTDIR),
          * as stat(2) would tell the peer: openhook run, serve
          * --reveal-missing. */
@@ -47,7 +63,9 @@ int openhook_policy_new(struct openhook_policy **ret)
 {
         struct openhook_policy *p = calloc(1, sizeof(*p));
 
-        if (!p || oh_created_new(&p->created) < 0) {
+        if (!p || oh_policy_index_new(&p->index) < 0 || oh_created_new(&p->created) < 0) {
+                if (p)
+                        oh_policy_index_free(p->index);
                 free(p);
                 return -ENOMEM;
         }
@@ -96,6 +114,7 @@ void openhook_policy_free(struct openhook_policy *p)
         if (!p)
                 return;
         truncate_rules(p, 0, 0);
+        oh_policy_index_free(p->index);
         oh_created_unref(p->created);
         free(p->rules);
         free(p->links);
@@ -106,6 +125,12 @@ const struct oh_rule *oh_policy_rules(const struct openhook_policy *p, size_t *n
 {
         *n = p->n_rules;
         return p->rules;
+}
+
+const char *const *oh_policy_links(const struct openhook_policy *p, size_t *n)
+{
+        *n = p->n_links;
+        return (const char *const *) p->links;
 }
 
 char *oh_perms_format(unsigned perms, char buf[static OH_PERMS_FORMATTED_MAX])
@@ -121,98 +146,36 @@ char *oh_perms_format(unsigned perms, char buf[static OH_PERMS_FORMATTED_MAX])
 
 /* ---- Matching ---------------------------------------------------------- */
 
-static bool rule_covers(const struct oh_rule *r, const char *path, size_t len)
-{
-        if (r->len == 1)        /* "/" */
-                return r->subtree || len == 1;
-        if (len < r->len || memcmp(path, r->path, r->len) != 0)
-                return false;
-        if (len == r->len)
-                return true;
-        return r->subtree && path[r->len] == '/';
-}
-
-/* Orders matching rules: longer path first, then exact before subtree,
- * then deny before allow. */
-static size_t specificity(const struct oh_rule *r)
-{
-        return r->len * 4 + (r->subtree ? 0 : 2) + (r->deny ? 1 : 0);
-}
-
 const struct oh_rule *oh_policy_match(const struct openhook_policy *p, const char *path)
 {
-        const struct oh_rule *best = NULL;
-        size_t len = strlen(path);
+        unsigned letters;
+        uint32_t n = oh_policy_index_match(p->index, path, &letters);
 
-        for (size_t i = 0; i < p->n_rules; i++) {
-                const struct oh_rule *r = &p->rules[i];
-
-                if (rule_covers(r, path, len) && (!best || specificity(r) > specificity(best)))
-                        best = r;
-        }
-        return best;
+        return n == OH_POLICY_NO_RULE ? NULL : &p->rules[n];
 }
 
 unsigned oh_policy_letters(const struct openhook_policy *p, const char *path)
 {
-        const struct oh_rule *best = oh_policy_match(p, path);
-        unsigned letters = 0;
+        unsigned letters;
 
-        if (!best || best->deny)
-                return 0;
-        /* Several allows of one path and kind merge their letters. */
-        for (size_t i = 0; i < p->n_rules; i++) {
-                const struct oh_rule *r = &p->rules[i];
-
-                if (!r->deny && r->subtree == best->subtree && r->len == best->len &&
-                    memcmp(r->path, best->path, r->len) == 0)
-                        letters |= r->perms;
-        }
+        oh_policy_index_match(p->index, path, &letters);
         return letters;
 }
 
 bool oh_policy_may_follow(const struct openhook_policy *p, const char *path)
 {
-        for (size_t i = 0; i < p->n_links; i++)
-                if (strcmp(p->links[i], path) == 0)
-                        return true;
-        return oh_policy_letters(p, path) != 0;
+        return oh_policy_index_is_link(p->index, path) || oh_policy_letters(p, path) != 0;
 }
 
-static bool is_below(const char *below, size_t below_len, const char *path, size_t len)
-{
-        return below_len > len && below[len] == '/' && memcmp(below, path, len) == 0;
-}
-
+/* "/" is everything's ancestor, and everything lies below it. */
 bool oh_policy_is_ancestor(const struct openhook_policy *p, const char *path)
 {
-        size_t len = strlen(path);
-
-        if (len == 1)
-                return true;
-        for (size_t i = 0; i < p->n_rules; i++) {
-                const struct oh_rule *r = &p->rules[i];
-
-                if (!r->deny && is_below(r->path, r->len, path, len))
-                        return true;
-        }
-        for (size_t i = 0; i < p->n_links; i++)
-                if (is_below(p->links[i], strlen(p->links[i]), path, len))
-                        return true;
-        return false;
+        return strlen(path) == 1 || oh_policy_index_below(p->index, path, true);
 }
 
 bool oh_policy_rule_below(const struct openhook_policy *p, const char *path)
 {
-        size_t len = strlen(path);
-
-        for (size_t i = 0; i < p->n_rules; i++) {
-                const struct oh_rule *r = &p->rules[i];
-
-                if (len == 1 ? r->len > 1 : is_below(r->path, r->len, path, len))
-                        return true;
-        }
-        return false;
+        return oh_policy_index_below(p->index, strlen(path) == 1 ? "/" : path, false);
 }
 
 /* In a t directory the refusal is about whose the object is, so the hint
@@ -340,7 +303,7 @@ static int normalize(const char *where, const char *path, char out[static PATH_M
  * The last name of an exact rule is kept too: a rule naming a symlink is
  * about the link (it may be followed; its target needs a rule of its own),
  * never silently about whatever it pointed to at load time. */
-static int canonicalize(const char *norm, bool subtree, char **ret)
+static int canonicalize(struct oh_pathcache *cache, const char *norm, bool subtree, char **ret)
 {
         char prefix[PATH_MAX];
         size_t cut = strlen(norm);
@@ -350,8 +313,8 @@ static int canonicalize(const char *norm, bool subtree, char **ret)
                         ;
 
         for (;;) {
-                _cleanup_free_ char *real = NULL;
-                const char *rest = norm + cut;
+                const char *real, *rest = norm + cut;
+                int r;
 
                 if (cut == 0)
                         strcpy(prefix, "/");
@@ -359,8 +322,8 @@ static int canonicalize(const char *norm, bool subtree, char **ret)
                         memcpy(prefix, norm, cut);
                         prefix[cut] = '\0';
                 }
-                real = realpath(prefix, NULL);
-                if (real) {
+                r = oh_pathcache_realpath(cache, prefix, &real);
+                if (r == 0) {
                         size_t rl = strlen(real), tl = strlen(rest);
                         char *out;
 
@@ -376,10 +339,8 @@ static int canonicalize(const char *norm, bool subtree, char **ret)
                         *ret = out;
                         return 0;
                 }
-                if (errno == ENOMEM)
-                        return -ENOMEM;
-                if (cut == 0)
-                        return oh_negerrno();
+                if (r == -ENOMEM || cut == 0)
+                        return r;
                 while (cut > 0 && norm[--cut] != '/')
                         ;
         }
@@ -400,13 +361,16 @@ static int push_rule(struct openhook_policy *p, struct oh_rule *r)
         return 0;
 }
 
+/* Many rules may name paths through one link: it is kept once, but for
+ * repeats among the rules being added that other links separate (the
+ * index holds each once anyway). */
 static int add_link(struct openhook_policy *p, const char *path)
 {
         char *copy;
 
-        for (size_t i = 0; i < p->n_links; i++)
-                if (strcmp(p->links[i], path) == 0)
-                        return 0;
+        if (oh_policy_index_is_link(p->index, path) ||
+            (p->n_links > p->n_links_indexed && strcmp(p->links[p->n_links - 1], path) == 0))
+                return 0;
         if (p->n_links == p->n_links_alloc) {
                 size_t n = p->n_links_alloc ? p->n_links_alloc * 2 : 8;
                 char **links = realloc(p->links, n * sizeof(*links));
@@ -425,18 +389,19 @@ static int add_link(struct openhook_policy *p, const char *path)
 
 /* Sets LOC to the canonical location of LOC's parent plus its last name.
  * Returns false if the parent does not exist. */
-static bool locate(char loc[static PATH_MAX])
+static bool locate(struct oh_pathcache *cache, char loc[static PATH_MAX])
 {
         char *slash = strrchr(loc, '/');
-        _cleanup_free_ char *parent = NULL;
+        const char *parent;
         size_t pl, nl;
+        int r;
 
         if (slash == loc)
                 return true;
         *slash = '\0';
-        parent = realpath(loc, NULL);
+        r = oh_pathcache_realpath(cache, loc, &parent);
         *slash = '/';
-        if (!parent)
+        if (r < 0)
                 return false;
         pl = strcmp(parent, "/") == 0 ? 0 : strlen(parent);
         nl = strlen(slash);
@@ -450,13 +415,13 @@ static bool locate(char loc[static PATH_MAX])
 /* Records every symlink the normalised rule path NORM passes through, at
  * its canonical location, following chains of links as the broker's walk
  * will. */
-static int record_links(struct openhook_policy *p, const char *norm)
+static int record_links(struct openhook_policy *p, struct oh_pathcache *cache, const char *norm)
 {
         char walked[PATH_MAX] = "";
         const char *c = norm;
 
         while (*c) {
-                char loc[PATH_MAX], target[PATH_MAX];
+                char loc[PATH_MAX];
                 size_t l;
                 int hops = 0;
 
@@ -468,13 +433,15 @@ static int record_links(struct openhook_policy *p, const char *norm)
                         return 0;
                 c += l;
                 for (;;) {
-                        ssize_t n = readlink(loc, target, sizeof(target) - 1);
+                        const char *target;
+                        ssize_t n = oh_pathcache_readlink(cache, loc, &target);
                         char next[PATH_MAX];
                         int r;
 
+                        if (n == -ENOMEM)
+                                return -ENOMEM;
                         if (n <= 0 || ++hops > 40)
                                 break;
-                        target[n] = '\0';
                         r = add_link(p, loc);
                         if (r < 0)
                                 return r;
@@ -484,13 +451,13 @@ static int record_links(struct openhook_policy *p, const char *norm)
                                           loc, target) >= (int) sizeof(next))
                                 return 0;
                         memcpy(loc, next, sizeof(loc));
-                        if (!locate(loc))
+                        if (!locate(cache, loc))
                                 return 0;
                 }
                 {
-                        _cleanup_free_ char *real = realpath(loc, NULL);
+                        const char *real;
 
-                        if (!real)
+                        if (oh_pathcache_realpath(cache, loc, &real) < 0)
                                 return 0;       /* nothing exists below: no more links */
                         snprintf(walked, sizeof(walked), "%s", strcmp(real, "/") == 0 ? "" : real);
                 }
@@ -498,6 +465,7 @@ static int record_links(struct openhook_policy *p, const char *norm)
         return 0;
 }
 
+/* Adds a rule to P->rules, not to the index yet (see commit()). */
 static int add_rule(struct openhook_policy *p, const char *where, bool deny, unsigned perms,
                     const char *path, char **error)
 {
@@ -517,7 +485,7 @@ static int add_rule(struct openhook_policy *p, const char *where, bool deny, uns
          * interpreter), and Landlock lets the program do both. */
         if (perms & OPENHOOK_PERM_X)
                 r.perms |= OPENHOOK_PERM_R;
-        ret = canonicalize(norm, r.subtree, &r.path);
+        ret = canonicalize(p->cache, norm, r.subtree, &r.path);
         if (ret == -ENAMETOOLONG)
                 return fail(error, "%s: path '%.*s' is too long once its symlinks are resolved",
                             where, shown(strlen(path)), path);
@@ -535,7 +503,61 @@ static int add_rule(struct openhook_policy *p, const char *where, bool deny, uns
                 rule_done(&r);
                 return ret;
         }
-        return deny ? 0 : record_links(p, norm);
+        return deny ? 0 : record_links(p, p->cache, norm);
+}
+
+/* Adds the rules and links added since the last commit to the index, all
+ * or none: room is made for them first. */
+static int commit(struct openhook_policy *p)
+{
+        struct oh_policy_index_room room = {};
+        int r;
+
+        if (p->n_rules >= OH_POLICY_NO_RULE)
+                return -ENOMEM;
+        for (size_t i = p->n_indexed; i < p->n_rules; i++)
+                oh_policy_index_room_add(&room, p->rules[i].path);
+        for (size_t i = p->n_links_indexed; i < p->n_links; i++)
+                oh_policy_index_room_add(&room, p->links[i]);
+        r = oh_policy_index_reserve(p->index, &room);
+        if (r < 0)
+                return r;
+        for (; p->n_indexed < p->n_rules; p->n_indexed++)
+                oh_policy_index_add_rule(p->index, &p->rules[p->n_indexed], (uint32_t) p->n_indexed);
+        for (; p->n_links_indexed < p->n_links; p->n_links_indexed++)
+                oh_policy_index_add_link(p->index, p->links[p->n_links_indexed]);
+        return 0;
+}
+
+/* Starts adding rules: the file system's answers are remembered until
+ * add_end(). */
+static int add_begin(struct openhook_policy *p)
+{
+        return oh_pathcache_new(&p->cache);
+}
+
+/* Ends adding rules: with R == 0 they join the index, else (or if that
+ * fails) every rule and link added since add_begin() is dropped. */
+static int add_end(struct openhook_policy *p, int r)
+{
+        oh_pathcache_free(p->cache);
+        p->cache = NULL;
+        if (r >= 0)
+                r = commit(p);
+        if (r < 0)
+                truncate_rules(p, p->n_indexed, p->n_links_indexed);
+        return r;
+}
+
+/* One rule of the command line or the API. */
+static int add_one(struct openhook_policy *p, const char *where, bool deny, unsigned perms, const char *path,
+                   char **error)
+{
+        int r = add_begin(p);
+
+        if (r < 0)
+                return r;
+        return add_end(p, add_rule(p, where, deny, perms, path, error));
 }
 
 int openhook_policy_allow(struct openhook_policy *p, const char *perms, const char *path, char **error)
@@ -549,7 +571,7 @@ int openhook_policy_allow(struct openhook_policy *p, const char *perms, const ch
         r = parse_perms(where, perms, strlen(perms), &bits, error);
         if (r < 0)
                 return r;
-        return add_rule(p, where, false, bits, path, error);
+        return add_one(p, where, false, bits, path, error);
 }
 
 int openhook_policy_allow_arg(struct openhook_policy *p, const char *arg, char **error)
@@ -566,7 +588,7 @@ int openhook_policy_allow_arg(struct openhook_policy *p, const char *arg, char *
         r = parse_perms(where, arg, colon - arg, &bits, error);
         if (r < 0)
                 return r;
-        return add_rule(p, where, false, bits, colon + 1, error);
+        return add_one(p, where, false, bits, colon + 1, error);
 }
 
 int openhook_policy_deny(struct openhook_policy *p, const char *path, char **error)
@@ -575,7 +597,7 @@ int openhook_policy_deny(struct openhook_policy *p, const char *path, char **err
 
         if (asprintf(&where, "--deny %s", path) < 0)
                 return -ENOMEM;
-        return add_rule(p, where, true, 0, path, error);
+        return add_one(p, where, true, 0, path, error);
 }
 
 /* ---- Policy files -------------------------------------------------------- */
@@ -773,10 +795,9 @@ static int append_error(char **all, const char *msg)
 
 /* Every faulty line is reported (up to MAX_ERRORS), so one run of
  * `openhook check` shows all that needs fixing; but a file with any error
- * adds no rule. */
-int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const char *buf, size_t len, char **error)
+ * adds no rule (add_end() drops them). */
+static int parse_lines(struct openhook_policy *p, const char *name, const char *buf, size_t len, char **error)
 {
-        size_t before = p->n_rules, before_links = p->n_links;
         _cleanup_free_ char *all = NULL;
         const char *end = buf + len;
         unsigned lineno = 0, n_errors = 0;
@@ -787,10 +808,8 @@ int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const ch
                 struct line l;
                 int r;
 
-                if (asprintf(&where, "%s:%u", name, ++lineno) < 0) {
-                        truncate_rules(p, before, before_links);
+                if (asprintf(&where, "%s:%u", name, ++lineno) < 0)
                         return -ENOMEM;
-                }
                 l = (struct line) { .where = where, .start = s, .pos = s, .end = nl ? nl : end };
                 r = parse_line(p, &l, &msg);
                 if (r == -EINVAL) {
@@ -798,18 +817,24 @@ int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const ch
                         if (msg && append_error(&all, msg) < 0)
                                 r = -ENOMEM;
                 }
-                if (r == -ENOMEM || (r < 0 && r != -EINVAL)) {
-                        truncate_rules(p, before, before_links);
+                if (r < 0 && r != -EINVAL)
                         return r;
-                }
                 s = l.end + 1;
         }
         if (n_errors == 0)
                 return 0;
-        truncate_rules(p, before, before_links);
         if (error)
                 *error = TAKE_PTR(all);
         return -EINVAL;
+}
+
+int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const char *buf, size_t len, char **error)
+{
+        int r = add_begin(p);
+
+        if (r < 0)
+                return r;
+        return add_end(p, parse_lines(p, name, buf, len, error));
 }
 
 int oh_policy_read_fd(int fd, char **ret, size_t *ret_len)

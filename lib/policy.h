@@ -28,8 +28,14 @@ struct oh_rule {
 };
 
 /* The rules in the order they were added.  Several rules may share a path
- * (allows of one path merge; a deny beats an allow of the same path). */
+ * (allows of one path merge; a deny beats an allow of the same path).
+ * Every query below looks them up in an index by path component
+ * (lib/policy_index.h): its cost is the depth of the path asked about. */
 const struct oh_rule *oh_policy_rules(const struct openhook_policy *p, size_t *n);
+
+/* The symlinks allow rules were written through, each at its canonical
+ * location (/var/run for "allow r /var/run/x"), in the order found. */
+const char *const *oh_policy_links(const struct openhook_policy *p, size_t *n);
 
 /* The rule that decides PATH: the longest matching path, an exact-file rule
  * before a subtree rule of the same path, a deny before an allow.  NULL if

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../fuzz/policy-reference.h"
+#include "pathcache.h"
 #include "policy.h"
 #include "tap.h"
 #include "util.h"
@@ -582,6 +584,174 @@ static void rule_through_symlink_matches_the_real_path(void)
         openhook_policy_free(p);
 }
 
+/* ---- The index against a scan of every rule ---------------------------- */
+
+/* Every path of up to DEPTH names from NAMES below TOP, each also with
+ * "/", "//x", "x" or "/." after it, given to CHECK_ONE; returns how many
+ * failed. */
+static unsigned each_path(const char *top, const char *const names[], size_t n_names, unsigned depth,
+                          bool (*check_one)(void *ctx, const char *path), void *ctx)
+{
+        static const char *const after[] = { "", "/", "//x", "x", "/." };
+        char path[256];
+        unsigned failed = 0, codes = 1;
+
+        for (unsigned d = 0; d <= depth; d++, codes *= (unsigned) n_names)
+                for (unsigned code = 0; code < codes; code++)
+                        for (size_t k = 0; k < ELEMENTSOF(after); k++) {
+                                size_t n = (size_t) snprintf(path, sizeof(path), "%s", top);
+
+                                for (unsigned i = 0, c = code; i < d; i++, c /= (unsigned) n_names)
+                                        n += (size_t) snprintf(path + n, sizeof(path) - n, "/%s", names[c % n_names]);
+                                snprintf(path + n, sizeof(path) - n, "%s", after[k]);
+                                if (!check_one(ctx, path) && failed++ < 5)
+                                        printf("#   differs on %s\n", path);
+                        }
+        return failed;
+}
+
+static bool agrees_with_scan(void *ctx, const char *path)
+{
+        return !ref_disagreement(ctx, path);
+}
+
+/* Rules over few names, so that they share paths, prefixes ("a", "ab")
+ * and kinds; first the same set in every order a file may hold it. */
+static const char *const tricky_rules[] = {
+        "allow r /oh-none/a/", "deny /oh-none/a/b/", "allow rw /oh-none/a/b", "allow c /oh-none/a/b/",
+        "allow w /oh-none/a/", "deny /oh-none/ab", "allow x /oh-none/ab/a", "allow t /oh-none/b/",
+        "allow d /", "deny /oh-none/a/b/a", "allow r /oh-none/a.b", "deny /oh-none/",
+};
+
+/* Adds RULE ("allow PERMS PATH" or "deny PATH") as the command line
+ * would: one rule at a time. */
+static int add_as_option(struct openhook_policy *p, const char *rule)
+{
+        char perms[8], path[64];
+
+        if (sscanf(rule, "allow %7s %63s", perms, path) == 2)
+                return openhook_policy_allow(p, perms, path, NULL);
+        return openhook_policy_deny(p, rule + strlen("deny "), NULL);
+}
+
+static void index_decides_as_a_scan_of_every_rule(void)
+{
+        static const char *const names[] = { "a", "b", "ab", "a.b" };
+        unsigned seed = 1;
+
+        /* Random picks in random orders, through the file parser (all the
+         * rules in one batch) or as options (one at a time). */
+        for (unsigned round = 0; round < 40; round++) {
+                struct openhook_policy *p = policy();
+                char text[1024] = "";
+                int r = 0;
+
+                for (size_t i = 0; i < ELEMENTSOF(tricky_rules); i++) {
+                        seed = seed * 1103515245 + 12345;
+                        const char *rule = tricky_rules[(seed >> 16) % ELEMENTSOF(tricky_rules)];
+
+                        if (round % 2)
+                                CHECK_EQ(add_as_option(p, rule), 0);
+                        else
+                                strcat(strcat(text, rule), "\n");
+                }
+                free(parse(p, text, &r));
+                CHECK_EQ(r, 0);
+                CHECK_EQ(each_path("/oh-none", names, ELEMENTSOF(names), 3, agrees_with_scan, p), 0);
+                CHECK(!ref_disagreement(p, "/"));
+                CHECK(!ref_disagreement(p, "x"));
+                openhook_policy_free(p);
+        }
+}
+
+static void index_knows_the_links_rules_were_written_through(void)
+{
+        static const char *const names[] = { "lk", "chain", "real", "x", "sub", "deny", "far" };
+        struct openhook_policy *p = policy();
+        char dir[128], path[192], text[1024];
+        int r;
+
+        snprintf(dir, sizeof(dir), "%s/links", tmp);
+        snprintf(path, sizeof(path), "%s/real", dir);
+        CHECK_EQ(mkdir(dir, 0755), 0);
+        CHECK_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/lk", dir);
+        CHECK_EQ(symlink("real", path), 0);
+        snprintf(path, sizeof(path), "%s/far", dir);
+        CHECK_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/far/lk", dir);         /* only the link lies below far */
+        CHECK_EQ(symlink("../real", path), 0);
+        snprintf(path, sizeof(path), "%s/chain", dir);
+        CHECK_EQ(symlink("lk", path), 0);
+        snprintf(text, sizeof(text), "allow r %1$s/chain/x\nallow rw %1$s/lk/sub/\ndeny %1$s/lk/deny\n"
+                 "deny %1$s/chain/\nallow r %1$s/real/x/\nallow r %1$s/far/lk/sub\n", dir);
+        free(parse(p, text, &r));
+        CHECK_EQ(r, 0);
+        CHECK(oh_policy_may_follow(p, path));           /* chain */
+        snprintf(path, sizeof(path), "%s/lk", dir);
+        CHECK(oh_policy_may_follow(p, path));
+        snprintf(path, sizeof(path), "%s/far", dir);
+        CHECK(oh_policy_is_ancestor(p, path));
+        CHECK_EQ(each_path(dir, names, ELEMENTSOF(names), 3, agrees_with_scan, p), 0);
+        CHECK_EQ(each_path(tmp, names, 1, 1, agrees_with_scan, p), 0);
+        openhook_policy_free(p);
+}
+
+/* realpath and readlink through the cache answer as glibc and the
+ * kernel do, whatever was asked before (ctx: one cache for all). */
+static bool agrees_with_glibc(void *ctx, const char *path)
+{
+        _cleanup_free_ char *real = realpath(path, NULL);
+        int error = real ? 0 : -errno;
+        char target[256];
+        ssize_t n = readlink(path, target, sizeof(target) - 1);
+        int link_error = n < 0 ? -errno : 0;
+        const char *cached, *cached_target;
+        int r = oh_pathcache_realpath(ctx, path, &cached);
+        ssize_t k = oh_pathcache_readlink(ctx, path, &cached_target);
+
+        if (r != error || (real && strcmp(real, cached) != 0))
+                return false;
+        if (n >= 0)
+                target[n] = '\0';
+        return n >= 0 ? k == n && strcmp(cached_target, target) == 0 : k == link_error;
+}
+
+static void path_cache_answers_as_glibc(void)
+{
+        static const char *const names[] = { "d", "e", "f", "file", "l1", "l2", "abs", "loop", "up", "tofile",
+                                             "dangling", "missing", ".", "..", "" };
+        static const char *const links[][2] = {
+                { "l1", "d" }, { "l2", "l1/e" }, { "loop", "loop" }, { "up", "d/.." }, { "tofile", "file" },
+                { "dangling", "nowhere" }, { "d/e/back", "../../l2" },
+        };
+        struct oh_pathcache *cache = NULL;
+        char dir[128], path[192];
+
+        snprintf(dir, sizeof(dir), "%s/pc", tmp);
+        snprintf(path, sizeof(path), "%s/d/e/f", dir);
+        CHECK_EQ(mkdir(dir, 0755), 0);
+        for (char *slash = strchr(path + strlen(dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = '\0';
+                CHECK_EQ(mkdir(path, 0755), 0);
+                *slash = '/';
+        }
+        CHECK_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/file", dir);
+        write_file(path, "x");
+        for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+                snprintf(path, sizeof(path), "%s/%s", dir, links[i][0]);
+                CHECK_EQ(symlink(links[i][1], path), 0);
+        }
+        snprintf(path, sizeof(path), "%s/abs", dir);
+        char target[160];
+        snprintf(target, sizeof(target), "%s/d/e", dir);
+        CHECK_EQ(symlink(target, path), 0);
+        CHECK_EQ(oh_pathcache_new(&cache), 0);
+        CHECK_EQ(each_path(dir, names, ELEMENTSOF(names), 3, agrees_with_glibc, cache), 0);
+        oh_pathcache_free(cache);
+}
+
 int main(void)
 {
         snprintf(tmp, sizeof(tmp), "/tmp/oh-test-policy-XXXXXX");
@@ -619,6 +789,9 @@ int main(void)
         RUN(ancestors_of_allowed_paths_are_known);
         RUN(rule_paths_are_normalised_lexically);
         RUN(rule_through_symlink_matches_the_real_path);
+        RUN(index_decides_as_a_scan_of_every_rule);
+        RUN(index_knows_the_links_rules_were_written_through);
+        RUN(path_cache_answers_as_glibc);
 
         {
                 char cmd[128];
