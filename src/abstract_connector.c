@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -16,7 +17,6 @@
 #include <unistd.h>
 
 #include "abstract_connector.h"
-#include "helper.h"
 #include "fdpass.h"
 #include "util.h"
 
@@ -62,22 +62,16 @@ static noreturn void connector_main(int fd)
         }
 }
 
-/* Not the program's child (it would see it in wait()), not in its
- * process group (a ^C is not for it), not dumpable (the program, in the
- * same domain and with the same uid, must not ptrace it or read its fds
- * through /proc). */
-static noreturn void connector_detach(int fd)
+/* In the new process: a session of its own (a ^C is not for it), nothing
+ * open but its socket (as fd 3). */
+static int connector_detach(void *arg)
 {
-        pid_t pid = fork();
+        int fd = *(const int *)arg;
 
-        if (pid != 0)
-                _exit(pid < 0);
         (void)setsid();
         signal(SIGINT, SIG_IGN);
         signal(SIGHUP, SIG_IGN);
         signal(SIGPIPE, SIG_IGN);
-        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-                _exit(1);
         if (dup2(fd, 3) < 0)
                 _exit(1);
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -90,25 +84,70 @@ static noreturn void connector_detach(int fd)
         connector_main(3);
 }
 
+#define CONNECTOR_STACK (64 * 1024)
+
+struct spawn {
+        int fd;                 /* the connector's end of the socket */
+        char *stack;            /* CONNECTOR_STACK bytes for the connector */
+};
+
+/* The go-between, sharing our memory while we wait (CLONE_VM|CLONE_VFORK,
+ * as posix_spawn() does): the connector it starts is its child, not
+ * ours, and it exits at once, so the connector is nobody's in the
+ * confined tree.  Sharing our memory, it copies no page tables and tears
+ * none down, which a forked go-between did.  clone() runs no fork
+ * handlers, so the connector makes plain syscalls only (this process has
+ * one thread: no lock can be held). */
+static int go_between(void *arg)
+{
+        const struct spawn *sp = arg;
+
+        _exit(clone(connector_detach, sp->stack + CONNECTOR_STACK, SIGCHLD, (void *)&sp->fd) < 0);
+}
+
+/* Not the program's child (it would see it in wait(), and wait for it
+ * forever), not dumpable from its first instruction (the program, in the
+ * same domain and with the same uid, must not ptrace it or read its fds
+ * through /proc): the flag, which the connector's copy of our memory
+ * takes with it, is cleared around its start and then given back to this
+ * process, whose memory the supervisor reads. */
+static int spawn_connector(int fd)
+{
+        _cleanup_free_ char *stacks = malloc(2 * CONNECTOR_STACK);
+        struct spawn sp = { .fd = fd, .stack = stacks + CONNECTOR_STACK };
+        int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), status, r;
+
+        if (!stacks)
+                return -ENOMEM;
+        if (dumpable < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return oh_negerrno();
+        pid_t pid = clone(go_between, stacks + CONNECTOR_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &sp);
+        r = pid < 0 ? oh_negerrno() : 0;
+        while (pid > 0 && waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR) {
+                        r = -ECHILD;
+                        break;
+                }
+        if (r >= 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+                r = -ECHILD;
+        /* 2 (SUID_DUMP_ROOT) cannot be set again; 0 asks the same of a
+         * reader (CAP_SYS_PTRACE). */
+        if (prctl(PR_SET_DUMPABLE, dumpable == 1, 0, 0, 0) < 0)
+                return oh_negerrno();   /* the connector ends with its socket */
+        return r;
+}
+
 int oh_connector_start(void)
 {
-        int ours = -1, theirs = -1, status;
-        pid_t pid = oh_fork_helper(SOCK_SEQPACKET, &ours, &theirs);
+        int sv[2];
 
-        if (pid < 0)
-                return pid;
-        if (pid == 0)
-                connector_detach(theirs);
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR) {
-                        close(ours);
-                        return -ECHILD;
-                }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                close(ours);
-                return -ECHILD;
-        }
-        return ours;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return oh_negerrno();
+        _cleanup_close_ int ours = sv[0];
+        _cleanup_close_ int theirs = sv[1];
+        int r = spawn_connector(theirs);
+
+        return r < 0 ? r : TAKE_FD(ours);
 }
 
 /* One request and its answer at a time: the connector serves in order.

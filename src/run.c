@@ -291,9 +291,9 @@ static const char *probe_failure(int r)
  * by path, metadata through fds, the terminal, keyrings); preload mode
  * needs no fd injection for that.  Where it cannot read COMMAND's
  * arguments, those calls are refused outright instead. */
-static void choose_mode(struct run_options *o)
+static void choose_mode(struct run_options *o, struct oh_seccomp_probe *probe)
 {
-        int r = oh_seccomp_probe();
+        int r = oh_seccomp_probe_finish(probe);
 
         o->supervised = r >= 0 || r == -EOPNOTSUPP;
         if (!(o->mode_given && o->mode == RUN_MODE_PRELOAD)) {
@@ -460,9 +460,10 @@ struct run_child {
         bool landlock;
         unsigned int landlock_flags;    /* OH_LL_APPLY_* */
         bool exec_anywhere;             /* --learn: Landlock lets any program run */
-        unsigned int seccomp_flags;     /* OH_SECCOMP_* */
+        const struct oh_seccomp_filter *filter; /* built before the fork */
         sigset_t sigmask;               /* restored before exec */
         int status_fd;                  /* CLOEXEC: a failure before or at exec */
+        int status_read;                /* run's end of it */
 };
 
 enum child_stage {
@@ -534,7 +535,7 @@ static int child_env(const struct run_child *c)
  * Without one the broker is told so (fd -1). */
 static int child_seccomp(const struct run_child *c)
 {
-        bool supervised = !(c->seccomp_flags & OH_SECCOMP_NO_LISTENER);
+        bool supervised = !(c->filter->flags & OH_SECCOMP_NO_LISTENER);
         _cleanup_close_ int connector = -1;
 
         /* Abstract sockets: only where Landlock scopes them, so that the
@@ -544,7 +545,7 @@ static int child_seccomp(const struct run_child *c)
                 if (connector < 0)
                         return connector;
         }
-        _cleanup_close_ int listener = oh_seccomp_install(c->seccomp_flags);
+        _cleanup_close_ int listener = oh_seccomp_load(c->filter);
         if (listener < 0)
                 return listener;
         return oh_seccomp_send_listener(c->sock, supervised ? listener : -1, connector);
@@ -637,34 +638,44 @@ static int report_failure(const struct run_child *c, const struct child_failure 
         return OH_EXIT_RUN_FAILED;
 }
 
-/* Returns the pid, with *FAILED set to the exit status to use once it is
- * reaped if it never got to run COMMAND (0 if it did); or -errno. */
-static pid_t start_command(struct run_child *c, int *failed)
+/* Returns the pid, with C->status_read set for command_started(); or
+ * -errno. */
+static pid_t start_command(struct run_child *c)
 {
         int status_pipe[2];
 
         if (pipe2(status_pipe, O_CLOEXEC) < 0)
                 return oh_negerrno();
-        _cleanup_close_ int status_read = status_pipe[0];
+        c->status_read = status_pipe[0];
         c->status_fd = status_pipe[1];
 
         pid_t pid = fork();
         if (pid == 0) {
-                close(TAKE_FD(status_read));
+                close(c->status_read);
                 child_run(c);
         }
         close(c->status_fd);
-        if (pid < 0)
+        if (pid < 0) {
+                close(c->status_read);
                 return oh_negerrno();
+        }
+        return pid;
+}
 
-        /* End of file: execve succeeded and closed the pipe. */
+/* Waits until the command has executed COMMAND or failed before.  Returns
+ * the exit status to use once it is reaped if it never got to run COMMAND
+ * (it has been said why), else 0. */
+static int command_started(struct run_child *c)
+{
+        _cleanup_close_ int status_read = c->status_read;
         struct child_failure f;
         ssize_t n;
+
+        /* End of file: execve succeeded and closed the pipe. */
         do
                 n = read(status_read, &f, sizeof(f));
         while (n < 0 && errno == EINTR);
-        *failed = n == sizeof(f) ? report_failure(c, &f) : 0;
-        return pid;
+        return n == sizeof(f) ? report_failure(c, &f) : 0;
 }
 
 /* ---- Waiting ------------------------------------------------------------ */
@@ -785,10 +796,12 @@ struct run_state {
         struct oh_decision_log *log;
         struct oh_learn *learn;
         int learn_fd;
+        struct oh_seccomp_filter filter; /* the command's, built in launch() */
 };
 
 static void run_state_done(struct run_state *s)
 {
+        oh_seccomp_filter_done(&s->filter);
         oh_learn_free(s->learn);
         oh_decision_log_free(s->log);
         openhook_policy_free(s->policy);
@@ -808,17 +821,21 @@ static void run_state_done(struct run_state *s)
 static void prepare(struct run_state *s)
 {
         struct run_options *o = &s->opt;
+        struct oh_seccomp_probe probe;
         int r;
 
         require_landlock(o);
+        /* Answered beside the work below, which does not depend on it. */
+        oh_seccomp_probe_start(&probe);
         r = find_command(o->argv[0], &s->command);
         if (r == -ENOENT)
                 oh_die(OH_EXIT_NOT_FOUND, "%s: command not found", o->argv[0]);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "%s", o->argv[0]);
 
-        choose_mode(o);
-        if (o->mode == RUN_MODE_PRELOAD || !o->no_shim) {
+        /* Either mode preloads the shim unless --no-shim, which is for
+         * seccomp mode alone. */
+        if (!o->no_shim) {
                 r = find_preload(&s->preload);
                 if (r < 0)
                         oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot use the preload library "
@@ -838,6 +855,7 @@ static void prepare(struct run_state *s)
         r = build_direct(o, s->command, s->preload, s->policy, &s->direct, &s->shim_direct);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the direct set");
+        choose_mode(o, &probe);
         /* A supervisor without Landlock under COMMAND may not let the
          * kernel open anything; it opens the direct set itself, under the
          * policy, so that a dynamic program can start. */
@@ -981,14 +999,20 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 .argv = s->opt.argv,
         };
         struct run_wait w = { .command_status = -1, .broker_status = -1 };
-        w.broker = run_broker_start(&b);
+        int ready;
+        w.broker = run_broker_start(&b, &ready);
         /* The reader and the ceiling are the broker's now. */
         if (s->opt.watch)
                 close(s->reloader.reader.fd);
         oh_ceiling_done(&ceiling);
         if (w.broker < 0)
-                return OH_EXIT_RUN_FAILED;
+                oh_die_errno(OH_EXIT_RUN_FAILED, w.broker, "cannot start the broker");
         close(TAKE_FD(broker_end));
+
+        /* Built while the broker confines itself, on the other CPU. */
+        int r = oh_seccomp_build(seccomp_flags(&s->opt), &s->filter);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the seccomp filter");
 
         struct run_child c = {
                 .mode = s->opt.mode,
@@ -1001,14 +1025,24 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 .landlock = !s->opt.unconfined,
                 .landlock_flags = OH_LL_APPLY_SCOPE | (s->opt.no_network ? OH_LL_APPLY_NO_TCP : 0),
                 .exec_anywhere = s->learn != NULL,
-                .seccomp_flags = seccomp_flags(&s->opt),
+                .filter = &s->filter,
                 .sigmask = *old_mask,
         };
-        int failed = 0;
-        w.command = start_command(&c, &failed);
+        w.command = start_command(&c);
         if (w.command < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, w.command, "fork");
         close(TAKE_FD(command_end));
+
+        /* The command cannot execute before the broker has taken its
+         * listener, which the broker does only once confined: so the two
+         * start-ups overlap, and a broker that could not confine itself
+         * never serves anyone. */
+        if (run_broker_ready(ready) < 0) {
+                kill(w.command, SIGKILL);
+                close(c.status_read);
+                return OH_EXIT_RUN_FAILED;
+        }
+        int failed = command_started(&c);
 
         wait_all(&w, mask, s->learn != NULL);
         if (failed)

@@ -88,8 +88,13 @@ struct run_broker {
         struct oh_reloader *reloader;   /* --watch, or NULL; its policy is POLICY */
 };
 
-/* Forks the broker process and waits until it is ready (confined).
- * Returns its pid, or -errno if it could not start (it has said why). */
-pid_t run_broker_start(const struct run_broker *b);
+/* Forks the broker process, which confines itself while the caller goes
+ * on.  Returns its pid with *READY set to the fd run_broker_ready() takes,
+ * or -errno. */
+pid_t run_broker_start(const struct run_broker *b, int *ready);
+
+/* Waits until the broker is confined and closes READY.  0, or -errno if
+ * it could not be (said on stderr; the broker then exits). */
+int run_broker_ready(int ready);
 
 #endif

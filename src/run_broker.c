@@ -149,14 +149,14 @@ static int broker_setup(const struct run_broker *b)
         return r == -ENOSYS ? 0 : r;
 }
 
-pid_t run_broker_start(const struct run_broker *b)
+pid_t run_broker_start(const struct run_broker *b, int *ready)
 {
-        int ready[2];
+        int pipe[2];
 
-        if (pipe2(ready, O_CLOEXEC) < 0)
+        if (pipe2(pipe, O_CLOEXEC) < 0)
                 return oh_negerrno();
-        _cleanup_close_ int ready_read = ready[0];
-        _cleanup_close_ int ready_write = ready[1];
+        _cleanup_close_ int ready_read = pipe[0];
+        _cleanup_close_ int ready_write = pipe[1];
 
         pid_t pid = fork();
         if (pid < 0)
@@ -170,18 +170,22 @@ pid_t run_broker_start(const struct run_broker *b)
                         _exit(OH_EXIT_RUN_FAILED);
                 _exit(broker_main(b));
         }
+        *ready = TAKE_FD(ready_read);
+        return pid;
+}
 
-        close(TAKE_FD(ready_write));
+int run_broker_ready(int ready)
+{
+        _cleanup_close_ int fd = ready;
         int r;
         ssize_t n;
+
         do
-                n = read(ready_read, &r, sizeof(r));
+                n = read(fd, &r, sizeof(r));
         while (n < 0 && errno == EINTR);
         if (n != sizeof(r))
                 r = -EPIPE;
-        if (r < 0) {
+        if (r < 0)
                 oh_warn("the broker could not confine itself: %s", strerror(-r));
-                return r;
-        }
-        return pid;
+        return r < 0 ? r : 0;
 }

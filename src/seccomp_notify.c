@@ -22,10 +22,10 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <seccomp.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -34,7 +34,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1073,57 +1072,87 @@ static void filter_releasep(scmp_filter_ctx *ctx)
                 seccomp_release(*ctx);
 }
 
-/* libseccomp 2.5 cannot ask for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, so
- * the program it builds is loaded here.  With the flag, a notification the
- * supervisor has received is only interrupted by a fatal signal: an
- * ordinary signal (SIGCHLD, a timer, Go's preemption SIGURG) can no longer
- * make a create the broker has already done look failed to the program,
- * nor make it repeat a mkdir or an O_EXCL open into EEXIST. */
-static int load_wait_killable(scmp_filter_ctx ctx)
+/* Path metadata syscalls newer than libseccomp 2.5 knows by name, refused
+ * (EPERM) by number.  Numbers from 403 up are the same for x86_64 and i386
+ * (and every other architecture but alpha and mips, which offset them). */
+static const uint32_t refused_numbers[] = {
+        463,    /* setxattrat */
+        466,    /* removexattrat */
+        469,    /* file_setattr: inode flags, project id */
+};
+
+#define REFUSED_PREFIX_LEN (ELEMENTSOF(refused_numbers) + 6)
+
+/* The refusals by number go in front of libseccomp's program, which
+ * starts by loading the architecture itself, so it is entered as if
+ * alone: one filter where two would be run on every syscall the program
+ * makes (and each costs its own load).  Another architecture's numbers
+ * mean other syscalls: those go straight to libseccomp's checks. */
+static void refused_prefix(struct sock_filter *prog)
 {
-        _cleanup_close_ int mfd = -1;
+        uint32_t native = seccomp_arch_native(), compat = compat_arch(native);
+        size_t n = ELEMENTSOF(refused_numbers), k = 0;
+
+        prog[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+        prog[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, native, 1, 0);
+        prog[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, compat ? compat : native, 0,
+                                                  (uint8_t)(n + 3));
+        prog[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+        for (size_t i = 0; i < n; i++)
+                prog[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, refused_numbers[i],
+                                                          (uint8_t)(n - i), 0);
+        prog[k++] = (struct sock_filter) BPF_STMT(BPF_JMP | BPF_JA, 1);
+        prog[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+}
+
+/* The program libseccomp built, as the kernel takes it, behind the
+ * refusals by number.  libseccomp 2.5 exports only to an fd. */
+static int export_program(scmp_filter_ctx ctx, struct oh_seccomp_filter *ret)
+{
+        _cleanup_close_ int mfd = memfd_create("openhook-seccomp", MFD_CLOEXEC);
         _cleanup_free_ struct sock_filter *insns = NULL;
-        struct sock_fprog prog;
+        const off_t insn = sizeof *insns;
         off_t size;
         int r;
 
-        mfd = memfd_create("openhook-seccomp", MFD_CLOEXEC);
         if (mfd < 0)
                 return oh_negerrno();
         r = seccomp_export_bpf(ctx, mfd);
         if (r < 0)
                 return r;
         size = lseek(mfd, 0, SEEK_END);
-        if (size <= 0 || size % (off_t)sizeof *insns != 0 || size / (off_t)sizeof *insns > BPF_MAXINSNS)
+        if (size <= 0 || size % insn != 0 || size / insn + REFUSED_PREFIX_LEN > BPF_MAXINSNS)
                 return -EINVAL;
-        insns = malloc((size_t)size);
+        insns = calloc(REFUSED_PREFIX_LEN + (size_t)(size / insn), insn);
         if (!insns)
                 return -ENOMEM;
-        if (pread(mfd, insns, (size_t)size, 0) != size)
+        refused_prefix(insns);
+        if (pread(mfd, insns + REFUSED_PREFIX_LEN, (size_t)size, 0) != size)
                 return -EIO;
-        prog = (struct sock_fprog) { .len = (unsigned short)(size / (off_t)sizeof *insns), .filter = insns };
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return oh_negerrno();
-        r = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-                         SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
-        return r < 0 ? oh_negerrno() : r;
+        ret->insns = TAKE_PTR(insns);
+        ret->len = (unsigned short)(REFUSED_PREFIX_LEN + size / insn);
+        return 0;
 }
 
-static int load(scmp_filter_ctx ctx)
+/* Loaded here, not by libseccomp, which (2.5) cannot ask for
+ * SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV.  With the flag, a notification
+ * the supervisor has received is only interrupted by a fatal signal: an
+ * ordinary signal (SIGCHLD, a timer, Go's preemption SIGURG) can no longer
+ * make a create the broker has already done look failed to the program,
+ * nor make it repeat a mkdir or an O_EXCL open into EEXIST.  The
+ * listener comes O_CLOEXEC from the kernel. */
+static int load_program(const struct oh_seccomp_filter *f)
 {
-        int r = load_wait_killable(ctx);
+        struct sock_fprog prog = { .len = f->len, .filter = f->insns };
+        long r;
 
-        if (r != -EINVAL)
-                return r;
-        /* Kernel before 5.19: without the flag, as libseccomp loads it. */
-        r = seccomp_load(ctx);
-        if (r < 0)
-                return r;
-        r = seccomp_notify_fd(ctx);
-        if (r < 0)
-                return r;
-        r = fcntl(r, F_DUPFD_CLOEXEC, 3);
-        return r < 0 ? oh_negerrno() : r;
+        if (f->flags & OH_SECCOMP_NO_LISTENER)
+                return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? oh_negerrno() : 0;
+        r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                    SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+        if (r < 0 && errno == EINVAL)   /* a kernel before 5.19: without the flag */
+                r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+        return r < 0 ? oh_negerrno() : (int)r;
 }
 
 /* Adds ACTION for syscall NAME when ARGS (0..2 conditions) hold.
@@ -1242,41 +1271,6 @@ static int add_rules(scmp_filter_ctx ctx, unsigned int flags, bool compat)
         return r;
 }
 
-/* Path metadata syscalls newer than libseccomp 2.5 knows by name, refused
- * (EPERM) by number in a filter of their own.  Numbers from 403 up are
- * the same for x86_64 and i386 (and every other architecture but alpha
- * and mips, which offset them). */
-static const uint32_t refused_numbers[] = {
-        463,    /* setxattrat */
-        466,    /* removexattrat */
-        469,    /* file_setattr: inode flags, project id */
-};
-
-static int load_refused_numbers(void)
-{
-        uint32_t native = seccomp_arch_native(), compat = compat_arch(native);
-        size_t n = ELEMENTSOF(refused_numbers), k = 0;
-        struct sock_filter prog[8 + ELEMENTSOF(refused_numbers)];
-
-        /* Another architecture's numbers mean other syscalls: allowed
-         * here, the other filters judge them. */
-        prog[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-        prog[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, native, 2, 0);
-        prog[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, compat ? compat : native, 1, 0);
-        prog[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-        prog[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-        for (size_t i = 0; i < n; i++)
-                prog[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, refused_numbers[i],
-                                                          (uint8_t)(n - i), 0);
-        prog[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-        prog[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
-
-        struct sock_fprog fprog = { .len = (unsigned short)k, .filter = prog };
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return oh_negerrno();
-        return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0 ? oh_negerrno() : 0;
-}
-
 /* A filter for ARCH alone, allowing everything by default.  A syscall
  * from an architecture no filter knows (arm on an arm64 host, x32 numbers
  * on x86_64) is never let through unfiltered. */
@@ -1332,20 +1326,37 @@ static int filter_build(unsigned int flags, scmp_filter_ctx *ret)
         return 0;
 }
 
-int oh_seccomp_install(unsigned int flags)
+int oh_seccomp_build(unsigned int flags, struct oh_seccomp_filter *ret)
 {
         __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
-        int r;
+        int r = filter_build(flags, &ctx);
 
-        r = filter_build(flags, &ctx);
-        if (r < 0)
-                return r;
-        r = load_refused_numbers();
-        if (r < 0)
-                return r;
-        if (flags & OH_SECCOMP_NO_LISTENER)
-                return seccomp_load(ctx);
-        return load(ctx);
+        *ret = (struct oh_seccomp_filter) { .flags = flags };
+        return r < 0 ? r : export_program(ctx, ret);
+}
+
+void oh_seccomp_filter_done(struct oh_seccomp_filter *f)
+{
+        free(f->insns);
+        *f = (struct oh_seccomp_filter) {};
+}
+
+int oh_seccomp_load(const struct oh_seccomp_filter *f)
+{
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return oh_negerrno();
+        return load_program(f);
+}
+
+int oh_seccomp_install(unsigned int flags)
+{
+        struct oh_seccomp_filter f;
+        int r = oh_seccomp_build(flags, &f);
+
+        if (r >= 0)
+                r = oh_seccomp_load(&f);
+        oh_seccomp_filter_done(&f);
+        return r;
 }
 
 /* The listener leaves the filtered process as {pid, fd numbers} in plain
@@ -1419,29 +1430,34 @@ int oh_seccomp_recv_listener(int sock, int *ret_connector)
         return TAKE_FD(fd);
 }
 
-/* In a throw-away child: a listener of its own (a filter that allows
- * everything), and an ADDFD with SEND for a notification that does not
- * exist.  A kernel that knows the flag looks the notification up and
- * answers ENOENT; before 5.14 the flag (or, before 5.9, the ioctl, or
- * before 5.0 the listener) is EINVAL.  The exit status carries the errno. */
-static noreturn void probe_child(void)
+/* In a throw-away thread (a filter binds only the thread that installs
+ * it, and so does its no_new_privs, so the process is left as it was): a
+ * listener of its own (a filter that allows everything), and an ADDFD with
+ * SEND for a notification that does not exist.  A kernel that knows the
+ * flag looks the notification up and answers ENOENT; before 5.14 the flag
+ * (or, before 5.9, the ioctl, or before 5.0 the listener) is EINVAL.  No
+ * fork: copying the process is most of what a probe by fork costs.
+ * Returns the errno as a pointer. */
+static void *probe_thread(void *unused)
 {
         struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
         struct sock_fprog prog = { .len = 1, .filter = &allow };
 
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                _exit(errno);
-        int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+                return (void *)(intptr_t)errno;
+        _cleanup_close_ int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                                                    SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
         if (listener < 0)
-                _exit(errno);
+                return (void *)(intptr_t)errno;
         struct seccomp_notif_addfd addfd = {
                 .id = 1,
                 .flags = SECCOMP_ADDFD_FLAG_SEND,
                 .srcfd = (uint32_t)listener,
         };
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) == 0)
-                _exit(EIO);
-        _exit(errno == ENOENT ? 0 : errno == EINVAL ? EOPNOTSUPP : errno == EPERM ? EACCES : errno);
+                return (void *)(intptr_t)EIO;
+        int e = errno == ENOENT ? 0 : errno == EINVAL ? EOPNOTSUPP : errno == EPERM ? EACCES : errno;
+        return (void *)(intptr_t)e;
 }
 
 /* The supervisor is the program's sibling, not its ancestor: under Yama's
@@ -1464,22 +1480,20 @@ static int probe_yama(void)
         return data[CAP_TO_INDEX(CAP_SYS_PTRACE)].effective & CAP_TO_MASK(CAP_SYS_PTRACE) ? 0 : -EPERM;
 }
 
-int oh_seccomp_probe(void)
+void oh_seccomp_probe_start(struct oh_seccomp_probe *p)
 {
-        int status, r = probe_yama();
+        p->result = probe_yama();
+        if (p->result >= 0)
+                p->result = -pthread_create(&p->thread, NULL, probe_thread, NULL) ?: -EINPROGRESS;
+}
 
-        if (r < 0)
-                return r;
-        pid_t pid = fork();
+int oh_seccomp_probe_finish(struct oh_seccomp_probe *p)
+{
+        void *e;
 
-        if (pid < 0)
-                return oh_negerrno();
-        if (pid == 0)
-                probe_child();
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return oh_negerrno();
-        if (!WIFEXITED(status))
-                return -EIO;
-        return WEXITSTATUS(status) ? -WEXITSTATUS(status) : 0;
+        if (p->result == -EINPROGRESS) {
+                pthread_join(p->thread, &e);
+                p->result = -(int)(intptr_t)e;
+        }
+        return p->result;
 }

@@ -4,6 +4,8 @@
 #ifndef OH_SECCOMP_NOTIFY_H
 #define OH_SECCOMP_NOTIFY_H
 
+#include <pthread.h>
+
 #include "openhook.h"
 
 enum {
@@ -25,10 +27,27 @@ enum {
         OH_SECCOMP_LEARN_EXEC = 1u << 4,
 };
 
+/* The program's filter for FLAGS (OH_SECCOMP_*), built ahead: building
+ * it (libseccomp) is most of the cost of installing it, and done before
+ * fork it is done once, beside the broker's start-up, not in the child. */
+struct sock_filter;
+struct oh_seccomp_filter {
+        struct sock_filter *insns;
+        unsigned short len;
+        unsigned int flags;
+};
+
+/* Builds the filter for FLAGS into *RET (oh_seccomp_filter_done() frees
+ * it, also after a failure).  0 or -errno. */
+int oh_seccomp_build(unsigned int flags, struct oh_seccomp_filter *ret);
+void oh_seccomp_filter_done(struct oh_seccomp_filter *f);
+
 /* In the child, after no_new_privs and Landlock, right before execve:
- * installs the filter for FLAGS (OH_SECCOMP_*) and returns the
- * notification listener fd (to hand to the supervisor), 0 with
- * OH_SECCOMP_NO_LISTENER, or -errno. */
+ * installs F and returns the notification listener fd (O_CLOEXEC, to hand
+ * to the supervisor), 0 with OH_SECCOMP_NO_LISTENER, or -errno. */
+int oh_seccomp_load(const struct oh_seccomp_filter *f);
+
+/* oh_seccomp_build() and oh_seccomp_load() in one. */
 int oh_seccomp_install(unsigned int flags);
 
 /* From the filtered process, right after oh_seccomp_install(): hands
@@ -46,11 +65,18 @@ int oh_seccomp_recv_listener(int sock, int *connector);
 
 /* Whether --mode seccomp can work here: user notification with fd
  * injection that completes the syscall (SECCOMP_ADDFD_FLAG_SEND, Linux
- * 5.14), and a supervisor allowed to read the program's memory.  0,
- * -EOPNOTSUPP when the kernel is too old, -EPERM when Yama's ptrace_scope
- * forbids the reading (CAP_SYS_PTRACE is missing), or another -errno
- * (seccomp refused, e.g. by a filter around us). */
-int oh_seccomp_probe(void);
+ * 5.14), and a supervisor allowed to read the program's memory.  The
+ * kernel is asked in a thread of its own, while the caller goes on. */
+struct oh_seccomp_probe {
+        pthread_t thread;
+        int result;                     /* -EINPROGRESS until finished */
+};
+void oh_seccomp_probe_start(struct oh_seccomp_probe *p);
+
+/* The answer: 0, -EOPNOTSUPP when the kernel is too old, -EPERM when
+ * Yama's ptrace_scope forbids the reading (CAP_SYS_PTRACE is missing), or
+ * another -errno (seccomp refused, e.g. by a filter around us). */
+int oh_seccomp_probe_finish(struct oh_seccomp_probe *p);
 
 struct openhook_server;
 
