@@ -36,6 +36,7 @@ enum openhook_command {
         OPENHOOK_CMD_UTIMENS = 11,
         OPENHOOK_CMD_ACCESS = 12,
         OPENHOOK_CMD_CHOWN = 13,
+        OPENHOOK_CMD_OPEN_AHEAD = 14,   /* OPEN, plus files sent ahead (PROTOCOL.md) */
 };
 
 /* What openhook run's supervisor decides that no wire command asks for:
@@ -61,6 +62,11 @@ enum {
  * connection.  Paths of OPENHOOK_PATH_MAX bytes or more get -ENAMETOOLONG. */
 #define OPENHOOK_MSG_MAX 16384u
 #define OPENHOOK_PATH_MAX 4096u
+
+/* At most this many files are sent ahead with one OPENHOOK_CMD_OPEN_AHEAD
+ * reply, whose size is at most OPENHOOK_AHEAD_REPLY_MAX bytes. */
+#define OPENHOOK_AHEAD_MAX 64u
+#define OPENHOOK_AHEAD_REPLY_MAX 4096u
 
 /* ---- Client side ----------------------------------------------------- */
 
@@ -205,6 +211,13 @@ void openhook_server_set_log(struct openhook_server *server, openhook_log_fn fn,
  * freed and the client told the error).  Without it, CONNECT is answered
  * -ENOSYS.  openhook_server_run() installs its own while it runs. */
 void openhook_server_set_add_conn(struct openhook_server *server, openhook_add_conn_fn fn, void *userdata);
+
+/* Lets OPENHOOK_CMD_OPEN_AHEAD send files ahead (non-zero) or answers it
+ * as a plain OPEN (0, the default).  Each file sent ahead is decided and
+ * logged as an OPEN with the request's flags (reason "sent ahead"), so a
+ * host that learns a policy from the log leaves it off: the client may
+ * never use them. */
+void openhook_server_set_ahead(struct openhook_server *server, int enable);
 
 /* Embedding in your own event loop:
  *

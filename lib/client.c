@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "ahead.h"
 #include "fdpass.h"
 #include "openhook.h"
 #include "spin.h"
@@ -117,64 +118,91 @@ static bool is_record_socket(int sock)
         return getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type != SOCK_STREAM;
 }
 
-/* Reads exactly one response, whether it arrives as one datagram or in
- * pieces of a stream.  Returns the first fd that came with it (or -1) in
- * *RET_FD; every other fd is closed. */
-static int recv_response(int sock, uint32_t command, int32_t *result, int *ret_fd)
+/* One reply as it arrived: its bytes and the fds that came with it. */
+struct reply {
+        uint8_t *buf;
+        size_t cap, len;
+        int fds[OH_FDPASS_MAX];         /* owned; the first is the file asked for */
+        size_t nfds;
+        bool ctrunc;                    /* the kernel dropped fds */
+};
+
+static void reply_close_fds(struct reply *rep, size_t from)
 {
-        uint8_t resp[OH_RESPONSE_SIZE];
-        _cleanup_close_ int fd = -1;
+        for (size_t i = from; i < rep->nfds; i++)
+                close(rep->fds[i]);
+        rep->nfds = from < rep->nfds ? from : rep->nfds;
+}
+
+/* The size a reply says it has, once its first 4 bytes are in: 12 for
+ * every command but OPEN_AHEAD.  Returns 0 for one that cannot be. */
+static size_t reply_size(const struct reply *rep)
+{
+        uint32_t size;
+
+        memcpy(&size, rep->buf, sizeof(size));
+        return size >= OH_RESPONSE_SIZE && size <= rep->cap ? size : 0;
+}
+
+/* Reads exactly one reply into REP, whether it arrives as one datagram or
+ * in pieces of a stream.  On error every fd that came is closed. */
+static int recv_reply(int sock, struct reply *rep)
+{
+        size_t want = OH_RESPONSE_SIZE;
         bool broken = false;
-        size_t got = 0;
 
         /* The broker usually answers within microseconds, sooner than a
          * sleeping CPU wakes up: poll for that long before blocking. */
         uint64_t spin = oh_spin_begin(&client_spin);
         uint64_t spin_until = spin ? oh_spin_now_ns() + spin : 0;
 
-        while (got < sizeof(resp)) {
+        while (rep->len < want) {
                 struct oh_received rc;
                 /* Every fd arrives close-on-exec, so none that is closed
-                 * below is ever inherited by a concurrent exec. */
-                ssize_t n = recv_piece(sock, resp + got, sizeof(resp) - got, MSG_CMSG_CLOEXEC, &rc, &spin_until);
+                 * below is ever inherited by a concurrent exec.  Only one
+                 * reply is ever outstanding, so a stream read cannot take
+                 * bytes of the next. */
+                ssize_t n = recv_piece(sock, rep->buf + rep->len, rep->cap - rep->len, MSG_CMSG_CLOEXEC, &rc,
+                                       &spin_until);
                 if (n == -EAGAIN) {
                         int r = wait_for(sock, POLLIN);
                         if (r < 0)
-                                return r;
+                                goto fail;
                         continue;
                 }
-                if (n < 0)
+                if (n < 0) {
+                        reply_close_fds(rep, 0);
                         return (int) n;
+                }
                 for (size_t i = 0; i < rc.nfds; i++) {
-                        if (fd < 0)
-                                fd = rc.fds[i];
+                        if (rep->nfds < OH_FDPASS_MAX)
+                                rep->fds[rep->nfds++] = rc.fds[i];
                         else
                                 close(rc.fds[i]);
                 }
-                if (n == 0)
+                if (n == 0) {
+                        reply_close_fds(rep, 0);
                         return -ECONNRESET;
-                broken |= rc.ctrunc || rc.trunc;
-                got += (size_t) n;
-                if (got < sizeof(resp) && is_record_socket(sock))
-                        return -EPROTO;
+                }
+                rep->ctrunc |= rc.ctrunc;
+                broken |= rc.trunc;
+                rep->len += (size_t) n;
+                if (rep->len >= sizeof(uint32_t) && !(want = reply_size(rep)))
+                        goto fail;
+                if (rep->len < want && is_record_socket(sock))
+                        goto fail;
         }
-
-        if (broken)
-                return -EPROTO;
-        int r = oh_wire_decode_response(resp, sizeof(resp), command, result);
-        if (r < 0)
-                return r;
-        *ret_fd = TAKE_FD(fd);
-        return 0;
+        if (!broken)
+                return 0;
+fail:
+        reply_close_fds(rep, 0);
+        return -EPROTO;
 }
 
-/* Sends REQ and waits for its answer.  Returns the received fd when
- * WANT_FD and the broker succeeded, else 0 or -errno. */
-static int transact(int sock, const struct oh_request *req, bool want_fd)
+/* Sends REQ and reads its reply into REP, as one exchange on SOCK. */
+static int exchange(int sock, const struct oh_request *req, struct reply *rep)
 {
         uint8_t buf[OH_REQUEST_MAX];
-        _cleanup_close_ int fd = -1;
-        int32_t result = 0;
         int r;
 
         if (sock < 0)
@@ -187,9 +215,28 @@ static int transact(int sock, const struct oh_request *req, bool want_fd)
         pthread_mutex_lock(m);
         r = send_all(sock, buf, (size_t) len);
         if (r >= 0)
-                r = recv_response(sock, req->command, &result, &fd);
+                r = recv_reply(sock, rep);
         pthread_mutex_unlock(m);
+        return r;
+}
 
+/* Sends REQ and waits for its answer.  Returns the received fd when
+ * WANT_FD and the broker succeeded, else 0 or -errno. */
+static int transact(int sock, const struct oh_request *req, bool want_fd)
+{
+        uint8_t buf[OH_RESPONSE_SIZE];
+        struct reply rep = { .buf = buf, .cap = sizeof(buf) };
+        int32_t result = 0;
+
+        int r = exchange(sock, req, &rep);
+        if (r < 0)
+                return r;
+        /* Every fd but the first is surplus. */
+        reply_close_fds(&rep, 1);
+        _cleanup_close_ int fd = rep.nfds > 0 ? rep.fds[0] : -1;
+        if (rep.ctrunc)
+                return -EPROTO;
+        r = oh_wire_decode_response(buf, rep.len, req->command, &result);
         if (r < 0)
                 return r;
         if (result < 0)
@@ -201,6 +248,52 @@ static int transact(int sock, const struct oh_request *req, bool want_fd)
         return TAKE_FD(fd);
 }
 
+/* The fd came close-on-exec; only a caller who did not ask for that pays
+ * the one fcntl to drop it. */
+static int apply_cloexec(int fd, int flags)
+{
+        _cleanup_close_ int owned = fd;
+
+        if (!(flags & O_CLOEXEC) && fcntl(fd, F_SETFD, 0) < 0)
+                return oh_negerrno();
+        return TAKE_FD(owned);
+}
+
+int oh_client_open_ahead(int sock, const char *path, int flags, unsigned int max, struct oh_ahead_rx *rx)
+{
+        struct oh_request req = {
+                .command = OPENHOOK_CMD_OPEN_AHEAD,
+                .flags = (uint32_t) flags,
+                .mode = max,
+                .path = path,
+        };
+        struct reply rep = { .buf = rx->reply, .cap = sizeof(rx->reply) };
+        int32_t result = 0;
+
+        rx->batch.count = 0;
+        int r = exchange(sock, &req, &rep);
+        if (r < 0)
+                return r;
+        r = oh_wire_decode_ahead(rx->reply, rep.len, &result, &rx->batch);
+        if (r >= 0 && result < 0)
+                r = result;
+        else if (r >= 0 && rep.nfds == 0)
+                r = -EPROTO;
+        if (r < 0) {
+                reply_close_fds(&rep, 0);
+                rx->batch.count = 0;
+                return r;
+        }
+        /* Fds lost on the way (a full fd table) leave no way to tell which
+         * arrived: the file asked for is first, the others are dropped. */
+        if (rep.ctrunc || rep.nfds != 1 + rx->batch.count) {
+                reply_close_fds(&rep, 1);
+                rx->batch.count = 0;
+        }
+        memcpy(rx->fds, rep.fds + 1, sizeof(int) * rx->batch.count);
+        return apply_cloexec(rep.fds[0], flags);
+}
+
 int openhook_open(int sock, const char *path, int flags, mode_t mode)
 {
         struct oh_request req = {
@@ -210,14 +303,10 @@ int openhook_open(int sock, const char *path, int flags, mode_t mode)
                 .path = path,
         };
 
-        _cleanup_close_ int fd = transact(sock, &req, true);
+        int fd = transact(sock, &req, true);
         if (fd < 0)
                 return fd;
-        /* The fd came close-on-exec; only a caller who did not ask for
-         * that pays the one fcntl to drop it. */
-        if (!(flags & O_CLOEXEC) && fcntl(fd, F_SETFD, 0) < 0)
-                return oh_negerrno();
-        return TAKE_FD(fd);
+        return apply_cloexec(fd, flags);
 }
 
 int openhook_mkdir(int sock, const char *path, mode_t mode)

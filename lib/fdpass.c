@@ -8,35 +8,42 @@
 #include "fdpass.h"
 #include "util.h"
 
-ssize_t oh_send(int sock, const void *buf, size_t len, int fd)
+ssize_t oh_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 {
         union {
                 struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(sizeof(int) * OH_FDPASS_MAX)];
         } control = {};
         struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-        if (fd >= 0) {
+        if (nfds > OH_FDPASS_MAX)
+                return -EINVAL;
+        if (nfds > 0) {
                 msg.msg_control = control.buf;
-                msg.msg_controllen = sizeof(control.buf);
+                msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
                 struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
                 c->cmsg_level = SOL_SOCKET;
                 c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(c), &fd, sizeof(int));
+                c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
         }
 
         for (;;) {
                 /* Without an fd, send(2): under openhook run every
                  * sendmsg(2) is a seccomp notification (its address is in
                  * memory), while a send without one is let through. */
-                ssize_t n = fd >= 0 ? sendmsg(sock, &msg, MSG_NOSIGNAL) : send(sock, buf, len, MSG_NOSIGNAL);
+                ssize_t n = nfds > 0 ? sendmsg(sock, &msg, MSG_NOSIGNAL) : send(sock, buf, len, MSG_NOSIGNAL);
                 if (n >= 0)
                         return n;
                 if (errno != EINTR)
                         return oh_negerrno();
         }
+}
+
+ssize_t oh_send(int sock, const void *buf, size_t len, int fd)
+{
+        return oh_send_fds(sock, buf, len, &fd, fd >= 0 ? 1 : 0);
 }
 
 static void collect_fds(struct oh_received *r, const struct cmsghdr *c)

@@ -8,9 +8,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Room for this many fds per message; a peer that attaches more gets the
- * message delivered with MSG_CTRUNC and the kernel drops the rest. */
-#define OH_FDPASS_MAX 8
+#include "openhook.h"
+
+/* Room for this many fds per message: the requested file and those sent
+ * ahead with it (OPENHOOK_CMD_OPEN_AHEAD).  A peer that attaches more gets
+ * the message delivered with MSG_CTRUNC and the kernel drops the rest. */
+#define OH_FDPASS_MAX (1 + OPENHOOK_AHEAD_MAX)
 
 struct oh_received {
         int fds[OH_FDPASS_MAX];         /* owned by the caller */
@@ -24,6 +27,9 @@ struct oh_received {
  * Returns the number of bytes sent or -errno (-EAGAIN on a full
  * non-blocking socket). */
 ssize_t oh_send(int sock, const void *buf, size_t len, int fd);
+
+/* The same with the NFDS fds FDS[] attached (at most OH_FDPASS_MAX). */
+ssize_t oh_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
 
 /* Receives into BUF, retrying EINTR.  FLAGS are passed to recvmsg()
  * (MSG_CMSG_CLOEXEC, MSG_TRUNC...).  Returns the byte count (0 at end of

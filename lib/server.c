@@ -3,11 +3,15 @@
  * alternates between reading a request and sending its one response; the
  * host's event loop calls openhook_conn_process() whenever the fd is ready
  * for openhook_conn_events(). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/statfs.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +31,7 @@ struct oh_command {
         const char *name;
         oh_handler_fn handler;
         bool gives_fd;
+        bool sends_ahead;               /* the fd may bring its neighbours */
 };
 
 static int answer_open(struct openhook_conn *c, const struct oh_request *req, struct oh_verdict *v)
@@ -143,6 +148,7 @@ static const struct oh_command commands[] = {
         [OPENHOOK_CMD_UTIMENS]  = { "utimens", answer_utimens, false },
         [OPENHOOK_CMD_ACCESS]   = { "access", answer_access, false },
         [OPENHOOK_CMD_CHOWN]    = { "chown", answer_chown, false },
+        [OPENHOOK_CMD_OPEN_AHEAD] = { "open", answer_open, true, true },
 };
 
 static const struct oh_command *command_of(uint32_t command)
@@ -190,12 +196,180 @@ static void queue_response(struct openhook_conn *c, uint32_t command, int result
         oh_wire_encode_response(command, result, c->out);
         c->out_len = OH_RESPONSE_SIZE;
         c->out_off = 0;
-        c->out_fd = fd;
+        c->out_nfds = 0;
+        if (fd >= 0)
+                c->out_fds[c->out_nfds++] = fd;
+}
+
+/* Files sent ahead were opened one after the other, so mostly at
+ * consecutive numbers: closed a run at a time.  A run holds only ours. */
+static void close_out_fds(struct openhook_conn *c)
+{
+        size_t run = 0;
+
+        for (size_t i = 0; i < c->out_nfds; i++) {
+                if (i + 1 < c->out_nfds && c->out_fds[i + 1] == c->out_fds[i] + 1)
+                        continue;
+                if (i == run)
+                        close(c->out_fds[i]);
+                else
+                        close_range((unsigned int) c->out_fds[run], (unsigned int) c->out_fds[i], 0);
+                run = i + 1;
+        }
+        c->out_nfds = 0;
+}
+
+/* ---- files sent ahead ------------------------------------------------------ */
+
+/* A program that reads one file of a directory and then the next (grep -r,
+ * find -exec cat, a compiler's includes) asks with OPEN_AHEAD: after the
+ * file it named, the broker opens the regular files that follow that name
+ * in the directory, each decided by the policy exactly as if the client
+ * had asked for it with the same read-only flags (and logged so, reason
+ * "sent ahead"), and sends them in the same reply.  Their names are listed
+ * only when the policy lets the client read the directory itself.  Only
+ * filesystems whose files are plain data (a procfs or sysfs file can do
+ * something when opened) and share their directory's st_dev (overlayfs
+ * files may not), since an entry is named by that and its d_ino. */
+
+/* An OPEN_AHEAD, or a file sent ahead with it, as the OPEN it is for the
+ * log (whose readers know OPEN): its mode field is no creation mode. */
+static const struct oh_request *as_open(const struct oh_request *req, const char *path, struct oh_request *out)
+{
+        *out = *req;
+        out->command = OPENHOOK_CMD_OPEN;
+        out->mode = 0;
+        out->path = path;
+        return out;
+}
+
+/* Entries looked at per request, to find the name and then the files. */
+#define OH_AHEAD_SCAN_MAX 8192u
+
+static bool ahead_flags_ok(uint32_t flags)
+{
+        return (flags & O_ACCMODE) == O_RDONLY &&
+               !(flags & (O_CREAT | O_TRUNC | O_PATH | O_DIRECTORY | O_APPEND));
+}
+
+static bool plain_data_fs(int dfd)
+{
+        static const unsigned long ok[] = {
+                EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC, BTRFS_SUPER_MAGIC, TMPFS_MAGIC,
+                F2FS_SUPER_MAGIC, SQUASHFS_MAGIC,
+        };
+        struct statfs sf;
+
+        if (fstatfs(dfd, &sf) < 0)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++)
+                if ((unsigned long) sf.f_type == ok[i])
+                        return true;
+        return false;
+}
+
+/* The directory of PATH (absolute) in DIR, its last component in *NAME.
+ * Returns false for a path that names no file in a directory. */
+static bool split_parent(const char *path, char dir[OPENHOOK_PATH_MAX], const char **name)
+{
+        const char *slash = strrchr(path, '/');
+        size_t n = (size_t) (slash - path);
+
+        *name = slash + 1;
+        if (!**name || strcmp(*name, ".") == 0 || strcmp(*name, "..") == 0)
+                return false;
+        memcpy(dir, path, n);
+        strcpy(dir + n, n == 0 ? "/" : "");
+        return true;
+}
+
+/* Opens DIR/NAME as REQ asked for its file and adds it to the reply.
+ * Returns -ENOBUFS once the reply is full. */
+static int ahead_one(struct openhook_conn *c, const struct oh_request *req, const char *dir, uint64_t dir_dev,
+                     uint64_t ino, const char *name, size_t *len)
+{
+        char path[OPENHOOK_PATH_MAX];
+        struct oh_request opened;
+        struct oh_verdict v;
+
+        v.denied = 0;
+        v.hint[0] = '\0';
+
+        if ((size_t) snprintf(path, sizeof(path), "%s/%s", strcmp(dir, "/") ? dir : "", name) >= sizeof(path))
+                return 0;
+        _cleanup_close_ int fd = oh_do_open(c->server->policy, path, req->flags, 0, &v);
+        if (fd < 0)
+                return 0;
+        /* The inode the entry named, so the client can tell whether the
+         * name still leads to it; whatever was opened if the entry was
+         * replaced meanwhile is never handed out, so no fstat is needed. */
+        int r = oh_wire_ahead_add(c->out, len, dir_dev, ino, name);
+        if (r < 0)
+                return r;
+        log_decision(c, as_open(req, path, &opened), 0, &v, "sent ahead");
+        c->out_fds[c->out_nfds++] = TAKE_FD(fd);
+        return 0;
+}
+
+/* Walks DFD's entries; after NAME, each regular file goes into the reply
+ * until MAX are in or the reply is full. */
+static void ahead_scan(struct openhook_conn *c, const struct oh_request *req, int dfd, const char *dir,
+                       uint64_t dir_dev, const char *name, size_t *len)
+{
+        size_t max = req->mode < OPENHOOK_AHEAD_MAX ? req->mode : OPENHOOK_AHEAD_MAX;
+        unsigned int seen = 0;
+        uint8_t buf[8192];
+        bool after = false;
+        ssize_t n;
+
+        while (c->out_nfds < 1 + max && (n = getdents64(dfd, buf, sizeof(buf))) > 0)
+                for (ssize_t off = 0; off < n && c->out_nfds < 1 + max;) {
+                        struct dirent64 *e = (struct dirent64 *) (buf + off);
+
+                        off += e->d_reclen;
+                        /* Bounded work per request ("Work per request"):
+                         * deep in a huge directory nothing comes ahead. */
+                        if (++seen > OH_AHEAD_SCAN_MAX)
+                                return;
+                        if (!after) {
+                                after = strcmp(e->d_name, name) == 0;
+                                continue;
+                        }
+                        if (e->d_type == DT_REG &&
+                            ahead_one(c, req, dir, dir_dev, e->d_ino, e->d_name, len) < 0)
+                                return;
+                }
+}
+
+static void send_ahead(struct openhook_conn *c, const struct oh_request *req, int fd)
+{
+        char dir[OPENHOOK_PATH_MAX];
+        const char *name;
+        struct oh_verdict v;
+        struct stat st;
+
+        v.denied = 0;
+        v.hint[0] = '\0';
+
+        if (!c->server->ahead || !c->seqpacket || !ahead_flags_ok(req->flags) ||
+            !split_parent(req->path, dir, &name) || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return;
+        /* Listing the directory is reading it: decided as opendir(). */
+        _cleanup_close_ int dfd = oh_do_open(c->server->policy, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &v);
+        if (dfd < 0 || !plain_data_fs(dfd) || fstat(dfd, &st) < 0)
+                return;
+        size_t len = oh_wire_ahead_begin(c->out, (uint64_t) st.st_dev, (uint64_t) st.st_ino);
+        ahead_scan(c, req, dfd, dir, (uint64_t) st.st_dev, name, &len);
+        if (c->out_nfds > 1)
+                c->out_len = len;
+        else    /* nothing came: the plain response begin() wrote over */
+                oh_wire_encode_response(req->command, 0, c->out);
 }
 
 static void answer(struct openhook_conn *c, const struct oh_request *req)
 {
         struct oh_verdict v;
+        struct oh_request opened;
         const char *hint = NULL;
         int result, fd = -1;
 
@@ -212,12 +386,18 @@ static void answer(struct openhook_conn *c, const struct oh_request *req)
                 /* Decided and done under one policy: a swap waits. */
                 oh_server_policy_get(c->server);
                 int r = cmd->handler(c, req, &v);
-                oh_server_policy_put(c->server);
                 if (r >= 0 && cmd->gives_fd)
                         fd = r;
                 result = r < 0 ? r : 0;
                 if (v.hint[0])
                         hint = v.hint;
+                log_decision(c, cmd->sends_ahead ? as_open(req, req->path, &opened) : req, result, &v, hint);
+                queue_response(c, req->command, result, fd);
+                /* Under the same policy as the file asked for. */
+                if (fd >= 0 && cmd->sends_ahead)
+                        send_ahead(c, req, fd);
+                oh_server_policy_put(c->server);
+                return;
         }
 
         log_decision(c, req, result, &v, hint);
@@ -229,14 +409,12 @@ static void answer(struct openhook_conn *c, const struct oh_request *req)
 static int flush(struct openhook_conn *c)
 {
         while (c->out_off < c->out_len) {
-                ssize_t n = oh_send(c->fd, c->out + c->out_off, c->out_len - c->out_off, c->out_fd);
+                ssize_t n = oh_send_fds(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                                        c->out_fds, c->out_nfds);
                 if (n < 0)
                         return (int) n;
-                /* The fd went with the first byte; ours is a duplicate. */
-                if (c->out_fd >= 0) {
-                        close(c->out_fd);
-                        c->out_fd = -1;
-                }
+                /* The fds went with the first byte; ours are duplicates. */
+                close_out_fds(c);
                 c->out_off += (size_t) n;
         }
         c->out_len = c->out_off = 0;
@@ -377,8 +555,7 @@ void openhook_conn_free(struct openhook_conn *c)
 {
         if (!c)
                 return;
-        if (c->out_fd >= 0)
-                close(c->out_fd);
+        close_out_fds(c);
         if (c->fd >= 0)
                 close(c->fd);
         free(c);
@@ -432,7 +609,6 @@ int openhook_server_add(struct openhook_server *s, int fd, struct openhook_conn 
         c->fd = TAKE_FD(owned);
         c->seqpacket = seqpacket;
         c->peer_pid = peer_pid(c->fd);
-        c->out_fd = -1;
         *ret = c;
         return 0;
 }
@@ -511,6 +687,11 @@ void openhook_server_set_log(struct openhook_server *s, openhook_log_fn fn, void
 {
         s->log = fn;
         s->log_data = userdata;
+}
+
+void openhook_server_set_ahead(struct openhook_server *s, int enable)
+{
+        s->ahead = enable != 0;
 }
 
 void openhook_server_set_add_conn(struct openhook_server *s, openhook_add_conn_fn fn, void *userdata)

@@ -24,6 +24,7 @@ struct openhook_server {
         void *add_conn_data;
         int stop_fd;                    /* eventfd: openhook_server_stop() writes it */
         volatile sig_atomic_t stop_requested; /* set with it, read without a syscall */
+        bool ahead;                     /* OPEN_AHEAD may send files ahead */
 };
 
 /* The policy to decide one request (or notification) with, wholly: held
@@ -32,7 +33,7 @@ const struct openhook_policy *oh_server_policy_get(struct openhook_server *s);
 void oh_server_policy_put(struct openhook_server *s);
 
 /* Memory per connection is fixed: one input buffer of the largest message,
- * one response with at most one fd.  While a response is pending no further
+ * one response with its fds (more than one only for files sent ahead).  While a response is pending no further
  * request is read, so a client that never reads its replies costs the
  * broker nothing more. */
 struct openhook_conn {
@@ -45,9 +46,10 @@ struct openhook_conn {
         pid_t peer_pid;                 /* SO_PEERCRED: for bytes sent before
                                          * SO_PASSCRED was on */
 
-        uint8_t out[OH_RESPONSE_SIZE];
+        uint8_t out[OPENHOOK_AHEAD_REPLY_MAX];
         size_t out_len, out_off;
-        int out_fd;                     /* sent with the response, then closed */
+        int out_fds[1 + OPENHOOK_AHEAD_MAX];    /* sent with the response, then closed */
+        size_t out_nfds;
 
         /* Owned by server_loop.c. */
         struct openhook_conn *prev, *next;

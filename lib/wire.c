@@ -4,6 +4,7 @@
  * the two can never disagree about a layout.  All integers are in host byte
  * order (the protocol is only spoken on one machine). */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -42,6 +43,8 @@ static const struct layout layouts[] = {
         [OPENHOOK_CMD_UTIMENS]  = { true, { F_FLAGS, F_TIMES, F_PATH } },
         [OPENHOOK_CMD_ACCESS]   = { true, { F_MODE, F_FLAGS, F_PATH } },
         [OPENHOOK_CMD_CHOWN]    = { true, { F_UID, F_GID, F_FLAGS, F_PATH } },
+        /* mode carries the most files to send ahead (PROTOCOL.md) */
+        [OPENHOOK_CMD_OPEN_AHEAD] = { true, { F_FLAGS, F_MODE, F_PATH } },
 };
 
 static const struct layout *layout_of(uint32_t command)
@@ -216,6 +219,101 @@ int oh_wire_decode(const uint8_t *buf, size_t len, struct oh_request *req, struc
         if (r < 0)
                 return r;
         return (int) size;
+}
+
+/* ---- files sent ahead ----------------------------------------------------- */
+
+#define OH_AHEAD_HEADER 32u     /* response, count, directory dev and ino */
+#define OH_AHEAD_ENTRY 18u      /* dev, ino, name length; then the name */
+
+static void put_u32_at(uint8_t *buf, size_t off, uint32_t v)
+{
+        memcpy(buf + off, &v, sizeof(v));
+}
+
+size_t oh_wire_ahead_begin(uint8_t *out, uint64_t dir_dev, uint64_t dir_ino)
+{
+        oh_wire_encode_response(OPENHOOK_CMD_OPEN_AHEAD, 0, out);
+        put_u32_at(out, 0, OH_AHEAD_HEADER);
+        put_u32_at(out, 12, 0);
+        memcpy(out + 16, &dir_dev, 8);
+        memcpy(out + 24, &dir_ino, 8);
+        return OH_AHEAD_HEADER;
+}
+
+int oh_wire_ahead_add(uint8_t *out, size_t *len, uint64_t dev, uint64_t ino, const char *name)
+{
+        size_t n = strlen(name);
+        uint32_t count;
+        uint16_t nl = (uint16_t) n;
+
+        memcpy(&count, out + 12, sizeof(count));
+        if (count >= OPENHOOK_AHEAD_MAX || n > NAME_MAX || *len + OH_AHEAD_ENTRY + n > OPENHOOK_AHEAD_REPLY_MAX)
+                return -ENOBUFS;
+        memcpy(out + *len, &dev, 8);
+        memcpy(out + *len + 8, &ino, 8);
+        memcpy(out + *len + 16, &nl, 2);
+        memcpy(out + *len + OH_AHEAD_ENTRY, name, n);
+        *len += OH_AHEAD_ENTRY + n;
+        put_u32_at(out, 12, count + 1);
+        put_u32_at(out, 0, (uint32_t) *len);
+        return 0;
+}
+
+/* A name the client may look up in its directory: one component. */
+static bool plain_name(const uint8_t *p, size_t n)
+{
+        if (n == 0 || n > NAME_MAX || memchr(p, '/', n) || memchr(p, '\0', n))
+                return false;
+        return !(n == 1 && p[0] == '.') && !(n == 2 && p[0] == '.' && p[1] == '.');
+}
+
+static int decode_ahead_entries(struct cursor *c, struct oh_ahead *a)
+{
+        size_t names = 0;
+
+        for (uint32_t i = 0; i < a->count; i++) {
+                struct oh_ahead_file *f = &a->files[i];
+                uint16_t n;
+
+                if (!take(c, &f->dev, 8) || !take(c, &f->ino, 8) || !take(c, &n, 2) ||
+                    c->left < n || !plain_name(c->p, n))
+                        return -EPROTO;
+                f->name_off = (uint16_t) names;
+                memcpy(a->names + names, c->p, n);
+                a->names[names + n] = '\0';
+                names += n + 1u;
+                c->p += n;
+                c->left -= n;
+        }
+        return c->left == 0 ? 0 : -EPROTO;
+}
+
+int oh_wire_decode_ahead(const uint8_t *buf, size_t len, int32_t *result, struct oh_ahead *a)
+{
+        struct cursor c = { buf, len };
+        uint32_t size;
+
+        a->count = 0;
+        if (len == OH_RESPONSE_SIZE)
+                return oh_wire_decode_response(buf, len, OPENHOOK_CMD_OPEN_AHEAD, result);
+        if (len < OH_AHEAD_HEADER || len > OPENHOOK_AHEAD_REPLY_MAX)
+                return -EPROTO;
+        memcpy(&size, buf, 4);
+        /* The first 12 bytes are an ordinary response but for their size;
+         * files come only with a success. */
+        uint8_t head[OH_RESPONSE_SIZE];
+        memcpy(head, buf, OH_RESPONSE_SIZE);
+        put_u32_at(head, 0, OH_RESPONSE_SIZE);
+        if (size != len || oh_wire_decode_response(head, sizeof(head), OPENHOOK_CMD_OPEN_AHEAD, result) < 0 ||
+            *result != 0)
+                return -EPROTO;
+        c.p += OH_RESPONSE_SIZE;
+        c.left -= OH_RESPONSE_SIZE;
+        if (!take(&c, &a->count, 4) || !take(&c, &a->dir_dev, 8) || !take(&c, &a->dir_ino, 8) ||
+            a->count > OPENHOOK_AHEAD_MAX)
+                return -EPROTO;
+        return decode_ahead_entries(&c, a);
 }
 
 /* ---- a minimal POSIX ACL --------------------------------------------------- */

@@ -61,6 +61,31 @@ void oh_wire_encode_response(uint32_t command, int32_t result, uint8_t out[OH_RE
  * result). */
 int oh_wire_decode_response(const uint8_t *buf, size_t len, uint32_t command, int32_t *result);
 
+/* Files sent ahead with an OPENHOOK_CMD_OPEN_AHEAD reply (PROTOCOL.md),
+ * decoded: names are single components, NUL-terminated in NAMES. */
+struct oh_ahead_file {
+        uint64_t dev, ino;              /* what the name led to when opened */
+        uint16_t name_off;              /* into names */
+};
+
+struct oh_ahead {
+        uint64_t dir_dev, dir_ino;      /* the directory they are in */
+        uint32_t count;
+        struct oh_ahead_file files[OPENHOOK_AHEAD_MAX];
+        char names[OPENHOOK_AHEAD_REPLY_MAX];
+};
+
+/* The broker's side: a reply of OPENHOOK_AHEAD_REPLY_MAX bytes at OUT is
+ * begun (returns its length, no file yet), then a file added at a time
+ * (*LEN grows; -ENOBUFS once it is full). */
+size_t oh_wire_ahead_begin(uint8_t *out, uint64_t dir_dev, uint64_t dir_ino);
+int oh_wire_ahead_add(uint8_t *out, size_t *len, uint64_t dev, uint64_t ino, const char *name);
+
+/* The client's side: BUF[0..LEN) is one whole reply, a plain 12-byte
+ * response (nothing sent ahead) or the longer form.  Returns 0 with
+ * *RESULT and *A set, or -EPROTO.  Never reads outside BUF[0..LEN). */
+int oh_wire_decode_ahead(const uint8_t *buf, size_t len, int32_t *result, struct oh_ahead *a);
+
 /* The permission bits that VALUE[0..SIZE), a system.posix_acl_access
  * attribute as setxattr(2) takes it, restates: an ACL of exactly the
  * owner, group and other entries is chmod(2) of those bits, and the

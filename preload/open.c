@@ -115,6 +115,10 @@ int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
          * it would for an unconfined program. */
         if (!shim_enabled() || (flags & O_PATH))
                 return real_openat(dirfd, path, flags, mode);
+        /* Before making the path absolute: a held file needs no path. */
+        r = shim_ahead_take(dirfd, path, flags);
+        if (r >= 0)
+                return r;
 
         kind = shim_path(dirfd, path, buf, &fdnum);
         if (kind < 0)
@@ -142,7 +146,7 @@ int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
                 return r;
         if (r < 0)
                 return real_openat(dirfd, path, flags, mode);
-        r = shim_broker_lost(openhook_open(conn.fd, buf, flags, mode & ~shim_umask()));
+        r = shim_broker_lost(shim_ahead_open(conn.fd, buf, flags, mode & ~shim_umask()));
         shim_conn_put(&conn);
         if (r == -ENOSYS)
                 shim_warn_unsupported("open");

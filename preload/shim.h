@@ -159,6 +159,20 @@ static inline int shim_libc(int r)
         return r < 0 ? (errno > 0 ? -errno : -EIO) : r;
 }
 
+/* ---- ahead.c: files the broker sent ahead ----------------------------- */
+
+/* The held fd for an open of PATH (relative to DIRFD) with FLAGS, put at
+ * the number open() would have returned; -ENOENT when none is held for
+ * it (the caller then asks the broker). */
+int shim_ahead_take(int dirfd, const char *path, int flags);
+
+/* openhook_open() of absolute PATH on SOCK, asking for the files after it
+ * when the program seems to be reading its directory through. */
+int shim_ahead_open(int sock, const char *path, int flags, mode_t mode);
+
+/* The program is closing [LO, HI]: held fds among them are no longer ours. */
+void shim_ahead_forget(unsigned int lo, unsigned int hi);
+
 /* ---- ops.c ------------------------------------------------------------- */
 
 int shim_mkdirat(int dirfd, const char *path, mode_t mode);

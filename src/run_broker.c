@@ -90,6 +90,8 @@ static int broker_run(const struct run_broker *b)
         if (r < 0)
                 return r;
         openhook_server_set_log(server, broker_log, (void *)b);
+        /* --learn must see what the program opens, not what came ahead. */
+        openhook_server_set_ahead(server, !b->learn);
         if (b->reloader) {
                 b->reloader->server = server;
                 r = oh_reloader_start(b->reloader);

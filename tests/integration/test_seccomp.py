@@ -495,7 +495,9 @@ def open_loop_log_pids(*args):
     check(pid != tid, "the loop ran in a second thread")
     opens = [json.loads(l) for l in read(log).decode().splitlines()]
     opens = [d for d in opens if d["command"] == "open" and (d["path"] or "").startswith(path("many") + "/")]
-    check_eq(len(opens), 200, "log lines of the loop")
+    # Files sent ahead are logged when sent; the loop may not use them all.
+    asked = [d for d in opens if d.get("reason") != "sent ahead"]
+    check(len(asked) <= 200 <= len(opens), "log lines of the loop: %d asked, %d in all" % (len(asked), len(opens)))
     return pid, tid, {d["pid"] for d in opens}
 
 

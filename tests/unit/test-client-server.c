@@ -457,7 +457,7 @@ static void request_sent_one_byte_at_a_time_is_answered_once_complete(void)
 /* Sends a request with NFDS copies of FD attached. */
 static void send_with_fds(int sock, const uint8_t *buf, size_t len, int fd, int nfds)
 {
-        int fds[32];
+        int fds[OH_FDPASS_MAX + 16];
         union {
                 struct cmsghdr align;
                 char buf[CMSG_SPACE(sizeof(fds))];
@@ -657,7 +657,8 @@ static void *answer_without_fd(void *userdata)
         (void) !read(fd, buf, sizeof(buf));
         send_with_fds(fd, resp, sizeof(resp), fd, 2);
         (void) !read(fd, buf, sizeof(buf));
-        send_with_fds(fd, resp, sizeof(resp), fd, 20);
+        /* past the room for OH_FDPASS_MAX fds and a SCM_CREDENTIALS */
+        send_with_fds(fd, resp, sizeof(resp), fd, OH_FDPASS_MAX + 16);
         return NULL;
 }
 

@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Files the broker sent ahead (OPENHOOK_CMD_OPEN_AHEAD, lib/server.c).
+ *
+ * A program that opens a second file for reading in the directory of its
+ * previous brokered read asks with OPEN_AHEAD, and the broker sends, with
+ * the file asked for, the regular files that follow it in the directory,
+ * each decided by the policy as if asked for with the same flags (and
+ * logged).  They are held here, above the program's fd numbers, and one is
+ * handed out for an open that would have reached that very file:
+ *
+ *  - the same flags (but for O_CLOEXEC, O_LARGEFILE, O_NOCTTY, O_NOFOLLOW,
+ *    which change nothing for a regular file that is no symlink);
+ *  - the path, looked up now from the program's own dirfd or cwd without
+ *    following a final symlink, is a regular file with the device and inode
+ *    the broker opened under that name (a name is looked up among the held
+ *    ones first, for free, so a miss costs nothing);
+ *  - within AHEAD_TTL_NS of the decision, so a policy swapped in later
+ *    decides everything after that (an fd already given is kept anyway).
+ *
+ * It is then duplicated to the lowest free number, as open() would have
+ * returned, with the O_CLOEXEC asked for, and the held copy closed: the
+ * program sees a fresh open file description at offset 0.  Held fds are
+ * close-on-exec, dropped by a forked child (its copies would share offsets
+ * with ours), forgotten when the program closes their numbers, and closed
+ * when their slot is reused or expires. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ahead.h"
+#include "openhook.h"
+#include "shim.h"
+#include "util.h"
+
+#define AHEAD_SLOTS 4
+/* Fds held in all, so a program near its fd limit is not pushed over. */
+#define AHEAD_HELD_MAX 128u
+#define AHEAD_TTL_NS 1000000000ull
+/* Held fds go above the program's numbers, like the shim's socket. */
+#define AHEAD_FD_FLOOR 200
+#define AHEAD_IGNORED_FLAGS (O_CLOEXEC | O_LARGEFILE | O_NOCTTY | O_NOFOLLOW)
+
+struct slot {
+        int flags;                      /* as asked, less AHEAD_IGNORED_FLAGS */
+        uint64_t born;                  /* CLOCK_MONOTONIC ns; 0: empty */
+        unsigned int left;              /* fds still held */
+        char dir[PATH_MAX];             /* as the shim asked for it */
+        struct oh_ahead batch;
+        int fds[OPENHOOK_AHEAD_MAX];    /* -1 once used or forgotten */
+};
+
+static struct {
+        pthread_mutex_t lock;           /* guards everything below but rx */
+        unsigned int live;              /* slots in use; read unlocked as a hint */
+        unsigned int held;
+        unsigned int next;              /* the slot to reuse */
+        bool unsupported;               /* the broker answered ENOSYS */
+        char last_dir[PATH_MAX];        /* of the previous brokered read */
+        struct slot s[AHEAD_SLOTS];
+        pthread_mutex_t rx_lock;        /* one reply received at a time */
+        struct oh_ahead_rx rx;
+} ahead = {
+        .lock = PTHREAD_MUTEX_INITIALIZER,
+        .rx_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/* Our own closes do not go through close(), which would come back to
+ * shim_ahead_forget() while the lock is held. */
+static void close_held(int fd)
+{
+        REAL(close)(fd);
+}
+
+static bool eligible(int flags)
+{
+        return shim_flags_readonly(flags) && !(flags & (O_DIRECTORY | O_PATH | O_APPEND));
+}
+
+static void slot_drop(struct slot *sl)
+{
+        for (uint32_t i = 0; i < sl->batch.count; i++)
+                if (sl->fds[i] >= 0)
+                        close_held(sl->fds[i]);
+        ahead.held -= sl->left;
+        if (sl->born)
+                ahead.live--;
+        sl->born = 0;
+        sl->left = 0;
+        sl->batch.count = 0;
+}
+
+static bool slot_expired(const struct slot *sl, uint64_t now)
+{
+        return sl->born && now - sl->born > AHEAD_TTL_NS;
+}
+
+/* Takes NAME's held fd out of its slot, if any. */
+static int take_held(const char *name, int flags, struct oh_ahead_file *f)
+{
+        uint64_t now = now_ns();
+
+        for (size_t i = 0; i < AHEAD_SLOTS; i++) {
+                struct slot *sl = &ahead.s[i];
+
+                if (slot_expired(sl, now))
+                        slot_drop(sl);
+                if (!sl->left || sl->flags != (flags & ~AHEAD_IGNORED_FLAGS))
+                        continue;
+                for (uint32_t j = 0; j < sl->batch.count; j++) {
+                        if (sl->fds[j] < 0 || strcmp(sl->batch.names + sl->batch.files[j].name_off, name) != 0)
+                                continue;
+                        int fd = sl->fds[j];
+                        *f = sl->batch.files[j];
+                        sl->fds[j] = -1;
+                        sl->left--;
+                        ahead.held--;
+                        return fd;
+                }
+        }
+        return -1;
+}
+
+/* PATH's last component, or NULL when it ends in no plain name. */
+static const char *last_name(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        const char *name = slash ? slash + 1 : path;
+
+        return *name && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 ? name : NULL;
+}
+
+/* The name is looked up among the held files first, for free; only a
+ * held one costs a stat, of the very name the program asked for: a file
+ * by that name in another directory has another inode. */
+int shim_ahead_take(int dirfd, const char *path, int flags)
+{
+        struct oh_ahead_file f;
+        const char *name;
+        struct stat st;
+        int held;
+
+        if (!__atomic_load_n(&ahead.live, __ATOMIC_RELAXED) || !eligible(flags) || !path ||
+            !(name = last_name(path)))
+                return -ENOENT;
+        /* Never wait: the lock may be held across a fork by another
+         * thread, and the broker is always right too. */
+        if (pthread_mutex_trylock(&ahead.lock) != 0)
+                return -ENOENT;
+        held = take_held(name, flags, &f);
+        pthread_mutex_unlock(&ahead.lock);
+        if (held < 0)
+                return -ENOENT;
+
+        _cleanup_close_ int fd = -1;
+        if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            (uint64_t) st.st_dev == f.dev && (uint64_t) st.st_ino == f.ino)
+                fd = fcntl(held, (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+        close_held(held);
+        if (fd < 0)
+                return -ENOENT;
+        return TAKE_FD(fd);
+}
+
+/* Up to how many files to ask for: none for a program with a small fd
+ * table or while enough are held. */
+static unsigned int ahead_room(void)
+{
+        static rlim_t limit;
+        struct rlimit rl;
+
+        if (!limit && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+                limit = rl.rlim_cur;
+        if (limit < 1024)
+                return 0;
+        unsigned int held = __atomic_load_n(&ahead.held, __ATOMIC_RELAXED);
+        unsigned int room = held < AHEAD_HELD_MAX ? AHEAD_HELD_MAX - held : 0;
+        return room < OPENHOOK_AHEAD_MAX ? room : OPENHOOK_AHEAD_MAX;
+}
+
+/* Whether to ask for files ahead with this read of PATH: the previous
+ * brokered read, or the directory last opened, was in the same directory, and what came ahead for it
+ * is used up (a program reading in another order would otherwise be sent
+ * the same files again and again). */
+static bool wanted(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        size_t n = (size_t) (slash - path);
+        bool same, busy = false;
+
+        if (pthread_mutex_trylock(&ahead.lock) != 0)
+                return false;
+        same = strncmp(ahead.last_dir, path, n) == 0 && ahead.last_dir[n] == '\0';
+        for (size_t i = 0; same && i < AHEAD_SLOTS; i++)
+                busy |= ahead.s[i].born && ahead.s[i].left > 0 && strncmp(ahead.s[i].dir, path, n) == 0 &&
+                        ahead.s[i].dir[n] == '\0';
+        if (!same && n < sizeof(ahead.last_dir)) {
+                memcpy(ahead.last_dir, path, n);
+                ahead.last_dir[n] = '\0';
+        }
+        pthread_mutex_unlock(&ahead.lock);
+        return same && !busy && !ahead.unsupported;
+}
+
+/* The program opens directory PATH, most likely to read it: its first
+ * file may ask for the others at once. */
+static void listing(const char *path)
+{
+        size_t n = strlen(path);
+
+        if (n >= sizeof(ahead.last_dir) || pthread_mutex_trylock(&ahead.lock) != 0)
+                return;
+        memcpy(ahead.last_dir, path, n + 1);
+        pthread_mutex_unlock(&ahead.lock);
+}
+
+/* Moves the NFDS fds FDS[] above the program's numbers (-1 for one that
+ * cannot be).  They arrived at the lowest free numbers, one after the
+ * other, so their old numbers are closed a run at a time. */
+static void move_up(int *fds, size_t nfds)
+{
+        size_t run = 0;
+
+        for (size_t i = 0; i < nfds; i++) {
+                int low = fds[i];
+
+                fds[i] = fcntl(low, F_DUPFD_CLOEXEC, AHEAD_FD_FLOOR);
+                if (i + 1 < nfds && fds[i + 1] == low + 1)
+                        continue;
+                REAL(close_range)((unsigned int) (low - (int) (i - run)), (unsigned int) low, 0);
+                run = i + 1;
+        }
+}
+
+/* Keeps what came in RX for the directory of PATH (lock held). */
+static void keep(const char *path, int flags, struct oh_ahead_rx *rx)
+{
+        struct slot *sl = &ahead.s[ahead.next++ % AHEAD_SLOTS];
+        const char *slash = strrchr(path, '/');
+        size_t n = (size_t) (slash - path);
+
+        slot_drop(sl);
+        sl->flags = flags & ~AHEAD_IGNORED_FLAGS;
+        memcpy(sl->dir, path, n);
+        sl->dir[n] = '\0';
+        sl->batch = rx->batch;
+        memcpy(sl->fds, rx->fds, sizeof(int) * rx->batch.count);
+        move_up(sl->fds, rx->batch.count);
+        for (uint32_t i = 0; i < rx->batch.count; i++)
+                sl->left += sl->fds[i] >= 0;
+        ahead.held += sl->left;
+        sl->born = now_ns();
+        ahead.live++;
+}
+
+int shim_ahead_open(int sock, const char *path, int flags, mode_t mode)
+{
+        unsigned int room;
+
+        if ((flags & O_DIRECTORY) && shim_flags_readonly(flags))
+                listing(path);
+        if (!eligible(flags) || !wanted(path) || !(room = ahead_room()) ||
+            pthread_mutex_trylock(&ahead.rx_lock) != 0)
+                return openhook_open(sock, path, flags, mode);
+
+        int fd = oh_client_open_ahead(sock, path, flags, room, &ahead.rx);
+        if (fd >= 0 && ahead.rx.batch.count > 0) {
+                pthread_mutex_lock(&ahead.lock);
+                keep(path, flags, &ahead.rx);
+                pthread_mutex_unlock(&ahead.lock);
+        }
+        pthread_mutex_unlock(&ahead.rx_lock);
+        if (fd != -ENOSYS)
+                return fd;
+        ahead.unsupported = true;
+        return openhook_open(sock, path, flags, mode);
+}
+
+void shim_ahead_forget(unsigned int lo, unsigned int hi)
+{
+        if (hi < AHEAD_FD_FLOOR || !__atomic_load_n(&ahead.live, __ATOMIC_RELAXED))
+                return;
+        pthread_mutex_lock(&ahead.lock);
+        for (size_t i = 0; i < AHEAD_SLOTS; i++) {
+                struct slot *sl = &ahead.s[i];
+
+                for (uint32_t j = 0; j < sl->batch.count; j++)
+                        if (sl->fds[j] >= 0 && (unsigned int) sl->fds[j] >= lo && (unsigned int) sl->fds[j] <= hi) {
+                                sl->fds[j] = -1;
+                                sl->left--;
+                                ahead.held--;
+                        }
+        }
+        pthread_mutex_unlock(&ahead.lock);
+}
+
+/* A forked child's copies share their open file descriptions (and so
+ * their offsets) with ours: it must not hand them out. */
+static void drop_in_child(void)
+{
+        pthread_mutex_init(&ahead.lock, NULL);
+        pthread_mutex_init(&ahead.rx_lock, NULL);
+        for (size_t i = 0; i < AHEAD_SLOTS; i++)
+                slot_drop(&ahead.s[i]);
+        ahead.last_dir[0] = '\0';
+}
+
+__attribute__((constructor)) static void register_fork_handler(void)
+{
+        pthread_atfork(NULL, NULL, drop_in_child);
+}

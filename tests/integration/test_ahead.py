@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Files sent ahead (OPENHOOK_CMD_OPEN_AHEAD): a program under `openhook
+run` that reads a directory through gets, for each open, exactly what it
+would have got by asking the broker: the policy's decision (each file sent
+ahead is decided and logged), the lowest free fd number, the close-on-exec
+flag it asked for, offset 0, the file the name leads to now, and an open
+file description of its own (also in a forked child)."""
+
+import json
+import os
+
+import ohtest
+from ohtest import case, check, check_eq, path, read, write
+
+MODES = [m for m in os.environ.get("OPENHOOK_TEST_MODES", "preload seccomp").split()
+         if m in ("preload", "seccomp")]
+scenario = ohtest.scenario_per_mode(MODES)
+PYTHON = "/usr/bin/python3"
+NFILES = 40
+
+READER = r'''
+import ctypes, fcntl, os, sys
+d = sys.argv[1]
+libc = ctypes.CDLL(None, use_errno=True)
+names = sorted(n for n in os.listdir(d) if n.startswith("f"))
+first = None
+for i, n in enumerate(names):
+    p = os.path.join(d, n).encode()
+    # Every other file without O_CLOEXEC, through libc's open().
+    fd = os.open(p, os.O_RDONLY) if i % 2 else libc.open(p, os.O_RDONLY)
+    first = fd if first is None else first
+    assert fd == first, (n, fd, first)
+    cloexec = bool(fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
+    assert cloexec == bool(i % 2), (n, cloexec)
+    assert os.lseek(fd, 0, os.SEEK_CUR) == 0
+    data = os.read(fd, 100)
+    assert data == n.encode() + b"\n", (n, data)
+    os.close(fd)
+try:
+    os.open(os.path.join(d, "secret"), os.O_RDONLY)
+    print("secret opened")
+except PermissionError:
+    print("secret refused")
+print(len(names))
+'''
+
+
+def tree(name):
+    d = path(name)
+    os.mkdir(d)
+    for i in range(NFILES):
+        write(os.path.join(d, "f%02d" % i), b"f%02d\n" % i)
+    write(os.path.join(d, "secret"), b"secret\n")
+    return d
+
+
+def log_lines(p):
+    return [json.loads(l) for l in read(p).decode().splitlines()]
+
+
+@scenario
+def a_directory_read_through_comes_ahead_and_reads_as_asked(mode):
+    d = tree("through-" + mode)
+    log = path("through-%s.jsonl" % mode)
+    status, out, err = ohtest.run_confined(mode, [PYTHON, "-c", READER, d], [("r", d + "/")],
+                                           extra=["--deny", os.path.join(d, "secret"), "--log", log])
+    check_eq(status, 0, err)
+    check_eq(out.split(), ["secret", "refused", str(NFILES)])
+    lines = [l for l in log_lines(log) if l["command"] == "open" and (l["path"] or "").startswith(d + "/")]
+    ahead = [l for l in lines if l.get("reason") == "sent ahead"]
+    check(len(ahead) > NFILES // 2, "most files came ahead: %d" % len(ahead))
+    check(all(l["decision"] == "allow" and not l["path"].endswith("/secret") for l in ahead),
+          "only allowed files, never the denied one, are sent ahead")
+    opened = {l["path"] for l in lines if l["decision"] == "allow"}
+    check_eq(len(opened), NFILES, "every file the program read was decided and logged")
+
+
+REPLACER = r'''
+import os, sys
+d = sys.argv[1]
+os.listdir(d)
+os.close(os.open(os.path.join(d, "f00"), os.O_RDONLY))
+os.close(os.open(os.path.join(d, "f01"), os.O_RDONLY))    # asks for the rest ahead
+with open(os.path.join(d, "new"), "wb") as f:
+    f.write(b"replaced\n")
+os.rename(os.path.join(d, "new"), os.path.join(d, "f05"))
+fd = os.open(os.path.join(d, "f05"), os.O_RDONLY)
+print(os.read(fd, 100).decode().strip())
+'''
+
+
+@scenario
+def a_file_replaced_after_it_came_ahead_is_opened_anew(mode):
+    d = tree("replaced-" + mode)
+    status, out, err = ohtest.run_confined(mode, [PYTHON, "-c", REPLACER, d], [("rwcd", d + "/")])
+    check_eq(status, 0, err)
+    check_eq(out.strip(), "replaced")
+
+
+FORKER = r'''
+import os, sys
+d = sys.argv[1]
+os.listdir(d)
+os.close(os.open(os.path.join(d, "f00"), os.O_RDONLY))
+os.close(os.open(os.path.join(d, "f01"), os.O_RDONLY))    # the rest is held now
+pid = os.fork()
+if pid == 0:
+    fd = os.open(os.path.join(d, "f02"), os.O_RDONLY)
+    os.read(fd, 2)
+    os._exit(0)
+os.waitpid(pid, 0)
+fd = os.open(os.path.join(d, "f02"), os.O_RDONLY)
+print(os.lseek(fd, 0, os.SEEK_CUR), os.read(fd, 100).decode().strip())
+'''
+
+
+@scenario
+def a_forked_child_never_shares_an_offset_with_its_parent(mode):
+    d = tree("fork-" + mode)
+    status, out, err = ohtest.run_confined(mode, [PYTHON, "-c", FORKER, d], [("r", d + "/")])
+    check_eq(status, 0, err)
+    check_eq(out.split(), ["0", "f02"])
+
+
+if __name__ == "__main__":
+    ohtest.main()
