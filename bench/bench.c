@@ -25,6 +25,7 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -34,8 +35,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1103,16 +1107,55 @@ static bool bench_policy_size(const struct tree *t, const struct options *o)
 
 /* ---- (e) whole programs ------------------------------------------------- */
 
-/* A workload is a program over a generated tree.  To add one, write its
- * prepare function and add a row. */
-struct workload {
+/* The workload table: real programs over fixtures made in the scratch
+ * tree, natively, under bwrap (a sandbox without a broker, for scale) and
+ * under openhook run in each way it runs them.  Each cell is the median of
+ * program_runs runs, the rows of a program taking turns run by run so that
+ * a noisy machine slows them alike.  Every run is checked (exit status 0,
+ * as many lines as the native run printed), so a run that did nothing is
+ * never timed as fast. */
+
+struct row {
         const char *name;
-        /* Builds NFILES files under DIR; fills ARGV (NULL-terminated; strings
-         * static or DIR itself) and *LINES, the number of lines the program
-         * must print.  Returns the number of files or -errno. */
-        int (*prepare)(const char *dir, unsigned int nfiles, const char **argv, unsigned int *lines);
-        int expected_status;
-        const char *run_option;         /* added to openhook run's options; NULL: none */
+        const char *run_mode;           /* openhook run --mode; NULL: native or bwrap */
+        bool bwrap;
+        bool direct_reads;
+};
+
+enum { ROW_NATIVE, ROW_BWRAP, ROW_SECCOMP, ROW_PRELOAD, ROW_DIRECT_READS, N_ROWS };
+
+static const struct row rows[N_ROWS] = {
+        [ROW_NATIVE] = { "native" },
+        [ROW_BWRAP] = { "bwrap --ro-bind / /", .bwrap = true },
+        [ROW_SECCOMP] = { "run (seccomp, default)", "seccomp" },
+        [ROW_PRELOAD] = { "run --mode preload", "preload" },
+        [ROW_DIRECT_READS] = { "run --direct-reads", "seccomp", .direct_reads = true },
+};
+
+#define FIXTURE_ARGS 8
+
+struct fixture {
+        char dir[PATH_MAX];
+        const char *argv[FIXTURE_ARGS];
+        const char *allow[2];           /* openhook run --allow beside DIR's, or NULL */
+        char buf[4][PATH_MAX + 32];     /* what ARGV and ALLOW point into */
+        long files;                     /* how many files it works on, or -1 */
+};
+
+/* A program of the table.  To add one, write its prepare function and add
+ * an entry. */
+struct program {
+        const char *name;               /* column heading */
+        const char *what;               /* the legend */
+        const char *needs;              /* a program that must be installed; the
+                                         * system's, not a shim on PATH (pyenv) */
+        const char *perms;              /* openhook run --allow PERMS:DIR/, or NULL */
+        bool writes;                    /* bwrap: --bind /tmp /tmp (the tree is there),
+                                         * --dev-bind /dev /dev (/dev/null) */
+        /* Makes the fixture in F->dir and fills F->argv; 0 or -errno. */
+        int (*prepare)(struct fixture *f, const struct options *o);
+        /* Before each run, untimed: the fixture as prepare() left it. */
+        int (*reset)(const struct fixture *f);
 };
 
 static int write_file(const char *path, const char *content)
@@ -1124,38 +1167,236 @@ static int write_file(const char *path, const char *content)
         return write(fd, content, len) == (ssize_t)len ? 0 : -EIO;
 }
 
-/* NFILES small text files in directories of 100, every 97th holding the
- * pattern, so grep reads everything and finds something. */
-static int prepare_grep(const char *dir, unsigned int nfiles, const char **argv, unsigned int *lines)
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-        char path[PATH_MAX];
-
-        *lines = 0;
-        for (unsigned int i = 0; i < nfiles; i++) {
-                if (i % 100 == 0) {
-                        snprintf(path, sizeof(path), "%s/d%03u", dir, i / 100);
-                        if (mkdir(path, 0755) < 0)
-                                return -errno;
-                }
-                snprintf(path, sizeof(path), "%s/d%03u/f%05u.txt", dir, i / 100, i);
-                *lines += i % 97 == 0;
-                int r = write_file(path, i % 97 == 0
-                                   ? "some text\nthe needle is here\nmore text\n"
-                                   : "lorem ipsum dolor sit amet\nconsectetur adipiscing elit\n");
-                if (r < 0)
-                        return r;
-        }
-        argv[0] = "grep";
-        argv[1] = "-r";
-        argv[2] = "needle";
-        argv[3] = dir;
-        argv[4] = NULL;
-        return (int)nfiles;
+        remove(path);
+        return 0;
 }
 
-static const struct workload workloads[] = {
-        { "grep -r over a tree", prepare_grep, 0, NULL },
-        { "grep -r, --direct-reads", prepare_grep, 0, "--direct-reads" },
+/* Runs ARGV natively to make a fixture; 0 or -errno (-ECHILD: it failed). */
+static int run_helper(const char *const *argv, const char *log)
+{
+        pid_t pid = spawn((char *const *)argv, -1, NULL, log);
+
+        return pid < 0 ? pid : wait_exit(pid, 300) == 0 ? 0 : -ECHILD;
+}
+
+/* NFILES small text files under DIR in directories of 100. */
+static int make_files(const char *dir, unsigned int nfiles)
+{
+        char path[PATH_MAX + 32];
+        int r = mkdir(dir, 0755) < 0 ? -errno : 0;
+
+        for (unsigned int i = 0; r == 0 && i < nfiles; i++) {
+                snprintf(path, sizeof(path), "%s/d%03u", dir, i / 100);
+                if (i % 100 == 0 && mkdir(path, 0755) < 0)
+                        return -errno;
+                snprintf(path, sizeof(path), "%s/d%03u/f%05u.txt", dir, i / 100, i);
+                r = write_file(path, "lorem ipsum dolor sit amet\nconsectetur adipiscing elit\n");
+        }
+        return r;
+}
+
+static unsigned int fixture_files(const struct options *o)
+{
+        return o->grep_files < 2000 ? o->grep_files : 2000;
+}
+
+static int prepare_true(struct fixture *f, const struct options *o)
+{
+        f->argv[0] = "/bin/true";
+        return 0;
+}
+
+/* Headers of the C library and the kernel, each included once: the
+ * compiler opens hundreds of files in the direct set (/usr). */
+static const char *const heavy_headers[] = {
+        "assert.h", "complex.h", "ctype.h", "dirent.h", "dlfcn.h", "errno.h", "fcntl.h", "fenv.h",
+        "float.h", "glob.h", "grp.h", "iconv.h", "inttypes.h", "langinfo.h", "limits.h", "locale.h",
+        "math.h", "netdb.h", "poll.h", "pthread.h", "pwd.h", "regex.h", "sched.h", "search.h",
+        "semaphore.h", "setjmp.h", "signal.h", "spawn.h", "stdarg.h", "stdatomic.h", "stdbool.h",
+        "stddef.h", "stdint.h", "stdio.h", "stdlib.h", "string.h", "strings.h", "syslog.h",
+        "termios.h", "tgmath.h", "threads.h", "time.h", "uchar.h", "unistd.h", "wchar.h", "wctype.h",
+        "arpa/inet.h", "net/if.h", "netinet/in.h", "netinet/tcp.h", "sys/epoll.h", "sys/eventfd.h",
+        "sys/inotify.h", "sys/ioctl.h", "sys/mman.h", "sys/mount.h", "sys/prctl.h", "sys/resource.h",
+        "sys/select.h", "sys/socket.h", "sys/stat.h", "sys/statvfs.h", "sys/syscall.h", "sys/time.h",
+        "sys/types.h", "sys/uio.h", "sys/un.h", "sys/utsname.h", "sys/wait.h", "linux/fs.h",
+        "linux/if_link.h", "linux/input.h", "linux/netlink.h", "linux/perf_event.h", "linux/rtnetlink.h",
+        "linux/seccomp.h", "linux/videodev2.h",
+};
+
+static int prepare_gcc(struct fixture *f, const struct options *o)
+{
+        char path[PATH_MAX + 32];
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *s = open_memstream(&text, &size);
+
+        if (!s)
+                return -errno;
+        f->files = 0;
+        for (size_t i = 0; i < ELEMENTSOF(heavy_headers); i++) {
+                snprintf(path, sizeof(path), "/usr/include/%s", heavy_headers[i]);
+                if (access(path, R_OK) == 0) {
+                        fprintf(s, "#include <%s>\n", heavy_headers[i]);
+                        f->files++;
+                }
+        }
+        fputs("int main(void) { return 0; }\n", s);
+        if (fclose(s) != 0)
+                return -errno;
+        snprintf(f->buf[0], sizeof(f->buf[0]), "%s/heavy.c", f->dir);
+        snprintf(f->buf[1], sizeof(f->buf[1]), "%s/heavy.o", f->dir);
+        const char *argv[] = { "/usr/bin/gcc", "-O2", "-c", "-o", f->buf[1], f->buf[0] };
+        memcpy(f->argv, argv, sizeof(argv));
+        return write_file(f->buf[0], text);
+}
+
+static int prepare_python(struct fixture *f, const struct options *o)
+{
+        const char *argv[] = { "/usr/bin/python3", "-c", "import json, email, http.client, sqlite3" };
+
+        memcpy(f->argv, argv, sizeof(argv));
+        return 0;
+}
+
+/* A repository of fixture_files() files, committed. */
+static int prepare_git(struct fixture *f, const struct options *o)
+{
+        char *repo = f->buf[0], log[PATH_MAX + 32];
+        int r;
+
+        snprintf(repo, sizeof(f->buf[0]), "%s/repo", f->dir);
+        snprintf(log, sizeof(log), "%s/fixture.log", f->dir);
+        r = make_files(repo, fixture_files(o));
+        const char *init[] = { "git", "-C", repo, "init", "-q", NULL };
+        const char *add[] = { "git", "-C", repo, "add", "-A", NULL };
+        const char *commit[] = { "git", "-C", repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost",
+                                 "commit", "-q", "-m", "fixture", NULL };
+        if (r >= 0)
+                r = run_helper(init, log);
+        if (r >= 0)
+                r = run_helper(add, log);
+        if (r >= 0)
+                r = run_helper(commit, log);
+        const char *argv[] = { "/usr/bin/git", "-C", repo, "status" };
+        memcpy(f->argv, argv, sizeof(argv));
+        /* git stops at a configuration file it may not read. */
+        const char *home = getenv("HOME");
+        f->allow[0] = "r:/etc/gitconfig";
+        if (home && *home && !strchr(home, ':')) {
+                snprintf(f->buf[3], sizeof(f->buf[3]), "r:%s/.gitconfig", home);
+                f->allow[1] = f->buf[3];
+        }
+        f->files = fixture_files(o);
+        return r;
+}
+
+/* A tar of fixture_files() files, extracted into an empty directory. */
+static int prepare_tar(struct fixture *f, const struct options *o)
+{
+        char src[PATH_MAX + 32], log[PATH_MAX + 32];
+        int r;
+
+        snprintf(src, sizeof(src), "%s/src", f->dir);
+        snprintf(log, sizeof(log), "%s/fixture.log", f->dir);
+        snprintf(f->buf[0], sizeof(f->buf[0]), "%s/files.tar", f->dir);
+        snprintf(f->buf[1], sizeof(f->buf[1]), "%s/out", f->dir);
+        r = make_files(src, fixture_files(o));
+        const char *create[] = { "tar", "cf", f->buf[0], "-C", f->dir, "src", NULL };
+        if (r >= 0)
+                r = run_helper(create, log);
+        const char *argv[] = { "/usr/bin/tar", "xf", f->buf[0], "-C", f->buf[1] };
+        memcpy(f->argv, argv, sizeof(argv));
+        f->files = fixture_files(o);
+        return r;
+}
+
+static int reset_tar(const struct fixture *f)
+{
+        nftw(f->buf[1], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return mkdir(f->buf[1], 0755) < 0 ? -errno : 0;
+}
+
+/* 1,000 inserts, each its own transaction, with a rollback journal made
+ * and removed each time; without fsync (synchronous=OFF), which on this
+ * kind of VM is most of the time and the same for every row. */
+static int prepare_sqlite(struct fixture *f, const struct options *o)
+{
+        _cleanup_free_ char *sql = NULL;
+        size_t size = 0;
+        FILE *s = open_memstream(&sql, &size);
+
+        if (!s)
+                return -errno;
+        fputs("PRAGMA journal_mode=DELETE;\nPRAGMA synchronous=OFF;\nCREATE TABLE t(n INTEGER, s TEXT);\n", s);
+        for (unsigned int i = 0; i < 1000; i++)
+                fprintf(s, "INSERT INTO t VALUES(%u, 'row %u');\n", i, i);
+        fputs("SELECT count(*) FROM t;\n", s);
+        if (fclose(s) != 0)
+                return -errno;
+        snprintf(f->buf[0], sizeof(f->buf[0]), "%s/db.sqlite", f->dir);
+        snprintf(f->buf[1], sizeof(f->buf[1]), ".read %s/script.sql", f->dir);
+        snprintf(f->buf[2], sizeof(f->buf[2]), "%s/script.sql", f->dir);
+        const char *argv[] = { "/usr/bin/sqlite3", f->buf[0], f->buf[1] };
+        memcpy(f->argv, argv, sizeof(argv));
+        f->files = 1000;
+        return write_file(f->buf[2], sql);
+}
+
+static int reset_sqlite(const struct fixture *f)
+{
+        return unlink(f->buf[0]) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+static long files_counted;
+
+static int count_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        files_counted += type == FTW_F;
+        return 0;
+}
+
+static int count_files(const char *dir, long *n)
+{
+        files_counted = 0;
+        int r = nftw(dir, count_file, 16, FTW_PHYS) < 0 ? -errno : 0;
+        *n = files_counted;
+        return r;
+}
+
+/* A copy of /usr/include (--quick: of /usr/include/linux): outside the
+ * direct set, so every file grep opens goes to the broker. */
+static int prepare_grep(struct fixture *f, const struct options *o)
+{
+        char log[PATH_MAX + 32];
+        const char *from = o->quick ? "/usr/include/linux" : "/usr/include";
+
+        snprintf(log, sizeof(log), "%s/fixture.log", f->dir);
+        snprintf(f->buf[0], sizeof(f->buf[0]), "%s/include", f->dir);
+        const char *copy[] = { "cp", "-a", from, f->buf[0], NULL };
+        int r = run_helper(copy, log);
+        const char *argv[] = { "/usr/bin/grep", "-r", "EOPNOTSUPP", f->buf[0] };
+        memcpy(f->argv, argv, sizeof(argv));
+        f->files = 0;
+        if (r >= 0)
+                r = count_files(f->buf[0], &f->files);
+        return r;
+}
+
+enum { P_TRUE, P_GCC, P_PYTHON, P_GIT, P_TAR, P_SQLITE, P_GREP, N_PROGRAMS };
+
+static const struct program programs[N_PROGRAMS] = {
+        [P_TRUE] = { "true", "/bin/true: start-up alone", NULL, NULL, false, prepare_true, NULL },
+        [P_GCC] = { "gcc", "gcc -O2 -c of a file including C library and kernel headers", "/usr/bin/gcc", "rwc", true, prepare_gcc, NULL },
+        [P_PYTHON] = { "python3", "python3 -c 'import json, email, http.client, sqlite3'", "/usr/bin/python3", "r", false,
+          prepare_python, NULL },
+        [P_GIT] = { "git status", "git status in a repository of 2,000 files", "/usr/bin/git", "rwcd", true, prepare_git, NULL },
+        [P_TAR] = { "tar x", "tar x of 2,000 files", "/usr/bin/tar", "rwcd", true, prepare_tar, reset_tar },
+        [P_SQLITE] = { "sqlite3", "sqlite3: 1,000 inserts, a transaction each, rollback journal, no fsync", "/usr/bin/sqlite3", "rwcd", true,
+          prepare_sqlite, reset_sqlite },
+        [P_GREP] = { "grep -r", "grep -r over a copy of /usr/include (brokered: outside the direct set)", "/usr/bin/grep", "r",
+          false, prepare_grep, NULL },
 };
 
 static long count_lines(const char *path)
@@ -1173,128 +1414,292 @@ static long count_lines(const char *path)
         return n < 0 ? -errno : lines;
 }
 
-/* Runs ARGV in MODE once and checks it did the work (exit status, number
- * of output lines), so a run that did nothing is never timed as fast.
- * Returns the seconds it took, -errno (-EBADMSG: wrong output), or an
- * unexpected exit status as -1000 - status. */
-static double run_once(const struct mode *m, const char *dir, const char **argv, unsigned int lines,
-                       const struct workload *w, const struct tree *t, const struct options *o)
+static bool installed(const char *path)
 {
-        char out[PATH_MAX + 8];
-        const char *full[32];
-        char allow[PATH_MAX + 8];
-        size_t n = 0;
+        return access(path, X_OK) == 0;
+}
 
-        if (m->run_mode) {
-                snprintf(allow, sizeof(allow), "r:%s/", dir);
-                full[n++] = o->openhook;
-                full[n++] = "run";
-                n = add_mode_args(m, full, n);
-                full[n++] = "--allow";
-                full[n++] = allow;
-                if (w->run_option)
-                        full[n++] = w->run_option;
-                full[n++] = "--";
+/* Waits for PID, which wait_exit() would time only to its 2 ms polls.
+ * Returns its exit status, 128+N for a signal, or -errno (-ETIMEDOUT:
+ * killed after TIMEOUT_MS). */
+static int wait_timed(pid_t pid, int timeout_ms)
+{
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        bool late = pidfd >= 0 && poll(&p, 1, timeout_ms) == 0;
+        int status;
+
+        if (late)
+                kill(pid, SIGKILL);
+        if (waitpid(pid, &status, 0) < 0)
+                return -errno;
+        if (late)
+                return -ETIMEDOUT;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Whether zombie PID leads its process group but not a session: openhook
+ * run's broker does (setpgid), its abstract connector leads a session. */
+static bool is_broker(pid_t pid)
+{
+        char path[64], text[512];
+        int pgrp = 0, session = 0;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+        if (n <= 0)
+                return false;
+        text[n] = '\0';
+        const char *end = strrchr(text, ')');
+        return end && sscanf(end + 1, " %*c %*d %d %d", &pgrp, &session) == 2 && pgrp == pid && session != pid;
+}
+
+/* After an openhook run: reaps the processes it left (this process is
+ * their subreaper) until the broker is among them or none is left (run
+ * reaps a broker that exits before run does), at most 5 s.  Returns the
+ * broker's peak RSS in KiB (its high-water mark, as VmHWM), or 0. */
+static long reap_broker(void)
+{
+        uint64_t deadline = now_ns() + 5000000000u;
+
+        while (now_ns() < deadline) {
+                siginfo_t si = { 0 };
+                struct rusage ru;
+
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+                        return 0;
+                if (si.si_pid == 0) {
+                        nanosleep(&(struct timespec) { .tv_nsec = 200000 }, NULL);
+                        continue;
+                }
+                bool broker = is_broker(si.si_pid);
+                if (wait4(si.si_pid, NULL, 0, &ru) < 0)
+                        return 0;
+                if (broker)
+                        return ru.ru_maxrss;
         }
-        for (size_t i = 0; argv[i] && n < ELEMENTSOF(full) - 1; i++)
-                full[n++] = argv[i];
-        full[n] = NULL;
-
-        snprintf(out, sizeof(out), "%s.out", dir);
-        uint64_t t0 = now_ns();
-        pid_t pid = spawn((char *const *)full, -1, out, t->log);
-        if (pid < 0)
-                return pid;
-        int status = wait_exit(pid, 120);
-        double seconds = (now_ns() - t0) / 1e9;
-        if (status < 0)
-                return status;
-        if (status != w->expected_status)
-                return -1000.0 - status;
-        return count_lines(out) == lines ? seconds : -EBADMSG;
-}
-
-static void print_program_cell(double median, double native)
-{
-        char cell[64];
-
-        if (median <= -1000)
-                snprintf(cell, sizeof(cell), "failed (exit %d)", (int)(-median - 1000));
-        else if (median == -EBADMSG)
-                snprintf(cell, sizeof(cell), "failed (wrong output)");
-        else if (median < 0)
-                snprintf(cell, sizeof(cell), "failed (%s)", strerror((int)-median));
-        else if (native > 0)
-                snprintf(cell, sizeof(cell), "%.3f (%.2fx)", median, median / native);
-        else
-                snprintf(cell, sizeof(cell), "%.3f", median);
-        printf(" %-22s", cell);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-        remove(path);
         return 0;
 }
 
-/* The goals of the issues, beside what this run measured (never asserted):
- * each mode at most 3x native, seccomp within 1.3x of preload.  MEDIANS is
- * indexed like modes[]. */
-static void print_workload_goals(const double medians[])
+/* The command line of P's fixture F in row R, into ARGV. */
+static void cell_argv(const struct row *r, const struct program *p, const struct fixture *f, char *allow,
+                      size_t allow_size, const char **argv, const struct options *o)
 {
-        double native = medians[0], preload = medians[1], seccomp = medians[2];
+        size_t n = 0;
 
-        if (native > 0 && preload > 0)
-                printf("    preload vs native: %.2fx (goal <= 3x)\n", preload / native);
-        if (native > 0 && seccomp > 0)
-                printf("    seccomp vs native: %.2fx (goal <= 3x)\n", seccomp / native);
-        if (preload > 0 && seccomp > 0)
-                printf("    seccomp vs preload: %.2fx (goal <= 1.3x)\n", seccomp / preload);
+        if (r->bwrap) {
+                const char *b[] = { "bwrap", "--ro-bind", "/", "/", "--bind", "/tmp", "/tmp",
+                                    "--dev-bind", "/dev", "/dev" };
+                memcpy(argv, b, sizeof(b));
+                n = p->writes ? 10 : 4;
+        } else if (r->run_mode) {
+                argv[n++] = o->openhook;
+                argv[n++] = "run";
+                argv[n++] = "--mode";
+                argv[n++] = r->run_mode;
+                if (r->direct_reads)
+                        argv[n++] = "--direct-reads";
+                if (p->perms) {
+                        snprintf(allow, allow_size, "%s:%.4000s/", p->perms, f->dir);
+                        argv[n++] = "--allow";
+                        argv[n++] = allow;
+                }
+                for (size_t i = 0; i < ELEMENTSOF(f->allow) && f->allow[i]; i++) {
+                        argv[n++] = "--allow";
+                        argv[n++] = f->allow[i];
+                }
+                argv[n++] = "--";
+        }
+        for (size_t i = 0; i < FIXTURE_ARGS && f->argv[i]; i++)
+                argv[n++] = f->argv[i];
+        argv[n] = NULL;
+}
+
+#define CELL_SKIPPED (-2000.0)
+
+/* One run of P in row R, checked: the seconds it took, or -errno
+ * (-EBADMSG: other output than the native run's; *LINES: the native
+ * run's line count, -1 until known), or -1000 - an exit status.  *RSS:
+ * the broker's peak RSS (KiB) for an openhook run. */
+static double run_cell(const struct row *r, const struct program *p, const struct fixture *f, long *lines,
+                       long *rss, const struct tree *t, const struct options *o)
+{
+        const char *argv[FIXTURE_ARGS + 20];
+        char allow[PATH_MAX + 16], out[PATH_MAX + 16];
+        int k = p->reset ? p->reset(f) : 0;
+
+        *rss = 0;
+        if (k < 0)
+                return k;
+        cell_argv(r, p, f, allow, sizeof(allow), argv, o);
+        snprintf(out, sizeof(out), "%s/program.out", t->root);
+        uint64_t t0 = now_ns();
+        pid_t pid = spawn((char *const *)argv, -1, out, t->log);
+        if (pid < 0)
+                return pid;
+        int status = wait_timed(pid, 300000);
+        double seconds = (now_ns() - t0) / 1e9;
+        if (r->run_mode)
+                *rss = reap_broker();
+        if (status != 0)
+                return status < 0 ? status : -1000.0 - status;
+        long n = count_lines(out);
+        if (*lines < 0)
+                *lines = n;
+        return n == *lines ? seconds : -EBADMSG;
+}
+
+/* P's medians into CELLS (seconds, or what run_cell() returned for a
+ * failed run: a failure is shown, never averaged away), and the largest
+ * broker RSS of the runs into RSS. */
+static void measure_program(const struct program *p, const struct fixture *f, bool have_bwrap,
+                            double cells[N_ROWS], long rss[N_ROWS], const struct tree *t, const struct options *o)
+{
+        double runs[N_ROWS][16];
+        unsigned int n = o->program_runs < 16 ? o->program_runs : 16;
+        long lines = -1;
+
+        for (size_t r = 0; r < N_ROWS; r++) {
+                cells[r] = r == ROW_BWRAP && !have_bwrap ? CELL_SKIPPED : 0;
+                rss[r] = 0;
+        }
+        for (unsigned int k = 0; k < n; k++)
+                for (size_t r = 0; r < N_ROWS; r++) {
+                        long peak;
+
+                        if (cells[r] < 0)
+                                continue;
+                        double s = run_cell(&rows[r], p, f, &lines, &peak, t, o);
+                        if (s < 0)
+                                cells[r] = s;
+                        runs[r][k] = s;
+                        rss[r] = peak > rss[r] ? peak : rss[r];
+                }
+        for (size_t r = 0; r < N_ROWS; r++)
+                if (cells[r] == 0)
+                        cells[r] = median_double(runs[r], n);
+}
+
+static void print_cell(double v, double native)
+{
+        char cell[32];
+
+        if (v == CELL_SKIPPED)
+                snprintf(cell, sizeof(cell), "-");
+        else if (v <= -1000)
+                snprintf(cell, sizeof(cell), "exit %d", (int)(-v - 1000));
+        else if (v == -EBADMSG)
+                snprintf(cell, sizeof(cell), "wrong output");
+        else if (v < 0)
+                snprintf(cell, sizeof(cell), "failed (%d)", (int)v);
+        else if (native > 0)
+                snprintf(cell, sizeof(cell), "%.1f %.2fx", v * 1e3, v / native);
+        else
+                snprintf(cell, sizeof(cell), "%.1f", v * 1e3);
+        printf(" %13s", cell);
+}
+
+static void print_table(double cells[N_PROGRAMS][N_ROWS], long rss[N_PROGRAMS][N_ROWS])
+{
+        printf("  %-24s", "ms (ratio vs native)");
+        for (size_t i = 0; i < N_PROGRAMS; i++)
+                printf(" %13s", programs[i].name);
+        printf("\n");
+        for (size_t r = 0; r < N_ROWS; r++) {
+                printf("  %-24s", rows[r].name);
+                for (size_t i = 0; i < N_PROGRAMS; i++)
+                        print_cell(cells[i][r], r == ROW_NATIVE ? 0 : cells[i][ROW_NATIVE]);
+                printf("\n");
+        }
+        printf("  broker peak RSS, MiB (the largest of the runs where it outlived run)\n");
+        for (size_t r = 0; r < N_ROWS; r++) {
+                if (!rows[r].run_mode)
+                        continue;
+                printf("  %-24s", rows[r].name);
+                for (size_t i = 0; i < N_PROGRAMS; i++)
+                        if (rss[i][r] > 0)
+                                printf(" %13.1f", rss[i][r] / 1024.0);
+                        else
+                                printf(" %13s", "-");
+                printf("\n");
+        }
+}
+
+static void print_goal(const char *what, double v, double base, const char *goal)
+{
+        if (v > 0 && base > 0)
+                printf("    %-50s %6.2fx  (goal %s)\n", what, v / base, goal);
+        else
+                printf("    %-50s    n/a  (goal %s)\n", what, goal);
+}
+
+/* The goals of issue 11, beside what this run measured (never asserted). */
+static void print_program_goals(double cells[N_PROGRAMS][N_ROWS])
+{
+        const double *grep = cells[P_GREP], *gcc = cells[P_GCC], *start = cells[P_TRUE];
+
+        printf("  goals:\n");
+        print_goal("grep -r brokered, run (seccomp) vs native", grep[ROW_SECCOMP], grep[ROW_NATIVE], "<= 2.0x");
+        print_goal("the same with --direct-reads vs native", grep[ROW_DIRECT_READS], grep[ROW_NATIVE], "<= 1.3x");
+        print_goal("gcc (direct-set opens), seccomp vs preload", gcc[ROW_SECCOMP], gcc[ROW_PRELOAD], "<= 1.05x");
+        print_goal("run -- /bin/true vs bwrap --ro-bind / / /bin/true", start[ROW_SECCOMP], start[ROW_BWRAP],
+                   "<= 1.0x");
+}
+
+/* Makes every fixture; a program that is not installed or whose fixture
+ * fails is skipped with the reason. */
+static void prepare_fixtures(struct fixture *f, bool *ready, const struct tree *t, const struct options *o)
+{
+        for (size_t i = 0; i < N_PROGRAMS; i++) {
+                const struct program *p = &programs[i];
+                int r;
+
+                f[i] = (struct fixture) { .files = -1 };
+                snprintf(f[i].dir, sizeof(f[i].dir), "%s/program%zu", t->root, i);
+                ready[i] = false;
+                if (p->needs && !installed(p->needs)) {
+                        printf("  %-10s skipped: %s is not installed\n", p->name, p->needs);
+                        continue;
+                }
+                r = mkdir(f[i].dir, 0755) < 0 ? -errno : p->prepare(&f[i], o);
+                if (r < 0) {
+                        printf("  %-10s skipped: cannot make its fixture: %s\n", p->name, strerror(-r));
+                        continue;
+                }
+                ready[i] = true;
+                printf("  %-10s %s", p->name, p->what);
+                printf(f[i].files >= 0 ? " (%ld files)\n" : "\n", f[i].files);
+        }
 }
 
 static void bench_workloads(const struct tree *t, const struct options *o)
 {
-        printf("\n(e) Workloads: whole programs, seconds (median of %u runs; ratio vs native)\n", o->program_runs);
-        printf("  %-24s %6s", "workload", "files");
-        for (size_t m = 0; m < ELEMENTSOF(modes); m++)
-                printf(" %-22s", modes[m].name);
-        printf("\n");
+        static struct fixture fixtures[N_PROGRAMS];
+        double cells[N_PROGRAMS][N_ROWS];
+        long rss[N_PROGRAMS][N_ROWS];
+        bool ready[N_PROGRAMS], have_bwrap = installed("/usr/bin/bwrap");
 
-        for (size_t i = 0; i < ELEMENTSOF(workloads); i++) {
-                const struct workload *w = &workloads[i];
-                char dir[PATH_MAX];
-                const char *argv[16];
-                unsigned int lines;
-                double native = -1;
-
-                snprintf(dir, sizeof(dir), "%s/workload%zu", t->root, i);
-                int nfiles = mkdir(dir, 0755) < 0 ? -errno : w->prepare(dir, o->grep_files, argv, &lines);
-                if (nfiles < 0) {
-                        printf("  %-24s cannot prepare: %s\n", w->name, strerror(-nfiles));
-                        continue;
+        printf("\n(e) Workloads: whole programs, ms, median of %u runs, the rows taking turns\n", o->program_runs);
+        if (!have_bwrap)
+                printf("  the bwrap row is skipped: bwrap is not installed (scripts/install-deps)\n");
+        prepare_fixtures(fixtures, ready, t, o);
+        /* The brokers outlive run: reaped here, for their peak RSS. */
+        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        for (size_t i = 0; i < N_PROGRAMS; i++) {
+                for (size_t r = 0; r < N_ROWS; r++) {
+                        cells[i][r] = CELL_SKIPPED;
+                        rss[i][r] = 0;
                 }
-                printf("  %-24s %6d", w->name, nfiles);
-                double medians[ELEMENTSOF(modes)];
-                for (size_t m = 0; m < ELEMENTSOF(modes); m++) {
-                        double runs[16];
-                        unsigned int n = o->program_runs < ELEMENTSOF(runs) ? o->program_runs : ELEMENTSOF(runs), k;
-                        for (k = 0; k < n; k++) {
-                                runs[k] = run_once(&modes[m], dir, argv, lines, w, t, o);
-                                if (runs[k] < 0)
-                                        break;
-                        }
-                        /* A failed run is reported as such, never averaged away. */
-                        double median = k < n ? runs[k] : median_double(runs, n);
-                        print_program_cell(median, m == 0 ? 0 : native);
-                        if (m == 0)
-                                native = median;
-                        medians[m] = median;
-                        fflush(stdout);
-                }
-                printf("\n");
-                print_workload_goals(medians);
-                nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+                if (ready[i])
+                        measure_program(&programs[i], &fixtures[i], have_bwrap, cells[i], rss[i], t, o);
+                nftw(fixtures[i].dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
         }
+        prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+        print_table(cells, rss);
+        print_program_goals(cells);
 }
 
 /* ---- setup and report --------------------------------------------------- */
