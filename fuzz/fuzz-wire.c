@@ -38,6 +38,26 @@ static void check_round_trip(const struct oh_request *req)
                 abort();
 }
 
+/* The same bytes as a reply with files sent ahead (the client's side):
+ * what it accepts holds no more files than the limit, each name a string
+ * inside the names buffer. */
+static void check_ahead(const uint8_t *buf, size_t len)
+{
+        static struct oh_ahead a;
+        int32_t result;
+
+        if (oh_wire_decode_ahead(buf, len, &result, &a) != 0)
+                return;
+        if (a.count > OPENHOOK_AHEAD_MAX)
+                abort();
+        for (uint32_t i = 0; i < a.count; i++) {
+                size_t off = a.files[i].name_off;
+
+                if (off >= sizeof a.names || !memchr(a.names + off, '\0', sizeof a.names - off))
+                        abort();
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct oh_request req;
@@ -80,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (oh_wire_acl_mode(copy, size, &mode) == 0 && (mode & ~0777u))
                 abort();
 
+        check_ahead(copy, size);
         free(copy);
         return 0;
 }
