@@ -33,6 +33,17 @@ static inline uint64_t oh_spin_now_ns(void)
         return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
+/* Polling is pointless when we may run on one CPU only: the peer needs
+ * it.  The affinity mask says so without opening a file (sysconf() reads
+ * /sys/devices/system/cpu/online, an open every confined program would pay
+ * a seccomp notification for at start). */
+static inline bool single_cpu(void)
+{
+        cpu_set_t set;
+
+        return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1;
+}
+
 static inline uint64_t oh_spin_compute_ns(void)
 {
         const char *env = getenv("OPENHOOK_SPIN_US");
@@ -44,7 +55,7 @@ static inline uint64_t oh_spin_compute_ns(void)
                 if (*end == '\0')
                         us = v < OH_SPIN_US_MAX ? v : OH_SPIN_US_MAX;
         }
-        if (us == 0 || sysconf(_SC_NPROCESSORS_ONLN) == 1)
+        if (us == 0 || single_cpu())
                 return 0;
         return (uint64_t) us * 1000u;
 }
