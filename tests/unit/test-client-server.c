@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "fdcount.h"
 #include "openhook.h"
 #include "tap.h"
 #include "util.h"
@@ -195,19 +196,6 @@ static bool same_file(int fd, const char *path)
 {
         struct stat a, b;
         return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-static int count_fds(void)
-{
-        DIR *d = opendir("/proc/self/fd");
-        int n = 0;
-
-        if (!d)
-                return -1;
-        while (readdir(d))
-                n++;
-        closedir(d);
-        return n;
 }
 
 /* Reads one 12-byte response (the test's sockets are blocking). */

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdcount.h"
 #include "openhook.h"
 #include "tap.h"
 
@@ -33,19 +34,6 @@ struct fixture {
         atomic_int wrong;               /* answers neither policy gives */
         atomic_int f_allowed, f_refused;
 };
-
-static int count_fds(void)
-{
-        DIR *d = opendir("/proc/self/fd");
-        int n = 0;
-
-        if (!d)
-                return -1;
-        while (readdir(d))
-                n++;
-        closedir(d);
-        return n;
-}
 
 static struct openhook_policy *policy_of(const char *const *rules)
 {
