@@ -62,7 +62,8 @@ struct options {
         unsigned int grep_files;
         const char *openhook;           /* the openhook program */
         const char *baseline;           /* another build, measured beside it in (d) */
-        bool only_throughput;           /* (d) alone */
+        const char *sections;           /* --only: the letters of the sections to run */
+        const char *workloads;          /* --workloads: names from (e) to run, or NULL */
         const char *open_loop;          /* internal --open-loop FILE: be the
                                          * program of bench_program_loop() */
 };
@@ -1649,6 +1650,23 @@ static void print_program_goals(double cells[N_PROGRAMS][N_ROWS])
 
 /* Makes every fixture; a program that is not installed or whose fixture
  * fails is skipped with the reason. */
+/* Whether NAME is in --workloads (a comma-separated list), or there is
+ * no such list. */
+static bool workload_selected(const struct options *o, const char *name)
+{
+        size_t len = strlen(name);
+
+        if (!o->workloads)
+                return true;
+        for (const char *s = o->workloads; *s; ) {
+                size_t n = strcspn(s, ",");
+                if (n == len && strncmp(s, name, n) == 0)
+                        return true;
+                s += n + (s[n] == ',');
+        }
+        return false;
+}
+
 static void prepare_fixtures(struct fixture *f, bool *ready, const struct tree *t, const struct options *o)
 {
         for (size_t i = 0; i < N_PROGRAMS; i++) {
@@ -1658,6 +1676,8 @@ static void prepare_fixtures(struct fixture *f, bool *ready, const struct tree *
                 f[i] = (struct fixture) { .files = -1 };
                 snprintf(f[i].dir, sizeof(f[i].dir), "%s/program%zu", t->root, i);
                 ready[i] = false;
+                if (!workload_selected(o, p->name))
+                        continue;
                 if (p->needs && !installed(p->needs)) {
                         printf("  %-10s skipped: %s is not installed\n", p->name, p->needs);
                         continue;
@@ -1794,7 +1814,8 @@ static void usage(FILE *f)
 {
         fprintf(f,
                 "Usage: openhook-bench [--quick] [--iterations N] [--openhook PATH]\n"
-                "                      [--baseline PATH] [--only-throughput]\n"
+                "                      [--baseline PATH] [--only SECTIONS] [--workloads NAMES]\n"
+                "                      [--runs N]\n"
                 "\n"
                 "Measures direct opens, a bare SCM_RIGHTS round trip, delegated opens\n"
                 "through the openhook server, throughput with 1-16 clients and whole\n"
@@ -1806,7 +1827,27 @@ static void usage(FILE *f)
                 "                   this program, else openhook from PATH)\n"
                 "  --baseline PATH  another openhook program, measured in (d) and (f) beside\n"
                 "                   the first (before/after a change, in one run)\n"
-                "  --only-throughput  measure (d) alone\n");
+                "  --only SECTIONS  the sections to measure, by letter: \"ef\" is (e) and (f);\n"
+                "                   a, b and c are measured together (default: all)\n"
+                "  --only-throughput  the same as --only d\n"
+                "  --workloads NAMES  only these rows of (e), comma-separated: true, gcc,\n"
+                "                   python3, \"git status\", \"tar x\", sqlite3, \"grep -r\"\n"
+                "  --runs N         runs of each workload per row (default 5)\n");
+}
+
+/* A count from 1 to MAX for OPTION into *N, or false after saying why. */
+static bool parse_count(const char *arg, const char *option, unsigned long max, unsigned int *n)
+{
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(arg, &end, 10);
+
+        if (errno || end == arg || *end || *arg == '-' || v == 0 || v > max) {
+                fprintf(stderr, "openhook-bench: %s wants a number from 1 to %lu, not \"%s\"\n", option, max, arg);
+                return false;
+        }
+        *n = (unsigned int)v;
+        return true;
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -1818,28 +1859,26 @@ static int parse_options(int argc, char **argv, struct options *o)
                 { "open-loop", required_argument, NULL, 'l' },
                 { "baseline", required_argument, NULL, 'b' },
                 { "only-throughput", no_argument, NULL, 't' },
+                { "only", required_argument, NULL, 's' },
+                { "workloads", required_argument, NULL, 'w' },
+                { "runs", required_argument, NULL, 'r' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
+        unsigned int runs = 0;
         int c;
 
-        *o = (struct options) { .iterations = 20000, .warmup = 2000, .ops_per_client = 20000,
+        *o = (struct options) { .sections = "abcdef", .iterations = 20000, .warmup = 2000, .ops_per_client = 20000,
                                 .program_runs = 5, .grep_files = 9000 };
         while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'q':
                         o->quick = true;
                         break;
-                case 'i': {
-                        char *end;
-                        unsigned long n = strtoul(optarg, &end, 10);
-                        if (*end || n == 0 || n > 10000000) {
-                                fprintf(stderr, "openhook-bench: --iterations wants a number from 1 to 10000000\n");
+                case 'i':
+                        if (!parse_count(optarg, "--iterations", 10000000, &o->iterations))
                                 return 2;
-                        }
-                        o->iterations = (unsigned int)n;
                         break;
-                }
                 case 'o':
                         o->openhook = optarg;
                         break;
@@ -1850,7 +1889,21 @@ static int parse_options(int argc, char **argv, struct options *o)
                         o->baseline = optarg;
                         break;
                 case 't':
-                        o->only_throughput = true;
+                        o->sections = "d";
+                        break;
+                case 's':
+                        if (!*optarg || optarg[strspn(optarg, "abcdef")]) {
+                                fprintf(stderr, "openhook-bench: --only wants letters from a to f, not \"%s\"\n", optarg);
+                                return 2;
+                        }
+                        o->sections = optarg;
+                        break;
+                case 'w':
+                        o->workloads = optarg;
+                        break;
+                case 'r':
+                        if (!parse_count(optarg, "--runs", 16, &runs))
+                                return 2;
                         break;
                 case 'h':
                         usage(stdout);
@@ -1867,8 +1920,10 @@ static int parse_options(int argc, char **argv, struct options *o)
         if (o->quick)
                 *o = (struct options) { .quick = true, .iterations = 200, .warmup = 20, .ops_per_client = 100,
                                         .program_runs = 1, .grep_files = 300, .openhook = o->openhook,
-                                        .baseline = o->baseline, .only_throughput = o->only_throughput,
-                                        .open_loop = o->open_loop };
+                                        .baseline = o->baseline, .sections = o->sections,
+                                        .workloads = o->workloads, .open_loop = o->open_loop };
+        if (runs)
+                o->program_runs = runs;
         if (!o->openhook)
                 o->openhook = default_openhook();
         return -1;
@@ -1924,11 +1979,14 @@ int main(int argc, char **argv)
         }
 
         print_header(&o);
-        bool ok = o.only_throughput || bench_single_opens(&t, &o);
-        ok = bench_throughput(&t, &o) && ok;
-        if (!o.only_throughput)
+        bool ok = true;
+        if (strpbrk(o.sections, "abc"))
+                ok = bench_single_opens(&t, &o) && ok;
+        if (strchr(o.sections, 'd'))
+                ok = bench_throughput(&t, &o) && ok;
+        if (strchr(o.sections, 'f'))
                 ok = bench_policy_size(&t, &o) && ok;
-        if (!o.only_throughput)
+        if (strchr(o.sections, 'e'))
                 bench_workloads(&t, &o);
 
         nftw(t.root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
