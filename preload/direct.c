@@ -82,6 +82,11 @@ static bool in_set(const char *p)
         return false;
 }
 
+bool shim_direct_any(void)
+{
+        return n_direct > 0;
+}
+
 bool shim_direct(const char *p)
 {
         char clean[PATH_MAX];

@@ -103,6 +103,26 @@ bool shim_direct_ok(const char *buf, int flags)
         return (flags & O_TMPFILE) != O_TMPFILE && stat(buf, &st) == 0 && S_ISCHR(st.st_mode);
 }
 
+/* A read relative to a directory fd in the direct set, opened by the
+ * kernel from that very fd: tree walkers (grep -r, find) open every file
+ * this way, and shim_path() would check the directory's remembered path
+ * with two stats per open.  Here the path only classifies (what is
+ * opened is what the program named, from its own fd), so one fstat
+ * tells the fd still is the directory remembered (path.c).  Were the
+ * directory moved out of the direct set since, Landlock refuses, and
+ * EACCES goes the usual way, with the path checked, to the broker.
+ * True when the kernel's answer, in *R, is final. */
+static bool direct_at(int dirfd, const char *path, int flags, mode_t mode, int *r)
+{
+        char buf[PATH_MAX];
+
+        if (dirfd == AT_FDCWD || !path || path[0] == '/' || path[0] == '\0' || !shim_flags_readonly(flags) ||
+            !shim_direct_any() || shim_dir_path_unverified(dirfd, path, buf) < 0 || !shim_direct(buf))
+                return false;
+        *r = real_openat(dirfd, path, flags | (int) OH_OPEN_MARK, mode);
+        return *r != -EACCES;
+}
+
 int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
         char buf[PATH_MAX];
@@ -118,6 +138,8 @@ int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
         /* Before making the path absolute: a held file needs no path. */
         r = shim_ahead_take(dirfd, path, flags);
         if (r >= 0)
+                return r;
+        if (direct_at(dirfd, path, flags, mode, &r))
                 return r;
 
         kind = shim_path(dirfd, path, buf, &fdnum);

@@ -130,7 +130,10 @@ static bool same_dir(const struct stat *a, const struct stat *b)
         return S_ISDIR(b->st_mode) && a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-static bool dir_cache_find(int fd, const struct stat *st, char buf[PATH_MAX])
+/* The remembered path of directory fd FD (whose fstat is ST), into BUF.
+ * VERIFY: only while the path still names it (lstat); else the fd being
+ * that directory is enough, for a caller that only classifies. */
+static bool dir_cache_find(int fd, const struct stat *st, bool verify, char buf[PATH_MAX])
 {
         struct stat now;
 
@@ -139,7 +142,7 @@ static bool dir_cache_find(int fd, const struct stat *st, char buf[PATH_MAX])
 
                 if (e->fd != fd || e->dev != st->st_dev || e->ino != st->st_ino)
                         continue;
-                if (fstatat(AT_FDCWD, e->path, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_dir(st, &now))
+                if (verify && (fstatat(AT_FDCWD, e->path, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_dir(st, &now)))
                         return false;
                 strcpy(buf, e->path);
                 return true;
@@ -160,7 +163,7 @@ static void dir_cache_store(int fd, const struct stat *st, const char *path)
         strcpy(e->path, path);
 }
 
-static int dir_fd_path(int fd, char buf[PATH_MAX])
+static int dir_fd_path_cached(int fd, bool verify, char buf[PATH_MAX])
 {
         struct stat st;
         int r;
@@ -169,7 +172,7 @@ static int dir_fd_path(int fd, char buf[PATH_MAX])
          * of the parent, and then the slow way is still right. */
         if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) || pthread_mutex_trylock(&dir_cache.lock) != 0)
                 return shim_fd_path(fd, buf);
-        if (dir_cache_find(fd, &st, buf)) {
+        if (dir_cache_find(fd, &st, verify, buf)) {
                 pthread_mutex_unlock(&dir_cache.lock);
                 return 0;
         }
@@ -177,6 +180,22 @@ static int dir_fd_path(int fd, char buf[PATH_MAX])
         if (r >= 0)
                 dir_cache_store(fd, &st, buf);
         pthread_mutex_unlock(&dir_cache.lock);
+        return r;
+}
+
+static int dir_fd_path(int fd, char buf[PATH_MAX])
+{
+        return dir_fd_path_cached(fd, true, buf);
+}
+
+int shim_dir_path_unverified(int dirfd, const char *path, char buf[PATH_MAX])
+{
+        int r = dir_fd_path_cached(dirfd, false, buf);
+
+        if (r >= 0)
+                r = append(buf, path);
+        if (r >= 0)
+                tidy(buf);
         return r;
 }
 

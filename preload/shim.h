@@ -118,6 +118,9 @@ void shim_warn_unsupported(const char *what);
 /* True if absolute path P lies under an OPENHOOK_DIRECT prefix (read-only
  * opens there go straight to the kernel; Landlock allows them). */
 bool shim_direct(const char *p);
+/* Whether there is a direct set at all: then Landlock holds the program
+ * (openhook run gives one only then). */
+bool shim_direct_any(void);
 void shim_direct_init(const char *list);
 
 /* ---- path.c: turning a program's path into a broker request ----------- */
@@ -133,6 +136,12 @@ enum shim_path_kind {
  * /proc/<pid>, /dev/fd, /dev/std*) to what they refer to, never the
  * broker.  Returns a shim_path_kind or -errno. */
 int shim_path(int dirfd, const char *path, char buf[PATH_MAX], int *fdnum);
+
+/* PATH (relative) beside directory fd DIRFD, made absolute in BUF from
+ * the directory's remembered path, trusted while DIRFD is that directory
+ * but not checked to still name it: to classify an open made from DIRFD
+ * itself, never to send to the broker.  Returns 0 or -errno. */
+int shim_dir_path_unverified(int dirfd, const char *path, char buf[PATH_MAX]);
 
 /* The absolute path an fd was opened at, in BUF.  Returns 0 or -errno. */
 int shim_fd_path(int fd, char buf[PATH_MAX]);
