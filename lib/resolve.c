@@ -78,6 +78,8 @@ struct target {
         bool missing;                   /* the last component does not exist (yet) */
         bool slash;                     /* requested with a trailing '/' */
         bool fast;                      /* C is the request as is, not yet verified */
+        bool task;                      /* ... and names a task ("self", a number):
+                                         * acting checks it left procfs alone */
 };
 
 static int root_fd = -1;
@@ -426,15 +428,19 @@ static int walk(const struct openhook_policy *p, const char *path, bool follow_l
 }
 
 /* Fills T for PATH: the request itself on the first attempt when it is
- * already canonical, else the walk's result. */
+ * already canonical, else the walk's result.  A path that names a task
+ * takes the fast path only when the caller's acting checks what it
+ * reached (TASKS_CHECKED: on_procfs()); else only the walk can tell
+ * whether it enters the broker's own /proc entries. */
 static int resolve(const struct openhook_policy *p, const char *path, bool follow_last, unsigned needed,
-                   int attempt, unsigned *budget, struct target *t, struct oh_verdict *v)
+                   int attempt, bool tasks_checked, unsigned *budget, struct target *t, struct oh_verdict *v)
 {
         size_t len;
+        bool task = false;
 
         if (path[0] != '/')
                 return -EINVAL;
-        if (attempt > 0 || !lexically_clean(path) || names_a_task(path))
+        if (attempt > 0 || !lexically_clean(path) || ((task = names_a_task(path)) && !tasks_checked))
                 return walk(p, path, follow_last, needed, budget, t, v);
         len = strlen(path);
         if (len >= sizeof(t->path))
@@ -443,6 +449,7 @@ static int resolve(const struct openhook_policy *p, const char *path, bool follo
         t->walk_error = 0;
         t->reveal = t->symlink = t->slash = t->missing = false;
         t->fast = true;
+        t->task = task;
         memcpy(t->path, path, len + 1);
         return 0;
 }
@@ -650,7 +657,7 @@ static int with_path(const struct openhook_policy *p, const char *path, bool fol
 
         verdict_reset(v);
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-                int r = resolve(p, path, follow_last, needed, attempt, &budget, &t, v);
+                int r = resolve(p, path, follow_last, needed, attempt, true, &budget, &t, v);
 
                 if (r < 0)
                         return r;
@@ -694,6 +701,27 @@ static int restore_blocking(int fd, uint64_t kflags, uint32_t flags)
         return fd;
 }
 
+/* Takes FD, which acting on fast-path T reached (the object, or its
+ * parent).  When T names a task, the walk that would have checked for the
+ * broker's own /proc entries was skipped (a path like
+ * /usr/include/c++/12/x merely looks like one).  Anything inside a task
+ * directory that STRICT resolution reaches, with no magic link followed,
+ * is on procfs, and a directory not on procfs has no procfs entry in it
+ * (but a mount point, which no *at() call removes or replaces): so an fd
+ * on procfs is closed and answered -ELOOP, which makes with_path() walk
+ * (must_retry()). */
+static int on_procfs(const struct target *t, int fd)
+{
+        struct statfs sfs;
+
+        if (fd < 0 || !t->task)
+                return fd;
+        if (fstatfs(fd, &sfs) == 0 && sfs.f_type != PROC_SUPER_MAGIC)
+                return fd;
+        close(fd);
+        return -ELOOP;
+}
+
 static int act_open(const struct target *t, uint64_t kflags, uint32_t mode, uint32_t flags)
 {
         char slashed[OPENHOOK_PATH_MAX + 1];
@@ -705,7 +733,7 @@ static int act_open(const struct target *t, uint64_t kflags, uint32_t mode, uint
                 memcpy(slashed + t->len, "/", 2);
                 path = slashed;
         }
-        fd = openat2_strict(path, kflags, takes_mode(kflags) ? mode : 0);
+        fd = on_procfs(t, openat2_strict(path, kflags, takes_mode(kflags) ? mode : 0));
         return restore_blocking(fd, kflags, flags);
 }
 
@@ -908,7 +936,7 @@ static int open_parent(struct target *t, const char **name, int root_error)
         if (t->len <= 1)
                 return root_error;
         *slash = '\0';
-        fd = openat2_strict(slash == t->path ? "/" : t->path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        fd = on_procfs(t, openat2_strict(slash == t->path ? "/" : t->path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0));
         *slash = '/';
         *name = slash + 1;
         return fd;
@@ -1063,10 +1091,10 @@ static int with_pair(const struct openhook_policy *p, const char *oldpath, const
                 uint32_t kflags = flags;
                 int r;
 
-                r = resolve(p, oldpath, false, D, attempt, &budget, &old, v);
+                r = resolve(p, oldpath, false, D, attempt, false, &budget, &old, v);
                 if (r < 0)
                         return r;
-                r = resolve(p, newpath, false, C, attempt, &budget, &new, v);
+                r = resolve(p, newpath, false, C, attempt, false, &budget, &new, v);
                 if (r < 0)
                         return r;
                 r = check(p, &old, &new, &kflags, v);

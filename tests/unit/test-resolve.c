@@ -474,6 +474,26 @@ static void broker_proc_entries_are_refused_however_named(void)
         done();
 }
 
+/* A clean path with a number in it is acted on without a walk, and what
+ * acting reached tells whether it was the broker's /proc: every operation
+ * that acts through an fd, not only open. */
+static void broker_proc_entries_are_refused_to_every_operation(void)
+{
+        char p[128];
+
+        scenario("proc-broker-ops");
+        allow_abs("rw", "/proc/");
+        snprintf(p, sizeof(p), "/proc/%d/environ", (int) getpid());
+        CHECK_EQ(oh_do_access(pol, p, R_OK, 0, &v), -EACCES);
+        CHECK_EQ(v.denied, 1);
+        snprintf(p, sizeof(p), "/proc/%d/attr/current", (int) getpid());
+        CHECK_EQ(oh_do_truncate(pol, p, 0, &v), -EACCES);
+        CHECK_EQ(oh_do_chmod(pol, p, 0600, 0, &v), -EACCES);
+        snprintf(p, sizeof(p), "/proc/%d/fd", (int) getpid());
+        CHECK_EQ(try_open(p, O_RDONLY | O_DIRECTORY, 0), -EACCES);
+        done();
+}
+
 static void other_process_proc_entries_are_served(void)
 {
         char p[128];
@@ -1534,6 +1554,7 @@ int main(void)
         RUN(proc_self_fd_magic_link_cannot_escape);
         RUN(symlink_to_proc_self_is_refused);
         RUN(broker_proc_entries_are_refused_however_named);
+        RUN(broker_proc_entries_are_refused_to_every_operation);
         RUN(other_process_proc_entries_are_served);
         RUN(existence_outside_policy_is_not_revealed);
         RUN(exact_file_rule_reveals_nothing_beside_it);
