@@ -30,7 +30,7 @@ static void check_round_trip(const struct oh_request *req)
                 abort();
         if (again.status != 0 || again.command != req->command || again.flags != req->flags ||
             again.mode != req->mode || again.length != req->length || again.uid != req->uid ||
-            again.gid != req->gid ||
+            again.gid != req->gid || again.ahead_flags != req->ahead_flags ||
             memcmp(again.times, req->times, sizeof(again.times)) != 0)
                 abort();
         if ((req->path && strcmp(req->path, again.path) != 0) ||
@@ -41,12 +41,12 @@ static void check_round_trip(const struct oh_request *req)
 /* The same bytes as a reply with files sent ahead (the client's side):
  * what it accepts holds no more files than the limit, each name a string
  * inside the names buffer. */
-static void check_ahead(const uint8_t *buf, size_t len)
+static void check_ahead(const uint8_t *buf, size_t len, uint32_t command)
 {
         static struct oh_ahead a;
         int32_t result;
 
-        if (oh_wire_decode_ahead(buf, len, &result, &a) != 0)
+        if (oh_wire_decode_ahead(buf, len, command, &result, &a) != 0)
                 return;
         if (a.count > OPENHOOK_AHEAD_MAX)
                 abort();
@@ -100,7 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (oh_wire_acl_mode(copy, size, &mode) == 0 && (mode & ~0777u))
                 abort();
 
-        check_ahead(copy, size);
+        check_ahead(copy, size, OPENHOOK_CMD_OPEN_AHEAD);
+        check_ahead(copy, size, OPENHOOK_CMD_OPEN_DIR_AHEAD);
         free(copy);
         return 0;
 }

@@ -37,6 +37,7 @@ enum openhook_command {
         OPENHOOK_CMD_ACCESS = 12,
         OPENHOOK_CMD_CHOWN = 13,
         OPENHOOK_CMD_OPEN_AHEAD = 14,   /* OPEN, plus files sent ahead (PROTOCOL.md) */
+        OPENHOOK_CMD_OPEN_DIR_AHEAD = 15, /* OPEN of a directory, plus its files */
 };
 
 /* What openhook run's supervisor decides that no wire command asks for:
@@ -212,9 +213,10 @@ void openhook_server_set_log(struct openhook_server *server, openhook_log_fn fn,
  * -ENOSYS.  openhook_server_run() installs its own while it runs. */
 void openhook_server_set_add_conn(struct openhook_server *server, openhook_add_conn_fn fn, void *userdata);
 
-/* Lets OPENHOOK_CMD_OPEN_AHEAD send files ahead (non-zero) or answers it
- * as a plain OPEN (0, the default).  Each file sent ahead is decided and
- * logged as an OPEN with the request's flags (reason "sent ahead"), so a
+/* Lets OPENHOOK_CMD_OPEN_AHEAD and OPENHOOK_CMD_OPEN_DIR_AHEAD send files
+ * ahead (non-zero) or answers them as a plain OPEN (0, the default).  Each
+ * file sent ahead is decided and logged as an OPEN with the flags asked
+ * for the files (reason "sent ahead"), so a
  * host that learns a policy from the log leaves it off: the client may
  * never use them. */
 void openhook_server_set_ahead(struct openhook_server *server, int enable);

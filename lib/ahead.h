@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The client's side of OPENHOOK_CMD_OPEN_AHEAD, for the shim: the file
- * asked for, and the files of its directory the broker sent ahead with it
- * (PROTOCOL.md; lib/server.c says which).  Not installed. */
+/* The client's side of OPENHOOK_CMD_OPEN_AHEAD and _OPEN_DIR_AHEAD, for
+ * the shim: the file asked for, and the files of its directory (or of the
+ * directory asked for) the broker sent ahead with it (PROTOCOL.md;
+ * lib/server.c says which).  Not installed. */
 #ifndef OH_AHEAD_H
 #define OH_AHEAD_H
 
@@ -17,11 +18,14 @@ struct oh_ahead_rx {
         int fds[OPENHOOK_AHEAD_MAX];    /* batch.files[i] is open as fds[i] */
 };
 
-/* openhook_open() of PATH (FLAGS read-only), asking for up to MAX more
- * files.  Returns the fd of PATH or -errno; on success RX->batch.count fds
- * came ahead in RX->fds (owned by the caller, close-on-exec); none when
- * the broker sent none or some were lost on the way (the process's fd
- * table was full). */
-int oh_client_open_ahead(int sock, const char *path, int flags, unsigned int max, struct oh_ahead_rx *rx);
+/* openhook_open() of PATH (FLAGS read-only), asking with COMMAND for up
+ * to MAX more files: OPENHOOK_CMD_OPEN_AHEAD, those after PATH in its
+ * directory, opened with FLAGS; OPENHOOK_CMD_OPEN_DIR_AHEAD, those in
+ * directory PATH, opened with AHEAD_FLAGS.  Returns the fd of PATH or
+ * -errno; on success RX->batch.count fds came ahead in RX->fds (owned by
+ * the caller, close-on-exec); none when the broker sent none or some were
+ * lost on the way (the process's fd table was full). */
+int oh_client_open_ahead(int sock, uint32_t command, const char *path, int flags, int ahead_flags, unsigned int max,
+                         struct oh_ahead_rx *rx);
 
 #endif

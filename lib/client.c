@@ -135,7 +135,7 @@ static void reply_close_fds(struct reply *rep, size_t from)
 }
 
 /* The size a reply says it has, once its first 4 bytes are in: 12 for
- * every command but OPEN_AHEAD.  Returns 0 for one that cannot be. */
+ * every command but OPEN_AHEAD and OPEN_DIR_AHEAD.  Returns 0 for one that cannot be. */
 static size_t reply_size(const struct reply *rep)
 {
         uint32_t size;
@@ -259,12 +259,14 @@ static int apply_cloexec(int fd, int flags)
         return TAKE_FD(owned);
 }
 
-int oh_client_open_ahead(int sock, const char *path, int flags, unsigned int max, struct oh_ahead_rx *rx)
+int oh_client_open_ahead(int sock, uint32_t command, const char *path, int flags, int ahead_flags, unsigned int max,
+                         struct oh_ahead_rx *rx)
 {
         struct oh_request req = {
-                .command = OPENHOOK_CMD_OPEN_AHEAD,
+                .command = command,
                 .flags = (uint32_t) flags,
                 .mode = max,
+                .ahead_flags = (uint32_t) ahead_flags,
                 .path = path,
         };
         struct reply rep = { .buf = rx->reply, .cap = sizeof(rx->reply) };
@@ -274,7 +276,7 @@ int oh_client_open_ahead(int sock, const char *path, int flags, unsigned int max
         int r = exchange(sock, &req, &rep);
         if (r < 0)
                 return r;
-        r = oh_wire_decode_ahead(rx->reply, rep.len, &result, &rx->batch);
+        r = oh_wire_decode_ahead(rx->reply, rep.len, command, &result, &rx->batch);
         if (r >= 0 && result < 0)
                 r = result;
         else if (r >= 0 && rep.nfds == 0)

@@ -149,6 +149,7 @@ static const struct oh_command commands[] = {
         [OPENHOOK_CMD_ACCESS]   = { "access", answer_access, false, false },
         [OPENHOOK_CMD_CHOWN]    = { "chown", answer_chown, false, false },
         [OPENHOOK_CMD_OPEN_AHEAD] = { "open", answer_open, true, true },
+        [OPENHOOK_CMD_OPEN_DIR_AHEAD] = { "open", answer_open, true, true },
 };
 
 static const struct oh_command *command_of(uint32_t command)
@@ -226,19 +227,34 @@ static void close_out_fds(struct openhook_conn *c)
  * file it named, the broker opens the regular files that follow that name
  * in the directory, each decided by the policy exactly as if the client
  * had asked for it with the same read-only flags (and logged so, reason
- * "sent ahead"), and sends them in the same reply.  Their names are listed
+ * "sent ahead"), and sends them in the same reply.  A tree walker that
+ * reads what it lists asks with OPEN_DIR_AHEAD when it opens a directory:
+ * the regular files from the directory's first entry come with it, each
+ * decided likewise with the flags asked for them.  Their names are listed
  * only when the policy lets the client read the directory itself.  Only
  * filesystems whose files are plain data (a procfs or sysfs file can do
  * something when opened) and share their directory's st_dev (overlayfs
  * files may not), since an entry is named by that and its d_ino. */
 
+/* What one request sends ahead: the files of directory DIR after NAME
+ * (NULL: from the first), opened as OPENs with FLAGS. */
+struct ahead_plan {
+        char dir[OPENHOOK_PATH_MAX];
+        const char *name;
+        uint32_t flags;
+        uint64_t dir_dev;
+};
+
 /* An OPEN_AHEAD, or a file sent ahead with it, as the OPEN it is for the
  * log (whose readers know OPEN): its mode field is no creation mode. */
-static const struct oh_request *as_open(const struct oh_request *req, const char *path, struct oh_request *out)
+static const struct oh_request *as_open(const struct oh_request *req, const char *path, uint32_t flags,
+                                        struct oh_request *out)
 {
         *out = *req;
         out->command = OPENHOOK_CMD_OPEN;
+        out->flags = flags;
         out->mode = 0;
+        out->ahead_flags = 0;
         out->path = path;
         return out;
 }
@@ -283,9 +299,9 @@ static bool split_parent(const char *path, char dir[OPENHOOK_PATH_MAX], const ch
         return true;
 }
 
-/* Opens DIR/NAME as REQ asked for its file and adds it to the reply.
- * Returns -ENOBUFS once the reply is full. */
-static int ahead_one(struct openhook_conn *c, const struct oh_request *req, const char *dir, uint64_t dir_dev,
+/* Opens DIR/NAME as the plan says and adds it to the reply.  Returns
+ * -ENOBUFS once the reply is full. */
+static int ahead_one(struct openhook_conn *c, const struct oh_request *req, const struct ahead_plan *plan,
                      uint64_t ino, const char *name, size_t *len)
 {
         char path[OPENHOOK_PATH_MAX];
@@ -295,31 +311,33 @@ static int ahead_one(struct openhook_conn *c, const struct oh_request *req, cons
         v.denied = 0;
         v.hint[0] = '\0';
 
-        if ((size_t) snprintf(path, sizeof(path), "%s/%s", strcmp(dir, "/") ? dir : "", name) >= sizeof(path))
+        if ((size_t) snprintf(path, sizeof(path), "%s/%s", strcmp(plan->dir, "/") ? plan->dir : "", name) >=
+            sizeof(path))
                 return 0;
-        _cleanup_close_ int fd = oh_do_open(c->server->policy, path, req->flags, 0, &v);
+        _cleanup_close_ int fd = oh_do_open(c->server->policy, path, plan->flags, 0, &v);
         if (fd < 0)
                 return 0;
         /* The inode the entry named, so the client can tell whether the
          * name still leads to it; whatever was opened if the entry was
          * replaced meanwhile is never handed out, so no fstat is needed. */
-        int r = oh_wire_ahead_add(c->out, len, dir_dev, ino, name);
+        int r = oh_wire_ahead_add(c->out, len, plan->dir_dev, ino, name);
         if (r < 0)
                 return r;
-        log_decision(c, as_open(req, path, &opened), 0, &v, "sent ahead");
+        log_decision(c, as_open(req, path, plan->flags, &opened), 0, &v, "sent ahead");
         c->out_fds[c->out_nfds++] = TAKE_FD(fd);
         return 0;
 }
 
-/* Walks DFD's entries; after NAME, each regular file goes into the reply
- * until MAX are in or the reply is full. */
-static void ahead_scan(struct openhook_conn *c, const struct oh_request *req, int dfd, const char *dir,
-                       uint64_t dir_dev, const char *name, size_t *len)
+/* Walks DFD's entries; after the plan's name (or from the first), each
+ * regular file goes into the reply until MAX are in or the reply is
+ * full. */
+static void ahead_scan(struct openhook_conn *c, const struct oh_request *req, int dfd,
+                       const struct ahead_plan *plan, size_t *len)
 {
         size_t max = req->mode < OPENHOOK_AHEAD_MAX ? req->mode : OPENHOOK_AHEAD_MAX;
         unsigned int seen = 0;
         uint8_t buf[8192];
-        bool after = false;
+        bool after = !plan->name;
         ssize_t n;
 
         while (c->out_nfds < 1 + max && (n = getdents64(dfd, buf, sizeof(buf))) > 0)
@@ -332,34 +350,56 @@ static void ahead_scan(struct openhook_conn *c, const struct oh_request *req, in
                         if (++seen > OH_AHEAD_SCAN_MAX)
                                 return;
                         if (!after) {
-                                after = strcmp(e->d_name, name) == 0;
+                                after = strcmp(e->d_name, plan->name) == 0;
                                 continue;
                         }
-                        if (e->d_type == DT_REG &&
-                            ahead_one(c, req, dir, dir_dev, e->d_ino, e->d_name, len) < 0)
+                        if (e->d_type == DT_REG && ahead_one(c, req, plan, e->d_ino, e->d_name, len) < 0)
                                 return;
                 }
 }
 
+/* What REQ, answered with FD, may send ahead.  Returns false for nothing:
+ * OPEN_AHEAD of a regular file sends what follows it in its directory,
+ * OPEN_DIR_AHEAD of a directory what it holds. */
+static bool ahead_plan(const struct oh_request *req, int fd, struct ahead_plan *plan)
+{
+        struct stat st;
+        bool dir = req->command == OPENHOOK_CMD_OPEN_DIR_AHEAD;
+
+        plan->flags = dir ? req->ahead_flags : req->flags;
+        /* A directory opened to be read, not O_PATH. */
+        if (!ahead_flags_ok(plan->flags) || (dir && ((req->flags & O_ACCMODE) != O_RDONLY || (req->flags & O_PATH))))
+                return false;
+        if (dir) {
+                if (strlen(req->path) >= sizeof(plan->dir))
+                        return false;
+                strcpy(plan->dir, req->path);
+                plan->name = NULL;
+        } else if (!split_parent(req->path, plan->dir, &plan->name))
+                return false;
+        return fstat(fd, &st) == 0 && (dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+}
+
 static void send_ahead(struct openhook_conn *c, const struct oh_request *req, int fd)
 {
-        char dir[OPENHOOK_PATH_MAX];
-        const char *name;
+        struct ahead_plan plan;
         struct oh_verdict v;
         struct stat st;
 
         v.denied = 0;
         v.hint[0] = '\0';
 
-        if (!c->server->ahead || !c->seqpacket || !ahead_flags_ok(req->flags) ||
-            !split_parent(req->path, dir, &name) || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        if (!c->server->ahead || !c->seqpacket || !ahead_plan(req, fd, &plan))
                 return;
-        /* Listing the directory is reading it: decided as opendir(). */
-        _cleanup_close_ int dfd = oh_do_open(c->server->policy, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &v);
+        /* Listing the directory is reading it: decided as opendir().  A
+         * descriptor of its own: reading the client's would move its
+         * offset. */
+        _cleanup_close_ int dfd = oh_do_open(c->server->policy, plan.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &v);
         if (dfd < 0 || !plain_data_fs(dfd) || fstat(dfd, &st) < 0)
                 return;
-        size_t len = oh_wire_ahead_begin(c->out, (uint64_t) st.st_dev, (uint64_t) st.st_ino);
-        ahead_scan(c, req, dfd, dir, (uint64_t) st.st_dev, name, &len);
+        plan.dir_dev = (uint64_t) st.st_dev;
+        size_t len = oh_wire_ahead_begin(c->out, req->command, (uint64_t) st.st_dev, (uint64_t) st.st_ino);
+        ahead_scan(c, req, dfd, &plan, &len);
         if (c->out_nfds > 1)
                 c->out_len = len;
         else    /* nothing came: the plain response begin() wrote over */
@@ -391,7 +431,8 @@ static void answer(struct openhook_conn *c, const struct oh_request *req)
                 result = r < 0 ? r : 0;
                 if (v.hint[0])
                         hint = v.hint;
-                log_decision(c, cmd->sends_ahead ? as_open(req, req->path, &opened) : req, result, &v, hint);
+                log_decision(c, cmd->sends_ahead ? as_open(req, req->path, req->flags, &opened) : req, result, &v,
+                             hint);
                 queue_response(c, req->command, result, fd);
                 /* Under the same policy as the file asked for. */
                 if (fd >= 0 && cmd->sends_ahead)
@@ -400,7 +441,8 @@ static void answer(struct openhook_conn *c, const struct oh_request *req)
                 return;
         }
 
-        log_decision(c, req, result, &v, hint);
+        log_decision(c, cmd && cmd->sends_ahead ? as_open(req, req->path, req->flags, &opened) : req, result, &v,
+                     hint);
         queue_response(c, req->command, result, fd);
 }
 

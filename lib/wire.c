@@ -22,6 +22,7 @@ enum field {
         F_PATH,         /* u16 len + bytes, absolute -> path */
         F_TARGET,       /* u16 len + bytes, any non-empty string -> path */
         F_PATH2,        /* u16 len + bytes, absolute -> path2 */
+        F_AHEAD_FLAGS,  /* u32 -> ahead_flags */
 };
 
 struct layout {
@@ -45,6 +46,7 @@ static const struct layout layouts[] = {
         [OPENHOOK_CMD_CHOWN]    = { true, { F_UID, F_GID, F_FLAGS, F_PATH } },
         /* mode carries the most files to send ahead (PROTOCOL.md) */
         [OPENHOOK_CMD_OPEN_AHEAD] = { true, { F_FLAGS, F_MODE, F_PATH } },
+        [OPENHOOK_CMD_OPEN_DIR_AHEAD] = { true, { F_FLAGS, F_MODE, F_AHEAD_FLAGS, F_PATH } },
 };
 
 static const struct layout *layout_of(uint32_t command)
@@ -148,6 +150,9 @@ static int decode_payload(const struct layout *l, struct cursor *c, struct oh_re
                 case F_GID:
                         ok = take(c, &req->gid, sizeof(req->gid));
                         break;
+                case F_AHEAD_FLAGS:
+                        ok = take(c, &req->ahead_flags, sizeof(req->ahead_flags));
+                        break;
                 case F_TARGET:
                         absolute[nspans] = false;
                         __attribute__((fallthrough));
@@ -231,9 +236,9 @@ static void put_u32_at(uint8_t *buf, size_t off, uint32_t v)
         memcpy(buf + off, &v, sizeof(v));
 }
 
-size_t oh_wire_ahead_begin(uint8_t *out, uint64_t dir_dev, uint64_t dir_ino)
+size_t oh_wire_ahead_begin(uint8_t *out, uint32_t command, uint64_t dir_dev, uint64_t dir_ino)
 {
-        oh_wire_encode_response(OPENHOOK_CMD_OPEN_AHEAD, 0, out);
+        oh_wire_encode_response(command, 0, out);
         put_u32_at(out, 0, OH_AHEAD_HEADER);
         put_u32_at(out, 12, 0);
         memcpy(out + 16, &dir_dev, 8);
@@ -289,14 +294,14 @@ static int decode_ahead_entries(struct cursor *c, struct oh_ahead *a)
         return c->left == 0 ? 0 : -EPROTO;
 }
 
-int oh_wire_decode_ahead(const uint8_t *buf, size_t len, int32_t *result, struct oh_ahead *a)
+int oh_wire_decode_ahead(const uint8_t *buf, size_t len, uint32_t command, int32_t *result, struct oh_ahead *a)
 {
         struct cursor c = { buf, len };
         uint32_t size;
 
         a->count = 0;
         if (len == OH_RESPONSE_SIZE)
-                return oh_wire_decode_response(buf, len, OPENHOOK_CMD_OPEN_AHEAD, result);
+                return oh_wire_decode_response(buf, len, command, result);
         if (len < OH_AHEAD_HEADER || len > OPENHOOK_AHEAD_REPLY_MAX)
                 return -EPROTO;
         memcpy(&size, buf, 4);
@@ -305,7 +310,7 @@ int oh_wire_decode_ahead(const uint8_t *buf, size_t len, int32_t *result, struct
         uint8_t head[OH_RESPONSE_SIZE];
         memcpy(head, buf, OH_RESPONSE_SIZE);
         put_u32_at(head, 0, OH_RESPONSE_SIZE);
-        if (size != len || oh_wire_decode_response(head, sizeof(head), OPENHOOK_CMD_OPEN_AHEAD, result) < 0 ||
+        if (size != len || oh_wire_decode_response(head, sizeof(head), command, result) < 0 ||
             *result != 0)
                 return -EPROTO;
         c.p += OH_RESPONSE_SIZE;
@@ -412,6 +417,9 @@ int oh_wire_encode_request(const struct oh_request *req, uint8_t *buf, size_t si
                         break;
                 case F_GID:
                         put(&w, &req->gid, sizeof(req->gid));
+                        break;
+                case F_AHEAD_FLAGS:
+                        put(&w, &req->ahead_flags, sizeof(req->ahead_flags));
                         break;
                 case F_PATH:
                 case F_TARGET:

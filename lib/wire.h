@@ -22,7 +22,9 @@ struct oh_request {
         uint32_t size;
         uint32_t command;
         uint32_t flags;         /* OPEN, RENAME, CHMOD, UTIMENS, ACCESS, CHOWN */
-        uint32_t mode;          /* OPEN, MKDIR, CHMOD; ACCESS: F_OK or R_OK|W_OK|X_OK */
+        uint32_t mode;          /* OPEN, MKDIR, CHMOD; ACCESS: F_OK or R_OK|W_OK|X_OK;
+                                 * OPEN_AHEAD, OPEN_DIR_AHEAD: the most files */
+        uint32_t ahead_flags;   /* OPEN_DIR_AHEAD: the flags its files are opened with */
         uint32_t uid, gid;      /* CHOWN: (uint32_t) -1 keeps */
         uint64_t length;        /* TRUNCATE */
         uint64_t times[4];      /* UTIMENS: atime sec, nsec, mtime sec, nsec */
@@ -61,7 +63,7 @@ void oh_wire_encode_response(uint32_t command, int32_t result, uint8_t out[OH_RE
  * result). */
 int oh_wire_decode_response(const uint8_t *buf, size_t len, uint32_t command, int32_t *result);
 
-/* Files sent ahead with an OPENHOOK_CMD_OPEN_AHEAD reply (PROTOCOL.md),
+/* Files sent ahead with an OPENHOOK_CMD_OPEN_AHEAD or _OPEN_DIR_AHEAD reply (PROTOCOL.md),
  * decoded: names are single components, NUL-terminated in NAMES. */
 struct oh_ahead_file {
         uint64_t dev, ino;              /* what the name led to when opened */
@@ -78,13 +80,13 @@ struct oh_ahead {
 /* The broker's side: a reply of OPENHOOK_AHEAD_REPLY_MAX bytes at OUT is
  * begun (returns its length, no file yet), then a file added at a time
  * (*LEN grows; -ENOBUFS once it is full). */
-size_t oh_wire_ahead_begin(uint8_t *out, uint64_t dir_dev, uint64_t dir_ino);
+size_t oh_wire_ahead_begin(uint8_t *out, uint32_t command, uint64_t dir_dev, uint64_t dir_ino);
 int oh_wire_ahead_add(uint8_t *out, size_t *len, uint64_t dev, uint64_t ino, const char *name);
 
-/* The client's side: BUF[0..LEN) is one whole reply, a plain 12-byte
- * response (nothing sent ahead) or the longer form.  Returns 0 with
- * *RESULT and *A set, or -EPROTO.  Never reads outside BUF[0..LEN). */
-int oh_wire_decode_ahead(const uint8_t *buf, size_t len, int32_t *result, struct oh_ahead *a);
+/* The client's side: BUF[0..LEN) is one whole reply to COMMAND, a plain
+ * 12-byte response (nothing sent ahead) or the longer form.  Returns 0
+ * with *RESULT and *A set, or -EPROTO.  Never reads outside BUF[0..LEN). */
+int oh_wire_decode_ahead(const uint8_t *buf, size_t len, uint32_t command, int32_t *result, struct oh_ahead *a);
 
 /* The permission bits that VALUE[0..SIZE), a system.posix_acl_access
  * attribute as setxattr(2) takes it, restates: an ACL of exactly the

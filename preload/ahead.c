@@ -5,15 +5,20 @@
  * previous brokered read asks with OPEN_AHEAD, and the broker sends, with
  * the file asked for, the regular files that follow it in the directory,
  * each decided by the policy as if asked for with the same flags (and
- * logged).  They are held here, above the program's fd numbers, and one is
- * handed out for an open that would have reached that very file:
+ * logged).  A program that reads what it lists (its files came ahead and
+ * were used) asks with OPEN_DIR_AHEAD when it opens a directory, and the
+ * directory's files come with it, opened with the flags of the program's
+ * last read that came ahead.  They are held here, above the program's fd
+ * numbers, and one is handed out for an open that would have reached that
+ * very file:
  *
  *  - the same flags (but for O_CLOEXEC, O_LARGEFILE, O_NOCTTY, O_NOFOLLOW,
  *    which change nothing for a regular file that is no symlink);
  *  - the path, looked up now from the program's own dirfd or cwd without
  *    following a final symlink, is a regular file with the device and inode
  *    the broker opened under that name (a name is looked up among the held
- *    ones first, for free, so a miss costs nothing);
+ *    ones first, for free, so a miss costs nothing; the same name held in
+ *    two directories is told apart by the inode);
  *  - within AHEAD_TTL_NS of the decision, so a policy swapped in later
  *    decides everything after that (an fd already given is kept anyway).
  *
@@ -36,9 +41,16 @@
 #include "shim.h"
 #include "util.h"
 
-#define AHEAD_SLOTS 4
-/* Fds held in all, so a program near its fd limit is not pushed over. */
-#define AHEAD_HELD_MAX 128u
+/* Directories with files held: a tree walker comes back to a directory
+ * after the subdirectories met among its files. */
+#define AHEAD_SLOTS 8
+/* Fds held in all, so a program near its fd limit is not pushed over:
+ * an eighth of the limit, at most this many. */
+#define AHEAD_HELD_MAX 256u
+/* Fewer than this room for a request: the least recently filled slot's
+ * files make room (a tree walker needs its parent's files again only
+ * after the subtree, if they have not expired by then). */
+#define AHEAD_ASK_MIN 16u
 #define AHEAD_TTL_NS 1000000000ull
 /* Held fds go above the program's numbers, like the shim's socket. */
 #define AHEAD_FD_FLOOR 200
@@ -59,11 +71,15 @@ static struct {
         unsigned int held;
         unsigned int next;              /* the slot to reuse */
         bool unsupported;               /* the broker answered ENOSYS */
+        bool dir_unsupported;           /* ... to OPEN_DIR_AHEAD */
+        int reader_flags;               /* of the last read handed out; -1: none, or
+                                         * what came ahead was mostly not read */
         char last_dir[PATH_MAX];        /* of the previous brokered read */
         struct slot s[AHEAD_SLOTS];
         pthread_mutex_t rx_lock;        /* one reply received at a time */
         struct oh_ahead_rx rx;
 } ahead = {
+        .reader_flags = -1,
         .lock = PTHREAD_MUTEX_INITIALIZER,
         .rx_lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -101,13 +117,23 @@ static void slot_drop(struct slot *sl)
         sl->batch.count = 0;
 }
 
+/* A slot whose time is up: most of it never read means the program does
+ * not read what it lists (or not at this pace), so directories stop
+ * bringing files. */
+static void slot_expire(struct slot *sl)
+{
+        if (sl->left > sl->batch.count / 2)
+                ahead.reader_flags = -1;
+        slot_drop(sl);
+}
+
 static bool slot_expired(const struct slot *sl, uint64_t now)
 {
         return sl->born && now - sl->born > AHEAD_TTL_NS;
 }
 
-/* Takes NAME's held fd out of its slot, if any. */
-static int take_held(const char *name, int flags, struct oh_ahead_file *f)
+/* Whether a file named NAME is held for FLAGS (lock held). */
+static bool name_held(const char *name, int flags)
 {
         uint64_t now = now_ns();
 
@@ -115,17 +141,35 @@ static int take_held(const char *name, int flags, struct oh_ahead_file *f)
                 struct slot *sl = &ahead.s[i];
 
                 if (slot_expired(sl, now))
-                        slot_drop(sl);
+                        slot_expire(sl);
+                if (!sl->left || sl->flags != (flags & ~AHEAD_IGNORED_FLAGS))
+                        continue;
+                for (uint32_t j = 0; j < sl->batch.count; j++)
+                        if (sl->fds[j] >= 0 && strcmp(sl->batch.names + sl->batch.files[j].name_off, name) == 0)
+                                return true;
+        }
+        return false;
+}
+
+/* Takes the held fd of NAME that is the file ST, if any (lock held). */
+static int take_held(const char *name, int flags, const struct stat *st)
+{
+        for (size_t i = 0; i < AHEAD_SLOTS; i++) {
+                struct slot *sl = &ahead.s[i];
+
                 if (!sl->left || sl->flags != (flags & ~AHEAD_IGNORED_FLAGS))
                         continue;
                 for (uint32_t j = 0; j < sl->batch.count; j++) {
-                        if (sl->fds[j] < 0 || strcmp(sl->batch.names + sl->batch.files[j].name_off, name) != 0)
-                                continue;
+                        const struct oh_ahead_file *f = &sl->batch.files[j];
                         int fd = sl->fds[j];
-                        *f = sl->batch.files[j];
+
+                        if (fd < 0 || f->dev != (uint64_t) st->st_dev || f->ino != (uint64_t) st->st_ino ||
+                            strcmp(sl->batch.names + f->name_off, name) != 0)
+                                continue;
                         sl->fds[j] = -1;
                         sl->left--;
                         ahead.held--;
+                        ahead.reader_flags = flags;
                         return fd;
                 }
         }
@@ -142,14 +186,14 @@ static const char *last_name(const char *path)
 }
 
 /* The name is looked up among the held files first, for free; only a
- * held one costs a stat, of the very name the program asked for: a file
- * by that name in another directory has another inode. */
+ * held one costs a stat, of the very name the program asked for, whose
+ * inode then picks the held file: a file by that name in another
+ * directory has another. */
 int shim_ahead_take(int dirfd, const char *path, int flags)
 {
-        struct oh_ahead_file f;
         const char *name;
         struct stat st;
-        int held;
+        bool held;
 
         if (!__atomic_load_n(&ahead.live, __ATOMIC_RELAXED) || !eligible(flags) || !path ||
             !(name = last_name(path)))
@@ -158,24 +202,22 @@ int shim_ahead_take(int dirfd, const char *path, int flags)
          * thread, and the broker is always right too. */
         if (pthread_mutex_trylock(&ahead.lock) != 0)
                 return -ENOENT;
-        held = take_held(name, flags, &f);
+        held = name_held(name, flags);
         pthread_mutex_unlock(&ahead.lock);
-        if (held < 0)
+        if (!held || fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            pthread_mutex_trylock(&ahead.lock) != 0)
                 return -ENOENT;
-
-        _cleanup_close_ int fd = -1;
-        if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-            (uint64_t) st.st_dev == f.dev && (uint64_t) st.st_ino == f.ino)
-                fd = fcntl(held, (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
-        close_held(held);
+        int fd = take_held(name, flags, &st);
+        pthread_mutex_unlock(&ahead.lock);
         if (fd < 0)
                 return -ENOENT;
-        return TAKE_FD(fd);
+        int r = fcntl(fd, (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+        close_held(fd);
+        return r < 0 ? -ENOENT : r;
 }
 
-/* Up to how many files to ask for: none for a program with a small fd
- * table or while enough are held. */
-static unsigned int ahead_room(void)
+/* The most fds to hold (0: none, for a program with a small fd table). */
+static unsigned int held_max(void)
 {
         static rlim_t limit;
         struct rlimit rl;
@@ -184,8 +226,39 @@ static unsigned int ahead_room(void)
                 limit = rl.rlim_cur;
         if (limit < 1024)
                 return 0;
+        return limit / 8 < AHEAD_HELD_MAX ? (unsigned int) (limit / 8) : AHEAD_HELD_MAX;
+}
+
+/* Drops the least recently filled slot still holding files (lock held).
+ * Returns false when none does. */
+static bool make_room(void)
+{
+        struct slot *oldest = NULL;
+
+        for (size_t i = 0; i < AHEAD_SLOTS; i++)
+                if (ahead.s[i].left && (!oldest || ahead.s[i].born < oldest->born))
+                        oldest = &ahead.s[i];
+        if (oldest)
+                slot_drop(oldest);
+        return oldest;
+}
+
+/* Up to how many files to ask for: none for a program with a small fd
+ * table; older slots make room when little is left. */
+static unsigned int ahead_room(void)
+{
+        unsigned int max = held_max();
+
+        if (!max)
+                return 0;
+        if (max - __atomic_load_n(&ahead.held, __ATOMIC_RELAXED) < AHEAD_ASK_MIN &&
+            pthread_mutex_trylock(&ahead.lock) == 0) {
+                while (max - ahead.held < AHEAD_ASK_MIN && make_room())
+                        ;
+                pthread_mutex_unlock(&ahead.lock);
+        }
         unsigned int held = __atomic_load_n(&ahead.held, __ATOMIC_RELAXED);
-        unsigned int room = held < AHEAD_HELD_MAX ? AHEAD_HELD_MAX - held : 0;
+        unsigned int room = held < max ? max - held : 0;
         return room < OPENHOOK_AHEAD_MAX ? room : OPENHOOK_AHEAD_MAX;
 }
 
@@ -243,16 +316,24 @@ static void move_up(int *fds, size_t nfds)
         }
 }
 
-/* Keeps what came in RX for the directory of PATH (lock held). */
-static void keep(const char *path, int flags, struct oh_ahead_rx *rx)
+/* The slot to fill: one with nothing left in it, else the next in turn. */
+static struct slot *free_slot(void)
 {
-        struct slot *sl = &ahead.s[ahead.next++ % AHEAD_SLOTS];
-        const char *slash = strrchr(path, '/');
-        size_t n = (size_t) (slash - path);
+        for (size_t i = 0; i < AHEAD_SLOTS; i++)
+                if (!ahead.s[i].left)
+                        return &ahead.s[i];
+        return &ahead.s[ahead.next++ % AHEAD_SLOTS];
+}
+
+/* Keeps what came in RX for directory DIR (N bytes), held for opens with
+ * FLAGS (lock held). */
+static void keep(const char *dir, size_t n, int flags, struct oh_ahead_rx *rx)
+{
+        struct slot *sl = free_slot();
 
         slot_drop(sl);
         sl->flags = flags & ~AHEAD_IGNORED_FLAGS;
-        memcpy(sl->dir, path, n);
+        memcpy(sl->dir, dir, n);
         sl->dir[n] = '\0';
         sl->batch = rx->batch;
         memcpy(sl->fds, rx->fds, sizeof(int) * rx->batch.count);
@@ -264,26 +345,53 @@ static void keep(const char *path, int flags, struct oh_ahead_rx *rx)
         ahead.live++;
 }
 
+/* How to ask for an open of PATH with FLAGS: OPEN_AHEAD for a read in a
+ * directory being read through, OPEN_DIR_AHEAD for a directory opened by
+ * a program that reads what it lists (its files then opened with
+ * *FILE_FLAGS), else 0: a plain OPEN. */
+static uint32_t ahead_command(const char *path, int flags, int *file_flags)
+{
+        if ((flags & O_DIRECTORY) && shim_flags_readonly(flags)) {
+                listing(path);
+                *file_flags = __atomic_load_n(&ahead.reader_flags, __ATOMIC_RELAXED);
+                return *file_flags >= 0 && !ahead.dir_unsupported ? OPENHOOK_CMD_OPEN_DIR_AHEAD : 0;
+        }
+        *file_flags = flags;
+        return eligible(flags) && wanted(path) ? OPENHOOK_CMD_OPEN_AHEAD : 0;
+}
+
 int shim_ahead_open(int sock, const char *path, int flags, mode_t mode)
 {
         unsigned int room;
+        int file_flags;
+        uint32_t command = ahead_command(path, flags, &file_flags);
 
-        if ((flags & O_DIRECTORY) && shim_flags_readonly(flags))
-                listing(path);
-        if (!eligible(flags) || !wanted(path) || !(room = ahead_room()) ||
-            pthread_mutex_trylock(&ahead.rx_lock) != 0)
+        if (!command || !(room = ahead_room()) || pthread_mutex_trylock(&ahead.rx_lock) != 0)
                 return openhook_open(sock, path, flags, mode);
 
-        int fd = oh_client_open_ahead(sock, path, flags, room, &ahead.rx);
+        int fd = oh_client_open_ahead(sock, command, path, flags, file_flags, room, &ahead.rx);
         if (fd >= 0 && ahead.rx.batch.count > 0) {
+                /* The directory the files are in: PATH's, or PATH. */
+                size_t n = command == OPENHOOK_CMD_OPEN_AHEAD ? (size_t) (strrchr(path, '/') - path) : strlen(path);
+
+                while (n > 1 && path[n - 1] == '/')
+                        n--;
+
                 pthread_mutex_lock(&ahead.lock);
-                keep(path, flags, &ahead.rx);
+                if (n < sizeof(ahead.s[0].dir))
+                        keep(path, n, file_flags, &ahead.rx);
+                else
+                        for (uint32_t i = 0; i < ahead.rx.batch.count; i++)
+                                close_held(ahead.rx.fds[i]);
                 pthread_mutex_unlock(&ahead.lock);
         }
         pthread_mutex_unlock(&ahead.rx_lock);
         if (fd != -ENOSYS)
                 return fd;
-        ahead.unsupported = true;
+        if (command == OPENHOOK_CMD_OPEN_AHEAD)
+                ahead.unsupported = true;
+        else
+                ahead.dir_unsupported = true;
         return openhook_open(sock, path, flags, mode);
 }
 

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Files sent ahead (OPENHOOK_CMD_OPEN_AHEAD): a program under `openhook
-run` that reads a directory through gets, for each open, exactly what it
-would have got by asking the broker: the policy's decision (each file sent
-ahead is decided and logged), the lowest free fd number, the close-on-exec
-flag it asked for, offset 0, the file the name leads to now, and an open
-file description of its own (also in a forked child)."""
+"""Files sent ahead (OPENHOOK_CMD_OPEN_AHEAD, _OPEN_DIR_AHEAD): a program
+under `openhook run` that reads a directory through gets, for each open,
+exactly what it would have got by asking the broker: the policy's decision
+(each file sent ahead is decided and logged), the lowest free fd number,
+the close-on-exec flag it asked for, offset 0, the file the name leads to
+now, and an open file description of its own (also in a forked child).  A
+program that reads what it lists gets a directory's files with the
+directory; one that only lists gets none."""
 
 import json
 import os
@@ -121,6 +123,75 @@ def a_forked_child_never_shares_an_offset_with_its_parent(mode):
     status, out, err = ohtest.run_confined(mode, [PYTHON, "-c", FORKER, d], [("r", d + "/")])
     check_eq(status, 0, err)
     check_eq(out.split(), ["0", "f02"])
+
+
+WALKER = r'''
+import os, sys
+top, read = sys.argv[1], sys.argv[2] == "read"
+dirs = sorted(os.path.join(top, n) for n in os.listdir(top))
+# The first directory is read through file by file (its files then come
+# ahead with OPEN_AHEAD); each later one is opened (scandir) before its
+# files are read, two at a time, so two hold files of the same names.
+for a, b in zip(dirs[::2], dirs[1::2]):
+    ea, eb = sorted(e.name for e in os.scandir(a)), sorted(e.name for e in os.scandir(b))
+    if not read:
+        continue
+    for d, names in ((a, ea), (b, eb)):
+        for n in names:
+            if n == "secret":
+                continue
+            fd = os.open(os.path.join(d, n), os.O_RDONLY)
+            data = os.read(fd, 100)
+            assert data == ("%s/%s\n" % (os.path.basename(d), n)).encode(), (d, n, data)
+            os.close(fd)
+print("done")
+'''
+
+
+def walked_tree(name, ndirs=6, nfiles=10):
+    top = path(name)
+    os.mkdir(top)
+    for i in range(ndirs):
+        d = os.path.join(top, "d%d" % i)
+        os.mkdir(d)
+        for j in range(nfiles):
+            write(os.path.join(d, "f%02d" % j), b"d%d/f%02d\n" % (i, j))
+        write(os.path.join(d, "secret"), b"secret\n")
+    return top
+
+
+def walk(mode, name, how):
+    top = walked_tree(name)
+    log = path(name + ".jsonl")
+    deny = [a for i in range(6) for a in ("--deny", "%s/d%d/secret" % (top, i))]
+    status, out, err = ohtest.run_confined(mode, [PYTHON, "-c", WALKER, top, how], [("r", top + "/")],
+                                           extra=deny + ["--log", log])
+    check_eq((status, out.strip()), (0, "done"), err)
+    return top, [l for l in log_lines(log) if l["command"] == "open" and (l["path"] or "").startswith(top + "/")]
+
+
+@scenario
+def a_program_that_reads_what_it_lists_gets_each_directorys_files_with_it(mode):
+    top, lines = walk(mode, "walk-read-" + mode, "read")
+    ahead = [l for l in lines if l.get("reason") == "sent ahead"]
+    check(all(l["decision"] == "allow" and not l["path"].endswith("/secret") for l in ahead),
+          "only allowed files, never a denied one, are sent ahead")
+    check(all("O_DIRECTORY" not in l["flag_names"] for l in ahead), "files are sent with the files' flags")
+    # After the first directory, every file came with its directory: none
+    # was asked for one by one.
+    for i in range(2, 6):
+        d = "%s/d%d/" % (top, i)
+        mine = [l for l in lines if l["path"].startswith(d) and "O_DIRECTORY" not in l["flag_names"]]
+        check(mine and all(l.get("reason") == "sent ahead" for l in mine),
+              "d%d's files came with it: %r" % (i, [(l["path"], l.get("reason")) for l in mine]))
+    files = {l["path"] for l in lines if l["decision"] == "allow" and "O_DIRECTORY" not in l["flag_names"]}
+    check_eq(len(files), 60, "every file read was decided and logged")
+
+
+@scenario
+def a_program_that_only_lists_gets_no_files_ahead(mode):
+    _, lines = walk(mode, "walk-list-" + mode, "list")
+    check_eq([l["path"] for l in lines if l.get("reason") == "sent ahead"], [], "nothing sent ahead")
 
 
 if __name__ == "__main__":
