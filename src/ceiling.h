@@ -14,12 +14,11 @@
 #include <stddef.h>
 
 #include "landlock.h"
+#include "ll_set.h"
 #include "openhook.h"
 
 struct oh_ceiling {
-        struct oh_ll_rule *rules;       /* paths malloc'ed */
-        bool *dirs;                     /* rules[i] is a directory: it covers its subtree */
-        size_t n;
+        struct oh_ll_set set;           /* the broker's Landlock rules */
 };
 
 /* From CONFINE_TO[N] (absolute paths) if N > 0, else from POLICY.

@@ -9,6 +9,7 @@
  * a bug in the broker's own checks cannot reach beyond the union of what
  * the policy could ever grant. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/fs.h>
@@ -31,6 +32,7 @@
 #include "ceiling.h"
 #include "confine.h"
 #include "landlock.h"
+#include "ll_set.h"
 #include "policy.h"
 #include "util.h"
 
@@ -46,37 +48,6 @@
 #endif
 
 /* ---- Landlock ----------------------------------------------------------- */
-
-struct ll_rules {
-        struct oh_ll_rule *v;   /* each path malloc'ed */
-        size_t n, allocated;
-};
-
-static void ll_rules_done(struct ll_rules *r)
-{
-        for (size_t i = 0; i < r->n; i++)
-                free((char *)r->v[i].path);
-        free(r->v);
-}
-
-/* Takes PATH (malloc'ed, NULL when that failed) in every case. */
-static int ll_rules_push(struct ll_rules *r, char *path, unsigned int access)
-{
-        _cleanup_free_ char *p = path;
-
-        if (!p)
-                return -ENOMEM;
-        if (r->n == r->allocated) {
-                size_t m = r->allocated ? r->allocated * 2 : 16;
-                struct oh_ll_rule *v = reallocarray(r->v, m, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                r->v = v;
-                r->allocated = m;
-        }
-        r->v[r->n++] = (struct oh_ll_rule) { .path = TAKE_PTR(p), .access = access };
-        return 0;
-}
 
 static unsigned int ll_access_of(unsigned int perms)
 {
@@ -109,34 +80,46 @@ static unsigned int ll_access_of(unsigned int perms)
         return a;
 }
 
-static char *parent_of(const char *path)
+static unsigned int ll_type_of(const struct stat *st)
 {
-        const char *slash = strrchr(path, '/');
-
-        return slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+        return S_ISDIR(st->st_mode) ? OH_LL_IS_DIR : OH_LL_IS_FILE;
 }
 
-/* Takes PATH (malloc'ed, NULL when that failed).  A directory that does
- * not exist yet (to be made through the broker, or by someone else later)
- * lends ACCESS to its nearest existing ancestor instead: Landlock can only
- * name what exists, and rights on the ancestor reach whatever is made
- * below it.  That is broader than the policy (the ancestor's whole
- * subtree): the policy engine still narrows every request to the rule's own
- * path.  ACCESS already holds what making the missing directory needs
- * (the rule's c), and without c the broker may not make it anyway. */
-static int ll_rules_push_existing(struct ll_rules *r, char *path, unsigned int access)
+/* The length of the directory above PATH[0..LEN) ("/" for "/x"). */
+static size_t parent_len(const char *path, size_t len)
 {
-        _cleanup_free_ char *p = path;
+        const char *slash = memrchr(path, '/', len);
+
+        return slash == path ? 1 : (size_t) (slash - path);
+}
+
+/* Adds ACCESS on P[0..LEN) (P: PATH_MAX bytes, written to), or, where it
+ * does not exist yet (to be made through the broker, or by someone else
+ * later), on its nearest existing ancestor: Landlock can only name what
+ * exists, and rights on the ancestor reach whatever is made below it.
+ * That is broader than the policy (the ancestor's whole subtree): the
+ * policy engine still narrows every request to the rule's own path.
+ * ACCESS already holds what making the missing directory needs (the
+ * rule's c), and without c the broker may not make it anyway. */
+static int ll_add_existing(struct oh_ll_set *s, char *p, size_t len, unsigned int access)
+{
         struct stat st;
 
-        if (!p)
-                return -ENOMEM;
-        while (strcmp(p, "/") != 0 && stat(p, &st) < 0 && (errno == ENOENT || errno == ENOTDIR)) {
-                char *slash = strrchr(p, '/');
-
-                slash[slash == p] = '\0';      /* "/x" becomes "/" */
+        for (;;) {
+                p[len] = '\0';
+                if (stat(p, &st) == 0)
+                        return oh_ll_set_add(s, p, len, access | ll_type_of(&st));
+                if (len == 1 || (errno != ENOENT && errno != ENOTDIR))
+                        return oh_ll_set_add(s, p, len, access);
+                len = parent_len(p, len);
         }
-        return ll_rules_push(r, TAKE_PTR(p), access);
+}
+
+/* A rule that gives its letters to a directory: listed first, so that
+ * the files below it are seen to add nothing before they are looked up. */
+static bool ll_on_directory(const struct oh_rule *r)
+{
+        return r->subtree || (r->perms & (OPENHOOK_PERM_C | OPENHOOK_PERM_D));
 }
 
 /* Landlock attaches rights to inodes that exist now, while the policy names
@@ -145,7 +128,8 @@ static int ll_rules_push_existing(struct ll_rules *r, char *path, unsigned int a
  *    exist yet: to its nearest existing ancestor, see above);
  *  - an exact-file rule with only r/w gives them to the file itself (so a
  *    file someone else replaces by a new inode, as editors do when they
- *    save, is out of reach until the broker restarts);
+ *    save, is out of reach until the broker restarts, unless a directory
+ *    above it has the rights);
  *  - an exact-file rule with c or d, or naming a file that does not exist
  *    yet, gives its letters to the PARENT directory (or its nearest
  *    existing ancestor): creating or removing a name is a right on the
@@ -153,105 +137,68 @@ static int ll_rules_push_existing(struct ll_rules *r, char *path, unsigned int a
  *    inherits only the directory's rights.  This is broader
  *    than the policy (every name in that directory): the policy engine
  *    still narrows it to the one file, Landlock is the second wall.
- * Deny rules add nothing: Landlock cannot subtract, so the outer wall is
- * the union of the allow rules. */
-static int ll_add_policy_rule(struct ll_rules *r, const char *path, unsigned int perms, bool subtree)
+ * A rule whose letters the directories above it already have, wherever it
+ * would land, is not even looked up (ll_set.h).  Deny rules add nothing:
+ * Landlock cannot subtract, so the outer wall is the union of the allow
+ * rules. */
+static int ll_add_policy_rule(struct oh_ll_set *s, const struct oh_rule *r)
 {
-        unsigned int access = ll_access_of(perms);
+        unsigned int access = ll_access_of(r->perms);
+        bool on_parent = !r->subtree && (r->perms & (OPENHOOK_PERM_C | OPENHOOK_PERM_D));
+        char p[PATH_MAX];
         struct stat st;
 
-        if (access == 0)
+        if (access == 0 || (access & ~oh_ll_set_granted(s, r->path, !on_parent)) == 0)
                 return 0;
-        if (subtree || (!(perms & (OPENHOOK_PERM_C | OPENHOOK_PERM_D)) && stat(path, &st) == 0))
-                return ll_rules_push_existing(r, strdup(path), access);
-        return ll_rules_push_existing(r, parent_of(path), access);
+        if (r->len >= sizeof(p))
+                return -ENAMETOOLONG;
+        memcpy(p, r->path, r->len + 1);
+        if (r->subtree)
+                return ll_add_existing(s, p, r->len, access);
+        if (!on_parent && lstat(p, &st) == 0) {
+                if (!S_ISLNK(st.st_mode))
+                        return oh_ll_set_add(s, p, r->len, access | ll_type_of(&st));
+                /* Landlock gives the rights to what the link leads to,
+                 * which its path does not name: never left out. */
+                if (stat(p, &st) == 0)
+                        return oh_ll_set_add(s, p, r->len, access);
+        }
+        return ll_add_existing(s, p, parent_len(p, r->len), access);
 }
 
-static int ll_collect_policy(const struct openhook_policy *policy, struct ll_rules *r)
+int oh_landlock_policy_set(const struct openhook_policy *policy, struct oh_ll_set *s)
 {
         size_t n;
         const struct oh_rule *rules = oh_policy_rules(policy, &n);
 
-        for (size_t i = 0; i < n; i++) {
-                if (rules[i].deny)
-                        continue;
-                int k = ll_add_policy_rule(r, rules[i].path, rules[i].perms, rules[i].subtree);
-                if (k < 0)
-                        return k;
-        }
-        return 0;
+        for (int directories = 1; directories >= 0; directories--)
+                for (size_t i = 0; i < n; i++) {
+                        if (rules[i].deny || ll_on_directory(&rules[i]) != directories)
+                                continue;
+                        int k = ll_add_policy_rule(s, &rules[i]);
+                        if (k < 0)
+                                return k;
+                }
+        return oh_ll_set_reduce(s);
 }
 
 /* What the broker itself needs beyond any policy. */
-static int ll_collect_own(struct ll_rules *r)
+int oh_landlock_own_set(struct oh_ll_set *s)
 {
 #if OH_ASAN
         /* LeakSanitizer reads /proc/self/maps and /proc/self/task at exit,
          * and a report is symbolized from the executable. */
-        int k = ll_rules_push(r, strdup("/proc/self"), OH_LL_READ);
+        int k = oh_ll_set_add(s, "/proc/self", strlen("/proc/self"), OH_LL_READ);
         if (k < 0)
                 return k;
         char exe[4096];
         ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe));
         if (len > 0 && (size_t)len < sizeof(exe))
-                return ll_rules_push(r, strndup(exe, (size_t)len), OH_LL_READ);
+                return oh_ll_set_add(s, exe, (size_t)len, OH_LL_READ | OH_LL_IS_FILE);
 #else
-        (void)r;
+        (void)s;
 #endif
         return 0;
-}
-
-static int ll_collect(const struct openhook_policy *policy, struct ll_rules *r)
-{
-        int k = ll_collect_policy(policy, r);
-
-        return k < 0 ? k : ll_collect_own(r);
-}
-
-static int ll_rules_take(int k, struct ll_rules *r, struct oh_ll_rule **ret, size_t *n)
-{
-        if (k < 0) {
-                ll_rules_done(r);
-                return k;
-        }
-        *ret = r->v;
-        *n = r->n;
-        return 0;
-}
-
-int oh_landlock_own_rules(struct oh_ll_rule **ret, size_t *n)
-{
-        struct ll_rules r = {};
-
-        return ll_rules_take(ll_collect_own(&r), &r, ret, n);
-}
-
-int oh_landlock_policy_rules(const struct openhook_policy *policy, struct oh_ll_rule **ret, size_t *n)
-{
-        struct ll_rules r = {};
-
-        return ll_rules_take(ll_collect_policy(policy, &r), &r, ret, n);
-}
-
-void oh_ll_rules_free(struct oh_ll_rule *rules, size_t n)
-{
-        struct ll_rules r = { .v = rules, .n = n };
-
-        ll_rules_done(&r);
-}
-
-int oh_landlock_floor(const struct openhook_policy *policy, const struct oh_ll_rule *extra, size_t n_extra,
-                      unsigned int ll_flags)
-{
-        struct ll_rules r = {};
-        int k = ll_collect(policy, &r);
-
-        for (size_t i = 0; k >= 0 && i < n_extra; i++)
-                k = ll_rules_push(&r, strdup(extra[i].path), extra[i].access);
-        if (k >= 0)
-                k = oh_landlock_apply(r.v, r.n, ll_flags);
-        ll_rules_done(&r);
-        return k;
 }
 
 /* ---- Capabilities --------------------------------------------------------- */

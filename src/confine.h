@@ -14,21 +14,15 @@ enum {
 };
 
 struct oh_ceiling;
+struct oh_ll_set;
 
-/* Landlock on the union of what POLICY can grant plus EXTRA (openhook
- * run: the command's direct set), with OH_LL_APPLY_* FLAGS, for the
- * calling thread and its future children.  0 or -errno. */
-/* The Landlock rules that hold the union of what POLICY can grant (an
- * array and paths, malloc'ed: oh_ll_rules_free()).  0 or -errno. */
-int oh_landlock_policy_rules(const struct openhook_policy *policy, struct oh_ll_rule **ret, size_t *n);
-void oh_ll_rules_free(struct oh_ll_rule *rules, size_t n);
+/* Adds to S the Landlock rules that hold the union of what POLICY can
+ * grant, and drops from S what adds nothing (ll_set.h).  0 or -errno. */
+int oh_landlock_policy_set(const struct openhook_policy *policy, struct oh_ll_set *s);
 
-/* What the broker itself needs beyond any policy (under a sanitizer: its
- * runtime's files), as oh_landlock_policy_rules() gives them. */
-int oh_landlock_own_rules(struct oh_ll_rule **ret, size_t *n);
-
-int oh_landlock_floor(const struct openhook_policy *policy, const struct oh_ll_rule *extra, size_t n_extra,
-                      unsigned int ll_flags);
+/* Adds what the broker itself needs beyond any policy (under a sanitizer:
+ * its runtime's files).  0 or -errno. */
+int oh_landlock_own_set(struct oh_ll_set *s);
 
 /* Landlock on CEILING (ceiling.h; NULL or OH_CONFINE_NO_LANDLOCK: none),
  * no_new_privs, a seccomp allowlist of the syscalls the broker uses, and

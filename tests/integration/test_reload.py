@@ -123,6 +123,27 @@ def a_reload_beyond_the_ceiling_is_refused():
 
 
 @case
+def a_reload_within_what_the_ceiling_grants_along_the_path_is_accepted():
+    """Landlock adds up the rights of the directories along a path: r on
+    data/ and w on data/sub/ let the broker read and write data/sub/f,
+    though no one rule of the start policy grants both."""
+    data_tree()
+    write(path("data", "sub", "f"), b"f\n")
+    pf = policy_file("allow r %s/" % path("data"), "allow w %s/" % path("data", "sub"))
+    br = Broker(["--policy", pf, "--watch"], mode="listen", log=True, quiet=True)
+    policy_file("allow rw %s" % path("data", "sub", "f"))
+    check_eq(settle(lambda: [l["result"] for l in reload_lines(br)], ["ok"]), ["ok"], "log lines")
+    s = br.connect()
+    try:
+        reply = ohtest.request(s, ohtest.open_msg(path("data", "sub", "f"), os.O_RDWR))
+        check_eq(reply.result, 0, "data/sub/f read and written after the reload")
+        reply.close()
+    finally:
+        s.close()
+    check_eq(try_open(br, path("data", "a")), -EACCES, "data/a left the policy")
+
+
+@case
 def confine_to_must_hold_the_start_policy():
     data_tree()
     pf = policy_file("allow r %s/" % path("other"))
