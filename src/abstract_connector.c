@@ -42,12 +42,19 @@ static int64_t serve_one(const struct connector_req *req, size_t n, int sock)
         return sent < 0 ? -errno : sent;
 }
 
+/* In static storage, not on the heap: the connector's heap is a
+ * copy-on-write copy of the program's side, and a large malloc() would
+ * walk (and so copy) much of it.  Pages of this buffer are touched only
+ * here. */
+static union {
+        struct connector_req req;
+        uint8_t bytes[REQ_MAX];
+} connector_buf;
+
 static noreturn void connector_main(int fd)
 {
-        struct connector_req *req = malloc(REQ_MAX);
+        struct connector_req *req = &connector_buf.req;
 
-        if (!req)
-                _exit(1);
         for (;;) {
                 struct oh_received rcv;
                 ssize_t n = oh_recv(fd, req, REQ_MAX, MSG_CMSG_CLOEXEC, &rcv);
@@ -110,15 +117,15 @@ static int go_between(void *arg)
  * same domain and with the same uid, must not ptrace it or read its fds
  * through /proc): the flag, which the connector's copy of our memory
  * takes with it, is cleared around its start and then given back to this
- * process, whose memory the supervisor reads. */
+ * process, whose memory the supervisor reads.  Both stacks are in this
+ * frame, which is ours until the go-between has exited: nothing is
+ * allocated (we may share run's memory, run_command.c). */
 static int spawn_connector(int fd)
 {
-        _cleanup_free_ char *stacks = malloc(2 * CONNECTOR_STACK);
+        char stacks[2 * CONNECTOR_STACK] __attribute__((aligned(16)));
         struct spawn sp = { .fd = fd, .stack = stacks + CONNECTOR_STACK };
         int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), status, r;
 
-        if (!stacks)
-                return -ENOMEM;
         if (dumpable < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 return oh_negerrno();
         pid_t pid = clone(go_between, stacks + CONNECTOR_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &sp);

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdnoreturn.h>
-#include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "abstract_connector.h"
 #include "ceiling.h"
 #include "cli.h"
 #include "commands.h"
@@ -290,25 +288,28 @@ static const char *probe_failure(int r)
 /* In both modes a supervisor decides what Landlock cannot hold (sockets
  * by path, metadata through fds, the terminal, keyrings); preload mode
  * needs no fd injection for that.  Where it cannot read COMMAND's
- * arguments, those calls are refused outright instead. */
-static void choose_mode(struct run_options *o, struct oh_seccomp_probe *probe)
+ * arguments, those calls are refused outright instead.  PROBE is the
+ * answer of oh_seccomp_probe_finish(). */
+static void apply_probe(struct run_options *o, int probe)
 {
-        int r = oh_seccomp_probe_finish(probe);
+        o->supervised = probe >= 0 || probe == -EOPNOTSUPP;
+        if (!(o->mode_given && o->mode == RUN_MODE_PRELOAD))
+                o->mode = probe >= 0 ? RUN_MODE_SECCOMP : RUN_MODE_PRELOAD;
+}
 
-        o->supervised = r >= 0 || r == -EOPNOTSUPP;
-        if (!(o->mode_given && o->mode == RUN_MODE_PRELOAD)) {
-                if (r >= 0) {
-                        o->mode = RUN_MODE_SECCOMP;
-                        return;
-                }
+/* apply_probe(), saying what it costs, or refusing it where seccomp mode
+ * was asked for. */
+static void choose_mode(struct run_options *o, int probe)
+{
+        if (probe < 0 && !(o->mode_given && o->mode == RUN_MODE_PRELOAD)) {
                 if (o->mode_given || o->no_shim)
-                        oh_die(OH_EXIT_RUN_FAILED, "--mode seccomp is not available: %s", probe_failure(r));
-                oh_warn("%s: using --mode preload", probe_failure(r));
-                o->mode = RUN_MODE_PRELOAD;
+                        oh_die(OH_EXIT_RUN_FAILED, "--mode seccomp is not available: %s", probe_failure(probe));
+                oh_warn("%s: using --mode preload", probe_failure(probe));
         }
+        apply_probe(o, probe);
         if (!o->supervised)
                 oh_warn("%s: connect, sends with an address and metadata changes through fds are refused",
-                        probe_failure(r));
+                        probe_failure(probe));
 }
 
 static unsigned int seccomp_flags(const struct run_options *o)
@@ -320,6 +321,40 @@ static unsigned int seccomp_flags(const struct run_options *o)
                (o->learn_file ? OH_SECCOMP_LEARN_EXEC : 0) |
                (o->no_network ? OH_SECCOMP_NO_NETWORK : 0) |
                (o->supervised ? 0 : OH_SECCOMP_NO_LISTENER);
+}
+
+/* The command's filter, built in the probe's thread as soon as the probe
+ * has answered, while the main thread reads the policy and builds the
+ * direct set: building it (libseccomp) costs milliseconds at start.  The
+ * thread works on a copy of the options taken before it starts, and
+ * reads only their scalars. */
+struct prebuilt_filter {
+        struct run_options opt;
+        unsigned int flags;
+        int result;                     /* of oh_seccomp_build() */
+        struct oh_seccomp_filter filter;
+};
+
+static void build_filter(int probe, void *userdata)
+{
+        struct prebuilt_filter *p = userdata;
+
+        apply_probe(&p->opt, probe);
+        p->flags = seccomp_flags(&p->opt);
+        p->result = oh_seccomp_build(p->flags, &p->filter);
+}
+
+/* The filter for the options as chosen: the prebuilt one, which cannot
+ * differ (the same inputs), or one built now if it does. */
+static int take_filter(const struct run_options *o, struct prebuilt_filter *p, struct oh_seccomp_filter *ret)
+{
+        if (p->result < 0 || p->flags != seccomp_flags(o)) {
+                oh_seccomp_filter_done(&p->filter);
+                return oh_seccomp_build(seccomp_flags(o), ret);
+        }
+        *ret = p->filter;
+        p->filter = (struct oh_seccomp_filter) {};
+        return 0;
 }
 
 /* The file execvp() would run.  Found here, not by execvp() in the child,
@@ -431,6 +466,15 @@ static int build_direct(const struct run_options *o, const char *command, const 
         return 0;
 }
 
+static int set_direct_env(const struct run_direct *direct)
+{
+        _cleanup_free_ char *value = run_direct_env(direct);
+
+        if (!value)
+                return -ENOMEM;
+        return setenv("OPENHOOK_DIRECT", value, 1) < 0 ? oh_negerrno() : 0;
+}
+
 static struct openhook_policy *make_policy(struct run_options *o)
 {
         if (!o->learn_file)
@@ -445,237 +489,6 @@ static struct openhook_policy *make_policy(struct run_options *o)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the learning policy%s%s",
                              error ? ": " : "", error ? error : "");
         return policy;
-}
-
-/* ---- The command ---------------------------------------------------------- */
-
-struct run_child {
-        enum run_mode mode;
-        const char *path;               /* what to execute */
-        char **argv;
-        int sock;                       /* our end of the socketpair with the broker */
-        const char *preload;            /* the shim, NULL for none (--no-shim) */
-        const char *shim_direct;        /* OPENHOOK_DIRECT for the shim */
-        const struct run_direct *direct;
-        bool landlock;
-        unsigned int landlock_flags;    /* OH_LL_APPLY_* */
-        bool exec_anywhere;             /* --learn: Landlock lets any program run */
-        const struct oh_seccomp_filter *filter; /* built before the fork */
-        sigset_t sigmask;               /* restored before exec */
-        int status_fd;                  /* CLOEXEC: a failure before or at exec */
-        int status_read;                /* run's end of it */
-};
-
-enum child_stage {
-        STAGE_SETUP,
-        STAGE_LANDLOCK,
-        STAGE_SECCOMP,
-        STAGE_EXEC,
-};
-
-struct child_failure {
-        int stage;
-        int error;                      /* -errno */
-};
-
-static noreturn void child_fail(const struct run_child *c, enum child_stage stage, int error)
-{
-        struct child_failure f = { stage, error };
-
-        (void)!write(c->status_fd, &f, sizeof(f));
-        if (stage != STAGE_EXEC)
-                _exit(OH_EXIT_RUN_FAILED);
-        _exit(error == -ENOENT ? OH_EXIT_NOT_FOUND : OH_EXIT_CANNOT_EXEC);
-}
-
-/* The shim goes first, so it sees the program's opens before any other
- * preloaded library makes them. */
-static int set_preload_env(const char *preload)
-{
-        const char *old = getenv("LD_PRELOAD");
-        _cleanup_free_ char *value = NULL;
-
-        if (old && *old ? asprintf(&value, "%s:%s", preload, old) < 0
-                        : !(value = strdup(preload)))
-                return -ENOMEM;
-        return setenv("LD_PRELOAD", value, 1) < 0 ? oh_negerrno() : 0;
-}
-
-static int set_direct_env(const struct run_direct *direct)
-{
-        _cleanup_free_ char *value = run_direct_env(direct);
-
-        if (!value)
-                return -ENOMEM;
-        return setenv("OPENHOOK_DIRECT", value, 1) < 0 ? oh_negerrno() : 0;
-}
-
-/* OPENHOOK_FD is the one descriptor the command inherits on purpose.  The
- * shim opens the direct set itself, with Landlock or without.  In seccomp
- * mode it is the fast path: its requests go over the socket, with no path
- * syscall to notify. */
-static int child_env(const struct run_child *c)
-{
-        char fd[16];
-
-        if (!c->preload)
-                return unsetenv("OPENHOOK_FD") < 0 ? oh_negerrno() : 0;
-        if (fcntl(c->sock, F_SETFD, 0) < 0)
-                return oh_negerrno();
-        snprintf(fd, sizeof(fd), "%d", c->sock);
-        if (setenv("OPENHOOK_FD", fd, 1) < 0)
-                return oh_negerrno();
-        if (setenv("OPENHOOK_DIRECT", c->shim_direct, 1) < 0)
-                return oh_negerrno();
-        return set_preload_env(c->preload);
-}
-
-/* The listener reaches the broker before execve, so the filter's first
- * notification (possibly execve itself) already has someone to answer.
- * Without one the broker is told so (fd -1). */
-static int child_seccomp(const struct run_child *c)
-{
-        bool supervised = !(c->filter->flags & OH_SECCOMP_NO_LISTENER);
-        _cleanup_close_ int connector = -1;
-
-        /* Abstract sockets: only where Landlock scopes them, so that the
-         * connector, in our domain, is held to the scope (ABI 6). */
-        if (supervised && c->landlock && oh_landlock_abi() >= OH_LL_ABI_SCOPE) {
-                connector = oh_connector_start();
-                if (connector < 0)
-                        return connector;
-        }
-        _cleanup_close_ int listener = oh_seccomp_load(c->filter);
-        if (listener < 0)
-                return listener;
-        return oh_seccomp_send_listener(c->sock, supervised ? listener : -1, connector);
-}
-
-/* The command acts on files through the broker, which has whatever
- * privilege that takes; the command itself keeps no capability, so a root
- * command cannot fchown() a brokered fd to someone else, override file
- * modes, or do anything else privileged.  The bounding set is emptied
- * first (that needs CAP_SETPCAP), or execve would give root its
- * capabilities back. */
-static int drop_capabilities(void)
-{
-        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-
-        if (syscall(SYS_capget, &header, data) < 0)
-                return oh_negerrno();
-        if (data[CAP_TO_INDEX(CAP_SETPCAP)].effective & CAP_TO_MASK(CAP_SETPCAP))
-                for (unsigned long cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
-                        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-                                return oh_negerrno();
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-                return oh_negerrno();
-        memset(data, 0, sizeof(data));
-        return syscall(SYS_capset, &header, data) < 0 ? oh_negerrno() : 0;
-}
-
-/* The direct set; under --learn also execute anywhere (Landlock checks
- * an exec as a read and an execute), so that a program outside it runs
- * and is learned as an x rule.  Kept out of the shim's list: its reads
- * must still reach the broker, to be learned. */
-static int child_landlock(const struct run_child *c)
-{
-        const struct run_direct *d = c->direct;
-        _cleanup_free_ struct oh_ll_rule *rules = calloc(d->n + 1, sizeof(*rules));
-
-        if (!rules)
-                return -ENOMEM;
-        memcpy(rules, d->rules, d->n * sizeof(*rules));
-        if (c->exec_anywhere)
-                rules[d->n] = (struct oh_ll_rule) { "/", OH_LL_EXEC | OH_LL_READ };
-        return oh_landlock_apply(rules, d->n + c->exec_anywhere, c->landlock_flags);
-}
-
-static noreturn void child_run(const struct run_child *c)
-{
-        int r;
-
-        sigprocmask(SIG_SETMASK, &c->sigmask, NULL);
-        r = child_env(c);
-        if (r < 0)
-                child_fail(c, STAGE_SETUP, r);
-        if (c->landlock) {
-                r = child_landlock(c);
-                if (r < 0)
-                        child_fail(c, STAGE_LANDLOCK, r);
-        }
-        r = drop_capabilities();
-        if (r < 0)
-                child_fail(c, STAGE_SETUP, r);
-        r = child_seccomp(c);
-        if (r < 0)
-                child_fail(c, STAGE_SECCOMP, r);
-        if (!c->preload)
-                close(c->sock);
-        execv(c->path, c->argv);
-        child_fail(c, STAGE_EXEC, oh_negerrno());
-}
-
-static int report_failure(const struct run_child *c, const struct child_failure *f)
-{
-        switch (f->stage) {
-        case STAGE_EXEC:
-                oh_warn("%s: %s", c->argv[0], strerror(-f->error));
-                return f->error == -ENOENT ? OH_EXIT_NOT_FOUND : OH_EXIT_CANNOT_EXEC;
-        case STAGE_LANDLOCK:
-                oh_warn("cannot confine COMMAND with Landlock: %s", strerror(-f->error));
-                break;
-        case STAGE_SECCOMP:
-                if (f->error == -ENOSYS)
-                        oh_warn("--mode seccomp is not available in this build");
-                else
-                        oh_warn("cannot install the seccomp filter: %s", strerror(-f->error));
-                break;
-        default:
-                oh_warn("cannot prepare COMMAND: %s", strerror(-f->error));
-                break;
-        }
-        return OH_EXIT_RUN_FAILED;
-}
-
-/* Returns the pid, with C->status_read set for command_started(); or
- * -errno. */
-static pid_t start_command(struct run_child *c)
-{
-        int status_pipe[2];
-
-        if (pipe2(status_pipe, O_CLOEXEC) < 0)
-                return oh_negerrno();
-        c->status_read = status_pipe[0];
-        c->status_fd = status_pipe[1];
-
-        pid_t pid = fork();
-        if (pid == 0) {
-                close(c->status_read);
-                child_run(c);
-        }
-        close(c->status_fd);
-        if (pid < 0) {
-                close(c->status_read);
-                return oh_negerrno();
-        }
-        return pid;
-}
-
-/* Waits until the command has executed COMMAND or failed before.  Returns
- * the exit status to use once it is reaped if it never got to run COMMAND
- * (it has been said why), else 0. */
-static int command_started(struct run_child *c)
-{
-        _cleanup_close_ int status_read = c->status_read;
-        struct child_failure f;
-        ssize_t n;
-
-        /* End of file: execve succeeded and closed the pipe. */
-        do
-                n = read(status_read, &f, sizeof(f));
-        while (n < 0 && errno == EINTR);
-        return n == sizeof(f) ? report_failure(c, &f) : 0;
 }
 
 /* ---- Waiting ------------------------------------------------------------ */
@@ -796,7 +609,7 @@ struct run_state {
         struct oh_decision_log *log;
         struct oh_learn *learn;
         int learn_fd;
-        struct oh_seccomp_filter filter; /* the command's, built in launch() */
+        struct oh_seccomp_filter filter; /* the command's, built in prepare() */
 };
 
 static void run_state_done(struct run_state *s)
@@ -821,11 +634,12 @@ static void run_state_done(struct run_state *s)
 static void prepare(struct run_state *s)
 {
         struct run_options *o = &s->opt;
-        struct oh_seccomp_probe probe;
         int r;
 
         require_landlock(o);
         /* Answered beside the work below, which does not depend on it. */
+        struct prebuilt_filter pre = { .opt = *o };
+        struct oh_seccomp_probe probe = { .then = build_filter, .userdata = &pre };
         oh_seccomp_probe_start(&probe);
         r = find_command(o->argv[0], &s->command);
         if (r == -ENOENT)
@@ -855,7 +669,10 @@ static void prepare(struct run_state *s)
         r = build_direct(o, s->command, s->preload, s->policy, &s->direct, &s->shim_direct);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the direct set");
-        choose_mode(o, &probe);
+        choose_mode(o, oh_seccomp_probe_finish(&probe));
+        r = take_filter(o, &pre, &s->filter);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the seccomp filter");
         /* A supervisor without Landlock under COMMAND may not let the
          * kernel open anything; it opens the direct set itself, under the
          * policy, so that a dynamic program can start. */
@@ -980,6 +797,10 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
         _cleanup_close_ int broker_end = sv[0];
         _cleanup_close_ int command_end = sv[1];
 
+        int r = run_drop_bounding();
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot drop capabilities");
+
         struct oh_ceiling ceiling = {};
         if (!s->opt.unconfined) {
                 prepare_reload(s, &ceiling);
@@ -1010,10 +831,6 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
         close(TAKE_FD(broker_end));
 
         /* Built while the broker confines itself, on the other CPU. */
-        int r = oh_seccomp_build(seccomp_flags(&s->opt), &s->filter);
-        if (r < 0)
-                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the seccomp filter");
-
         struct run_child c = {
                 .mode = s->opt.mode,
                 .path = s->command,
@@ -1028,21 +845,25 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 .filter = &s->filter,
                 .sigmask = *old_mask,
         };
-        w.command = start_command(&c);
+        r = run_child_prepare(&c);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot prepare COMMAND");
+        w.command = run_child_spawn(&c);
         if (w.command < 0)
-                oh_die_errno(OH_EXIT_RUN_FAILED, w.command, "fork");
+                oh_die_errno(OH_EXIT_RUN_FAILED, w.command, "cannot start COMMAND");
         close(TAKE_FD(command_end));
 
         /* The command cannot execute before the broker has taken its
          * listener, which the broker does only once confined: so the two
          * start-ups overlap, and a broker that could not confine itself
-         * never serves anyone. */
+         * never serves anyone (the command's wait for it then fails). */
         if (run_broker_ready(ready) < 0) {
                 kill(w.command, SIGKILL);
-                close(c.status_read);
+                run_child_done(&c);
                 return OH_EXIT_RUN_FAILED;
         }
-        int failed = command_started(&c);
+        int failed = run_child_started(&c);
+        run_child_done(&c);
 
         wait_all(&w, mask, s->learn != NULL);
         if (failed)

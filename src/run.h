@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* openhook run, shared by its files: run.c (options, the command, waiting),
- * run_direct.c (what the command may open itself), run_broker.c (the
+/* openhook run, shared by its files: run.c (options, putting it together,
+ * waiting), run_direct.c (what the command may open itself),
+ * run_command.c (the command's process until execve), run_broker.c (the
  * broker process). */
 #ifndef OH_RUN_H
 #define OH_RUN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -70,6 +72,55 @@ int run_direct_add_executable(struct run_direct *d, const struct openhook_policy
 int run_add_private_tmp(struct openhook_policy *p);
 
 void run_direct_done(struct run_direct *d);
+
+/* ---- run_command.c ------------------------------------------------------ */
+
+struct oh_seccomp_filter;
+
+struct run_child {
+        enum run_mode mode;
+        const char *path;               /* what to execute */
+        char **argv;
+        int sock;                       /* our end of the socketpair with the broker */
+        const char *preload;            /* the shim, NULL for none (--no-shim) */
+        const char *shim_direct;        /* OPENHOOK_DIRECT for the shim */
+        const struct run_direct *direct;
+        bool landlock;
+        unsigned int landlock_flags;    /* OH_LL_APPLY_* */
+        bool exec_anywhere;             /* --learn: Landlock lets any program run */
+        const struct oh_seccomp_filter *filter; /* built before the spawn */
+        sigset_t sigmask;               /* restored before exec */
+
+        /* Set by run_child_prepare(), freed by run_child_done(). */
+        char **envp;                    /* COMMAND's environment */
+        char *env_fd, *env_direct, *env_preload; /* the entries of it that are ours */
+        int ruleset;                    /* the command's Landlock ruleset, or -1 */
+        int landlock_abi;
+        int status_fd;                  /* CLOEXEC: a failure before or at exec */
+        int status_read;                /* run's end of it */
+};
+
+/* Builds in run what the child would otherwise build after the spawn:
+ * COMMAND's environment and its Landlock ruleset.  0 or -errno;
+ * run_child_done() in either case. */
+int run_child_prepare(struct run_child *c);
+void run_child_done(struct run_child *c);
+
+/* Empties our bounding set (where CAP_SETPCAP allows) and ambient set,
+ * for every process run starts: run never executes anything, the broker
+ * keeps what it needs in its permitted set, and the command starts
+ * without them (it then drops its own capabilities, and execve can give
+ * none back).  0 or -errno. */
+int run_drop_bounding(void);
+
+/* Spawns the command's process, which shares our memory and runs while we
+ * wait, until it has executed COMMAND or failed before.  Returns its pid,
+ * or -errno. */
+pid_t run_child_spawn(struct run_child *c);
+
+/* After run_child_spawn(): the exit status to use once the process is
+ * reaped if it never got to run COMMAND (it has been said why), else 0. */
+int run_child_started(struct run_child *c);
 
 /* ---- run_broker.c ------------------------------------------------------ */
 

@@ -30,9 +30,16 @@ static void broker_log(const struct openhook_decision *d, void *userdata)
                 oh_learn_observe(d, b->learn);
 }
 
+/* The supervisor's thread starts before the command hands over its
+ * listener and gets ready meanwhile (its tables, its buffers), so that
+ * the first notification, the command's execve, is answered at once.
+ * The listener comes through LOCK and COND: -1 none (the thread ends),
+ * else the listener and the connector (or -1). */
 struct supervisor {
-        const struct run_broker *b;
-        struct openhook_server *server;
+        struct sc_supervisor *sv;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool handed;
         int listener;
         int connector;
         int result;
@@ -41,17 +48,45 @@ struct supervisor {
 static void *supervise_thread(void *userdata)
 {
         struct supervisor *s = userdata;
-        struct oh_supervise_args args = {
-                .listener = s->listener,
-                .connector = s->connector,
-                .server = s->server,
-                .flags = s->b->seccomp_flags,
-                .log = broker_log,
-                .userdata = (void *)s->b,
-        };
 
-        s->result = oh_seccomp_supervise(&args);
+        pthread_mutex_lock(&s->lock);
+        while (!s->handed)
+                pthread_cond_wait(&s->cond, &s->lock);
+        pthread_mutex_unlock(&s->lock);
+        if (s->listener >= 0)
+                s->result = oh_seccomp_supervisor_run(s->sv, s->listener, s->connector);
         return NULL;
+}
+
+static void hand_over(struct supervisor *s, int listener, int connector)
+{
+        pthread_mutex_lock(&s->lock);
+        s->listener = listener;
+        s->connector = connector;
+        s->handed = true;
+        pthread_cond_signal(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+}
+
+static int supervisor_start(const struct run_broker *b, struct openhook_server *server, struct supervisor *s,
+                            pthread_t *thread)
+{
+        struct oh_supervise_args args = {
+                .server = server,
+                .flags = b->seccomp_flags,
+                .log = broker_log,
+                .userdata = (void *)b,
+        };
+        int r = oh_seccomp_supervisor_new(&args, &s->sv);
+
+        if (r < 0)
+                return r;
+        r = -pthread_create(thread, NULL, supervise_thread, s);
+        if (r < 0) {
+                oh_seccomp_supervisor_free(s->sv);
+                s->sv = NULL;
+        }
+        return r;
 }
 
 /* The command installs its filter and hands us the listener right before
@@ -60,25 +95,31 @@ static void *supervise_thread(void *userdata)
  * The notifications get a thread of their own, while this one serves
  * B->sock (and every connection CONNECT makes from it) until the last of
  * them is closed; the command closed it before execve under --no-shim.
- * Both decide with SERVER's policy, which a reload swaps. */
+ * Both decide with SERVER's policy, which a reload swaps.  The listener
+ * is taken before the server reads B->sock, which carries it. */
 static int broker_serve(const struct run_broker *b, struct openhook_server *server)
 {
-        int connector_fd;
-        int fd = oh_seccomp_recv_listener(b->sock, &connector_fd);
-
-        if (fd == -ENOMSG)
-                return openhook_server_run(server, b->sock, 0, 0);
-        if (fd <= 0)
-                return fd;
-        _cleanup_close_ int listener = fd;
-        _cleanup_close_ int connector = connector_fd;
-        struct supervisor s = { .b = b, .server = server, .listener = listener, .connector = connector };
+        struct supervisor s = {
+                .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .listener = -1, .connector = -1,
+        };
+        bool supervised = !(b->seccomp_flags & OH_SECCOMP_NO_LISTENER);
         pthread_t thread;
-        int r = -pthread_create(&thread, NULL, supervise_thread, &s);
+        int r = supervised ? supervisor_start(b, server, &s, &thread) : 0;
+
         if (r < 0)
                 return r;
-        r = openhook_server_run(server, b->sock, 0, 0);
-        pthread_join(thread, NULL);
+        int connector_fd;
+        int fd = oh_seccomp_recv_listener(b->sock, &connector_fd);
+        _cleanup_close_ int listener = fd > 0 ? fd : -1;
+        _cleanup_close_ int connector = connector_fd;
+
+        if (supervised)
+                hand_over(&s, listener, connector);
+        r = fd == -ENOMSG || fd > 0 ? openhook_server_run(server, b->sock, 0, 0) : fd;
+        if (supervised) {
+                pthread_join(thread, NULL);
+                oh_seccomp_supervisor_free(s.sv);
+        }
         return r < 0 ? r : s.result;
 }
 

@@ -94,6 +94,8 @@ struct sc_supervisor {
         size_t n_direct;
         struct sc_nr map[128];
         size_t n_map;
+        struct seccomp_notif *req;      /* seccomp_notify_alloc()'s, reused */
+        struct seccomp_notif_resp *resp;
         bool warned_read;
         /* seccomp_sockets.c threads running: on the heap, as a thread
          * blocked in a call may outlive the supervisor (then leaked). */

@@ -997,11 +997,27 @@ static void wait_workers(struct sc_supervisor *sv)
                 free(sv->workers);
 }
 
-int oh_seccomp_supervise(const struct oh_supervise_args *args)
+void oh_seccomp_supervisor_free(struct sc_supervisor *sv)
 {
-        struct sc_supervisor sv = {
-                .listener = args->listener,
-                .connector = args->connector,
+        if (!sv)
+                return;
+        if (sv->workers)
+                wait_workers(sv);
+        seccomp_notify_free(sv->req, sv->resp);
+        free(sv->direct_buf);
+        free(sv);
+}
+
+int oh_seccomp_supervisor_new(const struct oh_supervise_args *args, struct sc_supervisor **ret)
+{
+        struct sc_supervisor *sv = calloc(1, sizeof(*sv));
+        int r;
+
+        if (!sv)
+                return -ENOMEM;
+        *sv = (struct sc_supervisor) {
+                .listener = -1,
+                .connector = -1,
                 .native_arch = seccomp_arch_native(),
                 .flags = args->flags,
                 .server = args->server,
@@ -1009,25 +1025,28 @@ int oh_seccomp_supervise(const struct oh_supervise_args *args)
                 .log = args->log,
                 .userdata = args->userdata,
         };
-        int listener = args->listener;
-        struct seccomp_notif *req = NULL;
-        struct seccomp_notif_resp *resp = NULL;
-        int r;
-
-        sv.workers = calloc(1, sizeof(*sv.workers));
-        if (!sv.workers)
-                return -ENOMEM;
-        r = parse_direct(&sv);
+        sv->workers = calloc(1, sizeof(*sv->workers));
+        r = sv->workers ? parse_direct(sv) : -ENOMEM;
+        if (r >= 0) {
+                map_arch(sv, sv->native_arch);
+                if (compat_arch(sv->native_arch))
+                        map_arch(sv, compat_arch(sv->native_arch));
+                r = seccomp_notify_alloc(&sv->req, &sv->resp);
+        }
         if (r < 0) {
-                free(sv.workers);
+                oh_seccomp_supervisor_free(sv);
                 return r;
         }
-        map_arch(&sv, sv.native_arch);
-        if (compat_arch(sv.native_arch))
-                map_arch(&sv, compat_arch(sv.native_arch));
-        r = seccomp_notify_alloc(&req, &resp);
-        if (r < 0)
-                goto out;
+        *ret = sv;
+        return 0;
+}
+
+int oh_seccomp_supervisor_run(struct sc_supervisor *sv, int listener, int connector)
+{
+        int r;
+
+        sv->listener = listener;
+        sv->connector = connector;
         /* A program's next path syscall usually follows within
          * microseconds: poll for it a while (spin.h) before sleeping. */
         struct oh_poller poller = {};
@@ -1038,31 +1057,34 @@ int oh_seccomp_supervise(const struct oh_supervise_args *args)
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        r = oh_negerrno();
-                        break;
+                        return oh_negerrno();
                 }
                 if (n == 0)
                         continue;
                 oh_poller_woke(&poller);
-                if (p.revents & POLLNVAL) {
-                        r = -EBADF;
-                        break;
-                }
+                if (p.revents & POLLNVAL)
+                        return -EBADF;
                 if (p.revents & POLLIN) {
-                        r = serve_one(&sv, req, resp);
+                        r = serve_one(sv, sv->req, sv->resp);
                         if (r < 0)
-                                break;
+                                return r;
                         oh_poller_start(&poller);
                         continue;
                 }
                 /* POLLHUP: the last task using the filter has exited. */
-                r = 0;
-                break;
+                return 0;
         }
-out:
-        wait_workers(&sv);
-        seccomp_notify_free(req, resp);
-        free(sv.direct_buf);
+}
+
+int oh_seccomp_supervise(const struct oh_supervise_args *args)
+{
+        struct sc_supervisor *sv;
+        int r = oh_seccomp_supervisor_new(args, &sv);
+
+        if (r < 0)
+                return r;
+        r = oh_seccomp_supervisor_run(sv, args->listener, args->connector);
+        oh_seccomp_supervisor_free(sv);
         return r;
 }
 
@@ -1430,34 +1452,33 @@ int oh_seccomp_recv_listener(int sock, int *ret_connector)
         return TAKE_FD(fd);
 }
 
-/* In a throw-away thread (a filter binds only the thread that installs
+/* In a thread of its own (a filter binds only the thread that installs
  * it, and so does its no_new_privs, so the process is left as it was): a
  * listener of its own (a filter that allows everything), and an ADDFD with
  * SEND for a notification that does not exist.  A kernel that knows the
  * flag looks the notification up and answers ENOENT; before 5.14 the flag
  * (or, before 5.9, the ioctl, or before 5.0 the listener) is EINVAL.  No
  * fork: copying the process is most of what a probe by fork costs.
- * Returns the errno as a pointer. */
-static void *probe_thread(void *unused)
+ * 0 or -errno. */
+static int probe_listener(void)
 {
         struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
         struct sock_fprog prog = { .len = 1, .filter = &allow };
 
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return (void *)(intptr_t)errno;
+                return oh_negerrno();
         _cleanup_close_ int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                                                     SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
         if (listener < 0)
-                return (void *)(intptr_t)errno;
+                return oh_negerrno();
         struct seccomp_notif_addfd addfd = {
                 .id = 1,
                 .flags = SECCOMP_ADDFD_FLAG_SEND,
                 .srcfd = (uint32_t)listener,
         };
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) == 0)
-                return (void *)(intptr_t)EIO;
-        int e = errno == ENOENT ? 0 : errno == EINVAL ? EOPNOTSUPP : errno == EPERM ? EACCES : errno;
-        return (void *)(intptr_t)e;
+                return -EIO;
+        return errno == ENOENT ? 0 : errno == EINVAL ? -EOPNOTSUPP : errno == EPERM ? -EACCES : -errno;
 }
 
 /* The supervisor is the program's sibling, not its ancestor: under Yama's
@@ -1480,20 +1501,35 @@ static int probe_yama(void)
         return data[CAP_TO_INDEX(CAP_SYS_PTRACE)].effective & CAP_TO_MASK(CAP_SYS_PTRACE) ? 0 : -EPERM;
 }
 
+static void *probe_thread(void *arg)
+{
+        struct oh_seccomp_probe *p = arg;
+        int r = probe_yama();
+
+        if (r >= 0)
+                r = probe_listener();
+        if (p->then)
+                p->then(r, p->userdata);
+        return (void *)(intptr_t)r;
+}
+
 void oh_seccomp_probe_start(struct oh_seccomp_probe *p)
 {
-        p->result = probe_yama();
-        if (p->result >= 0)
-                p->result = -pthread_create(&p->thread, NULL, probe_thread, NULL) ?: -EINPROGRESS;
+        int r = -pthread_create(&p->thread, NULL, probe_thread, p);
+
+        /* Without a thread there is no probe (it would confine this one). */
+        p->result = r < 0 ? r : -EINPROGRESS;
+        if (r < 0 && p->then)
+                p->then(r, p->userdata);
 }
 
 int oh_seccomp_probe_finish(struct oh_seccomp_probe *p)
 {
-        void *e;
+        void *r;
 
         if (p->result == -EINPROGRESS) {
-                pthread_join(p->thread, &e);
-                p->result = -(int)(intptr_t)e;
+                pthread_join(p->thread, &r);
+                p->result = (int)(intptr_t)r;
         }
         return p->result;
 }

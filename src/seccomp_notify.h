@@ -66,8 +66,15 @@ int oh_seccomp_recv_listener(int sock, int *connector);
 /* Whether --mode seccomp can work here: user notification with fd
  * injection that completes the syscall (SECCOMP_ADDFD_FLAG_SEND, Linux
  * 5.14), and a supervisor allowed to read the program's memory.  The
- * kernel is asked in a thread of its own, while the caller goes on. */
+ * kernel is asked in a thread of its own, while the caller goes on; THEN
+ * (if set) is called in that thread with the answer, for work that
+ * depends on it (building the program's filter), before
+ * oh_seccomp_probe_finish() returns.  That thread has a seccomp filter of
+ * its own (it allows everything) and no_new_privs: it must not start
+ * processes. */
 struct oh_seccomp_probe {
+        void (*then)(int result, void *userdata);
+        void *userdata;
         pthread_t thread;
         int result;                     /* -EINPROGRESS until finished */
 };
@@ -96,5 +103,16 @@ struct oh_supervise_args {
 /* In the supervisor: answers notifications until no filtered process is
  * left.  Returns 0 or -errno. */
 int oh_seccomp_supervise(const struct oh_supervise_args *args);
+
+/* oh_seccomp_supervise() in steps, so that everything but the listener
+ * is ready before the listener arrives: _new() takes ARGS but their
+ * listener and connector (0 or -errno), _run() answers on LISTENER (and
+ * asks CONNECTOR, or -1) until no filtered process is left (0 or -errno;
+ * neither fd is closed), _free() waits for the workers a while and frees
+ * (NULL is fine). */
+struct sc_supervisor;
+int oh_seccomp_supervisor_new(const struct oh_supervise_args *args, struct sc_supervisor **ret);
+int oh_seccomp_supervisor_run(struct sc_supervisor *sv, int listener, int connector);
+void oh_seccomp_supervisor_free(struct sc_supervisor *sv);
 
 #endif
