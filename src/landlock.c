@@ -4,6 +4,10 @@
  * rights added after ABI 1 are defined here when the header lacks them. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stddef.h>
 #include <linux/landlock.h>
 #include <stdint.h>
@@ -13,6 +17,7 @@
 #include <unistd.h>
 
 #include "landlock.h"
+#include "ll_set.h"
 #include "util.h"
 
 #ifndef LANDLOCK_ACCESS_FS_REFER
@@ -93,27 +98,125 @@ int oh_landlock_abi(void)
         return (int)abi;
 }
 
-static int ll_add_rule(int ruleset, const struct oh_ll_rule *rule, uint64_t handled)
+/* Whether FD's file is a directory, as RULE says or else as the kernel
+ * says.  1, 0 or -errno. */
+static int ll_is_dir(int fd, const struct oh_ll_rule *rule)
 {
-        _cleanup_close_ int fd = open(rule->path, O_PATH | O_CLOEXEC);
         struct stat st;
 
-        if (fd < 0)
-                return errno == ENOENT || errno == ENOTDIR ? 0 : oh_negerrno();
+        if ((rule->access & OH_LL_IS_ANY) == OH_LL_IS_DIR)
+                return 1;
+        if ((rule->access & OH_LL_IS_ANY) == OH_LL_IS_FILE)
+                return 0;
         if (fstat(fd, &st) < 0)
                 return oh_negerrno();
+        return S_ISDIR(st.st_mode);
+}
 
+static int ll_add_path_rule(int ruleset, int fd, unsigned int access, bool dir, uint64_t handled)
+{
         struct landlock_path_beneath_attr attr = {
-                .allowed_access = ll_rights(rule->access) & handled,
+                .allowed_access = ll_rights(access) & handled,
                 .parent_fd = fd,
         };
-        if (!S_ISDIR(st.st_mode))
+
+        if (!dir)
                 attr.allowed_access &= LL_FILE_RIGHTS;
         if (attr.allowed_access == 0)
                 return 0;       /* the kernel rejects an empty rule */
         if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &attr, 0) < 0)
                 return oh_negerrno();
         return 0;
+}
+
+/* Opens the rules' paths, which come sorted (ll_set.h): siblings by name
+ * from their directory, opened once for them all, and the fds of the
+ * rules added are closed together (close_range() over each run of
+ * consecutive numbers).  With thousands of rules, each of a file, that
+ * leaves an open and a landlock_add_rule per rule. */
+struct ll_opener {
+        int ruleset;
+        uint64_t handled;
+        int dir_fd;             /* the directory DIR[0..DIR_LEN), or -1 */
+        const char *dir;
+        size_t dir_len;
+        int fds[64];            /* to close */
+        size_t n_fds;
+};
+
+static void ll_close_fds(struct ll_opener *o)
+{
+        for (size_t i = 0, j; i < o->n_fds; i = j) {
+                for (j = i + 1; j < o->n_fds && o->fds[j] == o->fds[j - 1] + 1; j++)
+                        ;
+                if (j - i == 1 || close_range((unsigned int) o->fds[i], (unsigned int) o->fds[j - 1], 0) < 0)
+                        for (size_t k = i; k < j; k++)
+                                close(o->fds[k]);
+        }
+        o->n_fds = 0;
+}
+
+static void ll_opener_done(struct ll_opener *o)
+{
+        ll_close_fds(o);
+        if (o->dir_fd >= 0)
+                close(o->dir_fd);
+}
+
+/* The length of PATH's directory: up to its last '/' (0 for "/x"). */
+static size_t ll_dir_len(const char *path)
+{
+        return (size_t) (strrchr(path, '/') - path);
+}
+
+/* PATH opened O_PATH, by name from its directory when that is open, or
+ * when NEXT (the next rule's path, or NULL) lies in it too; -errno. */
+static int ll_open(struct ll_opener *o, const char *path, const char *next)
+{
+        size_t len = ll_dir_len(path);
+        const char *name = path + len + 1;
+        bool same = o->dir_fd >= 0 && o->dir_len == len && strncmp(o->dir, path, len) == 0;
+
+        if (!same && next && len > 0 && *name && ll_dir_len(next) == len && strncmp(next, path, len) == 0) {
+                char dir[PATH_MAX];
+
+                if (len < sizeof(dir)) {
+                        memcpy(dir, path, len);
+                        dir[len] = '\0';
+                        if (o->dir_fd >= 0)
+                                close(o->dir_fd);
+                        o->dir_fd = open(dir, O_PATH | O_CLOEXEC);
+                        o->dir = path;
+                        o->dir_len = len;
+                        same = o->dir_fd >= 0;
+                }
+        }
+        int fd = same && *name ? openat(o->dir_fd, name, O_PATH | O_CLOEXEC) : open(path, O_PATH | O_CLOEXEC);
+        return fd < 0 ? oh_negerrno() : fd;
+}
+
+static int ll_add_rule(struct ll_opener *o, const struct oh_ll_rule *rule, const char *next)
+{
+        int fd = ll_open(o, rule->path, next);
+
+        if (fd < 0)
+                return fd == -ENOENT || fd == -ENOTDIR ? 0 : fd;
+        if (o->n_fds == ELEMENTSOF(o->fds))
+                ll_close_fds(o);
+        o->fds[o->n_fds++] = fd;
+        int dir = ll_is_dir(fd, rule);
+        if (dir < 0)
+                return dir;
+        int r = ll_add_path_rule(o->ruleset, fd, rule->access, dir, o->handled);
+        /* A directory, as the rule was told, that became a file since:
+         * what the kernel says now. */
+        if (r == -EINVAL && (rule->access & OH_LL_IS_ANY)) {
+                struct oh_ll_rule asked = { .path = rule->path, .access = rule->access | OH_LL_IS_ANY };
+
+                dir = ll_is_dir(fd, &asked);
+                r = dir < 0 ? dir : ll_add_path_rule(o->ruleset, fd, rule->access, dir, o->handled);
+        }
+        return r;
 }
 
 /* The ruleset's handled rights for FLAGS (OH_LL_APPLY_*) on ABI, and how
@@ -147,12 +250,21 @@ int oh_landlock_ruleset(const struct oh_ll_rule *rules, size_t n, unsigned int f
         if (ruleset < 0)
                 return oh_negerrno();
 
-        for (size_t i = 0; i < n; i++) {
-                int r = ll_add_rule(ruleset, &rules[i], attr.handled_access_fs);
-                if (r < 0)
-                        return r;
-        }
-        return TAKE_FD(ruleset);
+        /* Only the rules that add something (ll_set.h); a copy, as they
+         * are reordered. */
+        _cleanup_free_ struct oh_ll_rule *v = reallocarray(NULL, n ? n : 1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        memcpy(v, rules, n * sizeof(*v));
+        (void) oh_ll_rules_reduce(v, &n);       /* -ENOMEM: merged only, as right */
+
+        __attribute__((cleanup(ll_opener_done))) struct ll_opener o = {
+                .ruleset = ruleset, .handled = attr.handled_access_fs, .dir_fd = -1,
+        };
+        int r = 0;
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = ll_add_rule(&o, &v[i], i + 1 < n ? v[i + 1].path : NULL);
+        return r < 0 ? r : TAKE_FD(ruleset);
 }
 
 int oh_landlock_restrict(int ruleset)

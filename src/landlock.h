@@ -17,8 +17,17 @@ enum {
 
 struct oh_ll_rule {
         const char *path;       /* a file or a directory (then the whole subtree) */
-        unsigned int access;    /* OH_LL_* bits */
+        unsigned int access;    /* OH_LL_* bits, and perhaps one of OH_LL_IS_* */
 };
+
+/* Not rights: what a rule's path was when it was looked at, so that the
+ * kernel need not be asked again.  Neither (or both, after rules of one
+ * path met): not known. */
+enum {
+        OH_LL_IS_DIR = 1u << 8,
+        OH_LL_IS_FILE = 1u << 9,        /* anything but a directory */
+};
+#define OH_LL_IS_ANY (OH_LL_IS_DIR | OH_LL_IS_FILE)
 
 /* The kernel's Landlock ABI version (> 0), or -EOPNOTSUPP when Landlock is
  * not available (not built in, or disabled at boot). */
@@ -39,7 +48,9 @@ enum {
 
 /* Sets no_new_privs and restricts the calling thread (and its future
  * children) to RULES: every filesystem right the ABI handles is denied
- * except those granted.  A rule whose path does not exist is skipped.
+ * except those granted.  A rule whose path does not exist is skipped, and
+ * so is one that adds nothing to the rules on the directories above it
+ * (ll_set.h).
  * FLAGS: OH_LL_APPLY_*.  Returns 0 or -errno. */
 int oh_landlock_apply(const struct oh_ll_rule *rules, size_t n, unsigned int flags);
 
