@@ -230,19 +230,34 @@ static void close_out_fds(struct openhook_conn *c)
  * "sent ahead"), and sends them in the same reply.  A tree walker that
  * reads what it lists asks with OPEN_DIR_AHEAD when it opens a directory:
  * the regular files from the directory's first entry come with it, each
- * decided likewise with the flags asked for them.  Their names are listed
- * only when the policy lets the client read the directory itself.  Only
+ * decided likewise with the flags asked for them, then its subdirectories,
+ * each decided as an OPEN with the directory's own flags, and their files.
+ * Names are listed only through an fd the policy let the client have for
+ * reading that directory (the one sent, rewound, for a directory sent).  Only
  * filesystems whose files are plain data (a procfs or sysfs file can do
  * something when opened) and share their directory's st_dev (overlayfs
  * files may not), since an entry is named by that and its d_ino. */
 
 /* What one request sends ahead: the files of directory DIR after NAME
- * (NULL: from the first), opened as OPENs with FLAGS. */
+ * (NULL: from the first), opened as OPENs with FLAGS; with DIR_FLAGS
+ * (OPEN_DIR_AHEAD) also its subdirectories, each opened as an OPEN with
+ * those, and their files: a tree walker opens them next. */
 struct ahead_plan {
         char dir[OPENHOOK_PATH_MAX];
         const char *name;
         uint32_t flags;
+        uint32_t dir_flags;             /* 0: no subdirectory (never a valid one: O_DIRECTORY) */
         uint64_t dir_dev;
+        size_t max;                     /* fds in the reply, the file asked for included */
+        unsigned int seen;              /* entries looked at, in every listing */
+};
+
+/* Subdirectories looked into per request, after the directory's files. */
+#define OH_AHEAD_SUBDIRS 16
+
+struct ahead_subdir {
+        uint64_t ino;
+        char name[NAME_MAX + 1];
 };
 
 /* An OPEN_AHEAD, or a file sent ahead with it, as the OPEN it is for the
@@ -262,10 +277,21 @@ static const struct oh_request *as_open(const struct oh_request *req, const char
 /* Entries looked at per request, to find the name and then the files. */
 #define OH_AHEAD_SCAN_MAX 8192u
 
+static bool reads_only(uint32_t flags)
+{
+        return (flags & O_ACCMODE) == O_RDONLY && !(flags & (O_CREAT | O_TRUNC | O_PATH | O_APPEND)) &&
+               (flags & O_TMPFILE) != O_TMPFILE;
+}
+
 static bool ahead_flags_ok(uint32_t flags)
 {
-        return (flags & O_ACCMODE) == O_RDONLY &&
-               !(flags & (O_CREAT | O_TRUNC | O_PATH | O_DIRECTORY | O_APPEND));
+        return reads_only(flags) && !(flags & O_DIRECTORY);
+}
+
+/* A directory's open flags, for the subdirectories sent ahead too. */
+static bool dir_flags_ok(uint32_t flags)
+{
+        return reads_only(flags) && (flags & O_DIRECTORY);
 }
 
 static bool plain_data_fs(int dfd)
@@ -299,111 +325,202 @@ static bool split_parent(const char *path, char dir[OPENHOOK_PATH_MAX], const ch
         return true;
 }
 
-/* Opens DIR/NAME as the plan says and adds it to the reply.  Returns
- * -ENOBUFS once the reply is full. */
+static bool child_path(const char *dir, const char *name, char out[OPENHOOK_PATH_MAX])
+{
+        return (size_t) snprintf(out, OPENHOOK_PATH_MAX, "%s/%s", strcmp(dir, "/") ? dir : "", name) <
+               OPENHOOK_PATH_MAX;
+}
+
+/* Opens DIR/NAME with FLAGS, decided and logged as that OPEN, and adds it
+ * to the reply as the entry the listing named (INO).  Returns 1 with the
+ * fd in *ADDED (owned by the reply), 0 when it is left out, or -ENOBUFS
+ * once the reply is full.  A directory must be the one listed (not a
+ * mount point). */
 static int ahead_one(struct openhook_conn *c, const struct oh_request *req, const struct ahead_plan *plan,
-                     uint64_t ino, const char *name, size_t *len)
+                     uint64_t ino, const char *name, uint32_t flags, size_t *len, int *added)
 {
         char path[OPENHOOK_PATH_MAX];
         struct oh_request opened;
         struct oh_verdict v;
+        struct stat st;
 
         v.denied = 0;
         v.hint[0] = '\0';
 
-        if ((size_t) snprintf(path, sizeof(path), "%s/%s", strcmp(plan->dir, "/") ? plan->dir : "", name) >=
-            sizeof(path))
+        if (!child_path(plan->dir, name, path))
                 return 0;
-        _cleanup_close_ int fd = oh_do_open(c->server->policy, path, plan->flags, 0, &v);
+        _cleanup_close_ int fd = oh_do_open(c->server->policy, path, flags, 0, &v);
         if (fd < 0)
                 return 0;
         /* The inode the entry named, so the client can tell whether the
-         * name still leads to it; whatever was opened if the entry was
-         * replaced meanwhile is never handed out, so no fstat is needed. */
+         * name still leads to it; a file replaced meanwhile is never
+         * handed out, so no fstat is needed for one.  A directory is
+         * listed through this fd, so it must be that one. */
+        if ((flags & O_DIRECTORY) && (fstat(fd, &st) < 0 || (uint64_t) st.st_dev != plan->dir_dev ||
+                                      (uint64_t) st.st_ino != ino))
+                return 0;
         int r = oh_wire_ahead_add(c->out, len, plan->dir_dev, ino, name);
         if (r < 0)
                 return r;
-        log_decision(c, as_open(req, path, plan->flags, &opened), 0, &v, "sent ahead");
-        c->out_fds[c->out_nfds++] = TAKE_FD(fd);
-        return 0;
+        log_decision(c, as_open(req, path, flags, &opened), 0, &v, "sent ahead");
+        *added = c->out_fds[c->out_nfds++] = TAKE_FD(fd);
+        return 1;
 }
 
 /* Walks DFD's entries; after the plan's name (or from the first), each
- * regular file goes into the reply until MAX are in or the reply is
- * full. */
-static void ahead_scan(struct openhook_conn *c, const struct oh_request *req, int dfd,
-                       const struct ahead_plan *plan, size_t *len)
+ * regular file goes into the reply until the plan's max are in or the
+ * reply is full; subdirectories go into SUBS (at most OH_AHEAD_SUBDIRS,
+ * counted in *NSUBS) when the plan sends them.  Returns -ENOBUFS once
+ * nothing more can come. */
+static int ahead_scan(struct openhook_conn *c, const struct oh_request *req, int dfd, struct ahead_plan *plan,
+                      size_t *len, struct ahead_subdir *subs, size_t *nsubs)
 {
-        size_t max = req->mode < OPENHOOK_AHEAD_MAX ? req->mode : OPENHOOK_AHEAD_MAX;
-        unsigned int seen = 0;
         uint8_t buf[8192];
         bool after = !plan->name;
         ssize_t n;
 
-        while (c->out_nfds < 1 + max && (n = getdents64(dfd, buf, sizeof(buf))) > 0)
-                for (ssize_t off = 0; off < n && c->out_nfds < 1 + max;) {
+        while (c->out_nfds < plan->max && (n = getdents64(dfd, buf, sizeof(buf))) > 0)
+                for (ssize_t off = 0; off < n && c->out_nfds < plan->max;) {
                         struct dirent64 *e = (struct dirent64 *) (buf + off);
 
                         off += e->d_reclen;
                         /* Bounded work per request ("Work per request"):
                          * deep in a huge directory nothing comes ahead. */
-                        if (++seen > OH_AHEAD_SCAN_MAX)
-                                return;
+                        if (++plan->seen > OH_AHEAD_SCAN_MAX)
+                                return -ENOBUFS;
                         if (!after) {
                                 after = strcmp(e->d_name, plan->name) == 0;
                                 continue;
                         }
-                        if (e->d_type == DT_REG && ahead_one(c, req, plan, e->d_ino, e->d_name, len) < 0)
-                                return;
+                        if (e->d_type == DT_REG) {
+                                int added;
+
+                                if (ahead_one(c, req, plan, e->d_ino, e->d_name, plan->flags, len, &added) < 0)
+                                        return -ENOBUFS;
+                        } else if (e->d_type == DT_DIR && subs && *nsubs < OH_AHEAD_SUBDIRS &&
+                                   strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                                subs[*nsubs].ino = e->d_ino;
+                                strcpy(subs[(*nsubs)++].name, e->d_name);
+                        }
                 }
+        return c->out_nfds < plan->max ? 0 : -ENOBUFS;
+}
+
+/* Lists directory fd DFD for the plan and rewinds it: a client gets it
+ * as a fresh open, at offset 0.  Returns -ENOBUFS when the reply is
+ * full, -EIO when the fd could not be rewound (then nothing may be
+ * sent). */
+static int ahead_list(struct openhook_conn *c, const struct oh_request *req, int dfd, struct ahead_plan *plan,
+                      size_t *len, struct ahead_subdir *subs, size_t *nsubs)
+{
+        int r = ahead_scan(c, req, dfd, plan, len, subs, nsubs);
+
+        return lseek(dfd, 0, SEEK_SET) < 0 ? -EIO : r;
+}
+
+/* The subdirectories SUBS[0..N) of the plan's directory, each sent as an
+ * OPEN with the plan's directory flags would open it, and its files
+ * after it.  Returns -ENOBUFS or -EIO as ahead_list(). */
+static int ahead_subdirs(struct openhook_conn *c, const struct oh_request *req, struct ahead_plan *plan,
+                         const struct ahead_subdir *subs, size_t n, size_t *len)
+{
+        struct ahead_plan sub = *plan;
+
+        sub.name = NULL;
+        sub.dir_flags = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!child_path(plan->dir, subs[i].name, sub.dir))
+                        continue;
+                int fd, r = ahead_one(c, req, plan, subs[i].ino, subs[i].name, plan->dir_flags, len, &fd);
+
+                if (r > 0)
+                        r = ahead_list(c, req, fd, &sub, len, NULL, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* What REQ, answered with FD, may send ahead.  Returns false for nothing:
  * OPEN_AHEAD of a regular file sends what follows it in its directory,
- * OPEN_DIR_AHEAD of a directory what it holds. */
-static bool ahead_plan(const struct oh_request *req, int fd, struct ahead_plan *plan)
+ * OPEN_DIR_AHEAD of a directory what it holds, and what its
+ * subdirectories hold. */
+static bool ahead_plan(const struct oh_request *req, int fd, struct ahead_plan *plan, struct stat *st)
 {
-        struct stat st;
         bool dir = req->command == OPENHOOK_CMD_OPEN_DIR_AHEAD;
 
-        plan->flags = dir ? req->ahead_flags : req->flags;
-        /* A directory opened to be read, not O_PATH. */
-        if (!ahead_flags_ok(plan->flags) || (dir && ((req->flags & O_ACCMODE) != O_RDONLY || (req->flags & O_PATH))))
+        *plan = (struct ahead_plan) {
+                .flags = dir ? req->ahead_flags : req->flags,
+                .dir_flags = dir ? req->flags : 0,
+                .max = 1 + (req->mode < OPENHOOK_AHEAD_MAX ? req->mode : OPENHOOK_AHEAD_MAX),
+        };
+        if (!ahead_flags_ok(plan->flags) || (dir && !dir_flags_ok(plan->dir_flags)))
                 return false;
         if (dir) {
                 if (strlen(req->path) >= sizeof(plan->dir))
                         return false;
                 strcpy(plan->dir, req->path);
-                plan->name = NULL;
         } else if (!split_parent(req->path, plan->dir, &plan->name))
                 return false;
-        return fstat(fd, &st) == 0 && (dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+        return fstat(fd, st) == 0 && (dir ? S_ISDIR(st->st_mode) : S_ISREG(st->st_mode));
+}
+
+/* Nothing comes after all: the fds already in the reply are closed, and
+ * the plain response begin() wrote over is written again. */
+static void ahead_cancel(struct openhook_conn *c, const struct oh_request *req)
+{
+        for (size_t i = 1; i < c->out_nfds; i++)
+                close(c->out_fds[i]);
+        c->out_nfds = 1;
+        oh_wire_encode_response(req->command, 0, c->out);
 }
 
 static void send_ahead(struct openhook_conn *c, const struct oh_request *req, int fd)
 {
+        struct ahead_subdir subs[OH_AHEAD_SUBDIRS];
         struct ahead_plan plan;
         struct oh_verdict v;
         struct stat st;
+        size_t nsubs = 0;
+        int r;
 
         v.denied = 0;
         v.hint[0] = '\0';
 
-        if (!c->server->ahead || !c->seqpacket || !ahead_plan(req, fd, &plan))
+        if (!c->server->ahead || !c->seqpacket || !ahead_plan(req, fd, &plan, &st))
                 return;
-        /* Listing the directory is reading it: decided as opendir().  A
-         * descriptor of its own: reading the client's would move its
-         * offset. */
-        _cleanup_close_ int dfd = oh_do_open(c->server->policy, plan.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &v);
-        if (dfd < 0 || !plain_data_fs(dfd) || fstat(dfd, &st) < 0)
+        /* Listing the directory is reading it: decided as opendir() (an
+         * OPEN_DIR_AHEAD was decided so, and is listed through the fd
+         * answered, rewound).  A descriptor of its own for a file's
+         * directory.  O_NONBLOCK: a directory has no blocking to restore. */
+        _cleanup_close_ int owned = -1;
+        int dfd = fd;
+        if (!plan.dir_flags) {
+                dfd = owned = oh_do_open(c->server->policy, plan.dir, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC,
+                                         0, &v);
+                if (dfd < 0 || fstat(dfd, &st) < 0)
+                        return;
+        }
+        if (!plain_data_fs(dfd))
                 return;
         plan.dir_dev = (uint64_t) st.st_dev;
         size_t len = oh_wire_ahead_begin(c->out, req->command, (uint64_t) st.st_dev, (uint64_t) st.st_ino);
-        ahead_scan(c, req, dfd, &plan, &len);
-        if (c->out_nfds > 1)
+        if (plan.dir_flags) {
+                r = ahead_list(c, req, dfd, &plan, &len, subs, &nsubs);
+                if (r == 0)
+                        r = ahead_subdirs(c, req, &plan, subs, nsubs, &len);
+        } else
+                r = ahead_scan(c, req, dfd, &plan, &len, NULL, NULL);
+        if (r == -EIO && dfd == fd) {
+                /* The fd answered was listed and could not be rewound (no
+                 * filesystem of plain data fails that): not handed out at
+                 * its end.  Its files were logged as sent all the same. */
+                close_out_fds(c);
+                queue_response(c, req->command, -EIO, -1);
+        } else if (r == -EIO || c->out_nfds <= 1)
+                ahead_cancel(c, req);
+        else
                 c->out_len = len;
-        else    /* nothing came: the plain response begin() wrote over */
-                oh_wire_encode_response(req->command, 0, c->out);
 }
 
 static void answer(struct openhook_conn *c, const struct oh_request *req)

@@ -8,15 +8,18 @@
  * logged).  A program that reads what it lists (its files came ahead and
  * were used) asks with OPEN_DIR_AHEAD when it opens a directory, and the
  * directory's files come with it, opened with the flags of the program's
- * last read that came ahead.  They are held here, above the program's fd
- * numbers, and one is handed out for an open that would have reached that
- * very file:
+ * last read that came ahead, and its subdirectories, opened with the
+ * flags it opened the directory with, and their files.  They are held
+ * here, above the program's fd numbers, and one is handed out for an open
+ * that would have reached that very file or directory:
  *
  *  - the same flags (but for O_CLOEXEC, O_LARGEFILE, O_NOCTTY, O_NOFOLLOW,
- *    which change nothing for a regular file that is no symlink);
+ *    which change nothing for a regular file or directory that is no
+ *    symlink);
  *  - the path, looked up now from the program's own dirfd or cwd without
- *    following a final symlink, is a regular file with the device and inode
- *    the broker opened under that name (a name is looked up among the held
+ *    following a final symlink, is a regular file (a directory, for a
+ *    subdirectory) with the device and inode the broker opened under that
+ *    name (a name is looked up among the held
  *    ones first, for free, so a miss costs nothing; the same name held in
  *    two directories is told apart by the inode);
  *  - within AHEAD_TTL_NS of the decision, so a policy swapped in later
@@ -57,7 +60,8 @@
 #define AHEAD_IGNORED_FLAGS (O_CLOEXEC | O_LARGEFILE | O_NOCTTY | O_NOFOLLOW)
 
 struct slot {
-        int flags;                      /* as asked, less AHEAD_IGNORED_FLAGS */
+        int flags;                      /* of its files, less AHEAD_IGNORED_FLAGS */
+        int dir_flags;                  /* of its subdirectories, likewise; -1: none */
         uint64_t born;                  /* CLOCK_MONOTONIC ns; 0: empty */
         unsigned int left;              /* fds still held */
         char dir[PATH_MAX];             /* as the shim asked for it */
@@ -104,6 +108,23 @@ static bool eligible(int flags)
         return shim_flags_readonly(flags) && !(flags & (O_DIRECTORY | O_PATH | O_APPEND));
 }
 
+/* Whether an open with FLAGS may be served by a held file or directory. */
+static bool takeable(int flags)
+{
+        return shim_flags_readonly(flags) && !(flags & (O_PATH | O_APPEND));
+}
+
+/* Whether SL holds what an open with FLAGS of an object of MODE (0: either
+ * kind) may get. */
+static bool slot_serves(const struct slot *sl, int flags, mode_t mode)
+{
+        int f = flags & ~AHEAD_IGNORED_FLAGS;
+
+        if (!sl->left)
+                return false;
+        return ((!mode || S_ISREG(mode)) && sl->flags == f) || ((!mode || S_ISDIR(mode)) && sl->dir_flags == f);
+}
+
 static void slot_drop(struct slot *sl)
 {
         for (uint32_t i = 0; i < sl->batch.count; i++)
@@ -142,7 +163,7 @@ static bool name_held(const char *name, int flags)
 
                 if (slot_expired(sl, now))
                         slot_expire(sl);
-                if (!sl->left || sl->flags != (flags & ~AHEAD_IGNORED_FLAGS))
+                if (!slot_serves(sl, flags, 0))
                         continue;
                 for (uint32_t j = 0; j < sl->batch.count; j++)
                         if (sl->fds[j] >= 0 && strcmp(sl->batch.names + sl->batch.files[j].name_off, name) == 0)
@@ -157,7 +178,7 @@ static int take_held(const char *name, int flags, const struct stat *st)
         for (size_t i = 0; i < AHEAD_SLOTS; i++) {
                 struct slot *sl = &ahead.s[i];
 
-                if (!sl->left || sl->flags != (flags & ~AHEAD_IGNORED_FLAGS))
+                if (!slot_serves(sl, flags, st->st_mode))
                         continue;
                 for (uint32_t j = 0; j < sl->batch.count; j++) {
                         const struct oh_ahead_file *f = &sl->batch.files[j];
@@ -169,7 +190,8 @@ static int take_held(const char *name, int flags, const struct stat *st)
                         sl->fds[j] = -1;
                         sl->left--;
                         ahead.held--;
-                        ahead.reader_flags = flags;
+                        if (S_ISREG(st->st_mode))
+                                ahead.reader_flags = flags;
                         return fd;
                 }
         }
@@ -195,7 +217,7 @@ int shim_ahead_take(int dirfd, const char *path, int flags)
         struct stat st;
         bool held;
 
-        if (!__atomic_load_n(&ahead.live, __ATOMIC_RELAXED) || !eligible(flags) || !path ||
+        if (!__atomic_load_n(&ahead.live, __ATOMIC_RELAXED) || !takeable(flags) || !path ||
             !(name = last_name(path)))
                 return -ENOENT;
         /* Never wait: the lock may be held across a fork by another
@@ -204,7 +226,8 @@ int shim_ahead_take(int dirfd, const char *path, int flags)
                 return -ENOENT;
         held = name_held(name, flags);
         pthread_mutex_unlock(&ahead.lock);
-        if (!held || fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+        if (!held || fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) ||
             pthread_mutex_trylock(&ahead.lock) != 0)
                 return -ENOENT;
         int fd = take_held(name, flags, &st);
@@ -325,14 +348,16 @@ static struct slot *free_slot(void)
         return &ahead.s[ahead.next++ % AHEAD_SLOTS];
 }
 
-/* Keeps what came in RX for directory DIR (N bytes), held for opens with
- * FLAGS (lock held). */
-static void keep(const char *dir, size_t n, int flags, struct oh_ahead_rx *rx)
+/* Keeps what came in RX for directory DIR (N bytes), held for opens of
+ * files with FLAGS and of subdirectories with DIR_FLAGS (-1: none came)
+ * (lock held). */
+static void keep(const char *dir, size_t n, int flags, int dir_flags, struct oh_ahead_rx *rx)
 {
         struct slot *sl = free_slot();
 
         slot_drop(sl);
         sl->flags = flags & ~AHEAD_IGNORED_FLAGS;
+        sl->dir_flags = dir_flags < 0 ? -1 : dir_flags & ~AHEAD_IGNORED_FLAGS;
         memcpy(sl->dir, dir, n);
         sl->dir[n] = '\0';
         sl->batch = rx->batch;
@@ -360,11 +385,12 @@ static uint32_t ahead_command(const char *path, int flags, int *file_flags)
         return eligible(flags) && wanted(path) ? OPENHOOK_CMD_OPEN_AHEAD : 0;
 }
 
-int shim_ahead_open(int sock, const char *path, int flags, mode_t mode)
+int shim_ahead_open(const struct shim_conn *conn, const char *path, int flags, mode_t mode)
 {
+        int sock = conn->fd;
         unsigned int room;
         int file_flags;
-        uint32_t command = ahead_command(path, flags, &file_flags);
+        uint32_t command = conn->oneshot ? 0 : ahead_command(path, flags, &file_flags);
 
         if (!command || !(room = ahead_room()) || pthread_mutex_trylock(&ahead.rx_lock) != 0)
                 return openhook_open(sock, path, flags, mode);
@@ -379,7 +405,8 @@ int shim_ahead_open(int sock, const char *path, int flags, mode_t mode)
 
                 pthread_mutex_lock(&ahead.lock);
                 if (n < sizeof(ahead.s[0].dir))
-                        keep(path, n, file_flags, &ahead.rx);
+                        keep(path, n, file_flags, command == OPENHOOK_CMD_OPEN_DIR_AHEAD ? flags : -1,
+                             &ahead.rx);
                 else
                         for (uint32_t i = 0; i < ahead.rx.batch.count; i++)
                                 close_held(ahead.rx.fds[i]);

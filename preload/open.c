@@ -168,7 +168,7 @@ int shim_openat(int dirfd, const char *path, int flags, mode_t mode)
                 return r;
         if (r < 0)
                 return real_openat(dirfd, path, flags, mode);
-        r = shim_broker_lost(shim_ahead_open(conn.fd, buf, flags, mode & ~shim_umask()));
+        r = shim_broker_lost(shim_ahead_open(&conn, buf, flags, mode & ~shim_umask()));
         shim_conn_put(&conn);
         if (r == -ENOSYS)
                 shim_warn_unsupported("open");

@@ -175,9 +175,11 @@ static inline int shim_libc(int r)
  * it (the caller then asks the broker). */
 int shim_ahead_take(int dirfd, const char *path, int flags);
 
-/* openhook_open() of absolute PATH on SOCK, asking for the files after it
- * when the program seems to be reading its directory through. */
-int shim_ahead_open(int sock, const char *path, int flags, mode_t mode);
+/* openhook_open() of absolute PATH on CONN, asking for the files after it
+ * (or in it) when the program seems to be reading its directories through;
+ * never on a one-shot connection (a vfork child: what it received is in
+ * its own fd table, not in the parent's whose memory it shares). */
+int shim_ahead_open(const struct shim_conn *conn, const char *path, int flags, mode_t mode);
 
 /* The program is closing [LO, HI]: held fds among them are no longer ours. */
 void shim_ahead_forget(unsigned int lo, unsigned int hi);

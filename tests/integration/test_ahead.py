@@ -129,21 +129,35 @@ WALKER = r'''
 import os, sys
 top, read = sys.argv[1], sys.argv[2] == "read"
 dirs = sorted(os.path.join(top, n) for n in os.listdir(top))
+def files(d):
+    return sorted(e.name for e in os.scandir(d) if e.is_file())
+
+def read_all(d, names):
+    for n in names:
+        if n == "secret":
+            continue
+        fd = os.open(os.path.join(d, n), os.O_RDONLY)
+        data = os.read(fd, 100)
+        want = "%s/%s\n" % (os.path.relpath(d, top), n)
+        assert data == want.encode(), (d, n, data)
+        os.close(fd)
+
 # The first directory is read through file by file (its files then come
 # ahead with OPEN_AHEAD); each later one is opened (scandir) before its
-# files are read, two at a time, so two hold files of the same names.
+# files are read, two at a time, so two hold files of the same names;
+# then each one's subdirectory s.
 for a, b in zip(dirs[::2], dirs[1::2]):
-    ea, eb = sorted(e.name for e in os.scandir(a)), sorted(e.name for e in os.scandir(b))
+    fa, fb = files(a), files(b)
     if not read:
         continue
-    for d, names in ((a, ea), (b, eb)):
-        for n in names:
-            if n == "secret":
-                continue
-            fd = os.open(os.path.join(d, n), os.O_RDONLY)
-            data = os.read(fd, 100)
-            assert data == ("%s/%s\n" % (os.path.basename(d), n)).encode(), (d, n, data)
-            os.close(fd)
+    read_all(a, fa)
+    read_all(b, fb)
+    for d in (a, b):
+        s = os.path.join(d, "s")
+        try:
+            read_all(s, files(s))
+        except PermissionError:
+            print("refused", os.path.relpath(s, top))
 print("done")
 '''
 
@@ -153,9 +167,11 @@ def walked_tree(name, ndirs=6, nfiles=10):
     os.mkdir(top)
     for i in range(ndirs):
         d = os.path.join(top, "d%d" % i)
-        os.mkdir(d)
+        os.makedirs(os.path.join(d, "s"))
         for j in range(nfiles):
             write(os.path.join(d, "f%02d" % j), b"d%d/f%02d\n" % (i, j))
+        for j in range(3):
+            write(os.path.join(d, "s", "g%d" % j), b"d%d/s/g%d\n" % (i, j))
         write(os.path.join(d, "secret"), b"secret\n")
     return top
 
@@ -163,10 +179,10 @@ def walked_tree(name, ndirs=6, nfiles=10):
 def walk(mode, name, how):
     top = walked_tree(name)
     log = path(name + ".jsonl")
-    deny = [a for i in range(6) for a in ("--deny", "%s/d%d/secret" % (top, i))]
+    deny = [a for i in range(6) for a in ("--deny", "%s/d%d/secret" % (top, i))] + ["--deny", top + "/d3/s/"]
     status, out, err = ohtest.run_confined(mode, [PYTHON, "-c", WALKER, top, how], [("r", top + "/")],
                                            extra=deny + ["--log", log])
-    check_eq((status, out.strip()), (0, "done"), err)
+    check_eq((status, out.split()), (0, (["refused", "d3/s"] if how == "read" else []) + ["done"]), err)
     return top, [l for l in log_lines(log) if l["command"] == "open" and (l["path"] or "").startswith(top + "/")]
 
 
@@ -174,18 +190,23 @@ def walk(mode, name, how):
 def a_program_that_reads_what_it_lists_gets_each_directorys_files_with_it(mode):
     top, lines = walk(mode, "walk-read-" + mode, "read")
     ahead = [l for l in lines if l.get("reason") == "sent ahead"]
-    check(all(l["decision"] == "allow" and not l["path"].endswith("/secret") for l in ahead),
-          "only allowed files, never a denied one, are sent ahead")
-    check(all("O_DIRECTORY" not in l["flag_names"] for l in ahead), "files are sent with the files' flags")
+    check(all(l["decision"] == "allow" and not l["path"].endswith("/secret") and "/d3/s" not in l["path"]
+              for l in ahead), "only allowed files and directories, never a denied one, are sent ahead")
+    check(all(("O_DIRECTORY" in l["flag_names"]) == l["path"].endswith("/s") for l in ahead),
+          "files are sent with the files' flags, directories with the directories'")
     # After the first directory, every file came with its directory: none
-    # was asked for one by one.
-    for i in range(2, 6):
+    # was asked for one by one; and its subdirectory came with it too,
+    # decided and logged as the program's own open of it would be.
+    for i in (2, 4, 5):
         d = "%s/d%d/" % (top, i)
         mine = [l for l in lines if l["path"].startswith(d) and "O_DIRECTORY" not in l["flag_names"]]
         check(mine and all(l.get("reason") == "sent ahead" for l in mine),
               "d%d's files came with it: %r" % (i, [(l["path"], l.get("reason")) for l in mine]))
+        sub = [l for l in lines if l["path"] == d + "s"]
+        check(len(sub) == 1 and sub[0].get("reason") == "sent ahead" and "O_DIRECTORY" in sub[0]["flag_names"],
+              "d%d/s came with d%d: %r" % (i, i, sub))
     files = {l["path"] for l in lines if l["decision"] == "allow" and "O_DIRECTORY" not in l["flag_names"]}
-    check_eq(len(files), 60, "every file read was decided and logged")
+    check_eq(len(files), 75, "every file read was decided and logged")
 
 
 @scenario
