@@ -377,6 +377,10 @@ static void keep(const char *dir, size_t n, int flags, int dir_flags, struct oh_
 static uint32_t ahead_command(const char *path, int flags, int *file_flags)
 {
         if ((flags & O_DIRECTORY) && shim_flags_readonly(flags)) {
+                /* "dir/..": a walker back in a directory it listed before
+                 * (fts beyond its ring of fds) wants no files again. */
+                if (!last_name(path))
+                        return 0;
                 listing(path);
                 *file_flags = __atomic_load_n(&ahead.reader_flags, __ATOMIC_RELAXED);
                 return *file_flags >= 0 && !ahead.dir_unsupported ? OPENHOOK_CMD_OPEN_DIR_AHEAD : 0;
