@@ -252,8 +252,10 @@ struct ahead_plan {
         unsigned int seen;              /* entries looked at, in every listing */
 };
 
-/* Subdirectories looked into per request, after the directory's files. */
+/* Subdirectories looked into per directory, after its files, and how many
+ * levels down: a walker descends into them in the order listed. */
 #define OH_AHEAD_SUBDIRS 16
+#define OH_AHEAD_DEPTH 3
 
 struct ahead_subdir {
         uint64_t ino;
@@ -418,23 +420,29 @@ static int ahead_list(struct openhook_conn *c, const struct oh_request *req, int
         return lseek(dfd, 0, SEEK_SET) < 0 ? -EIO : r;
 }
 
-/* The subdirectories SUBS[0..N) of the plan's directory, each sent as an
- * OPEN with the plan's directory flags would open it, and its files
- * after it.  Returns -ENOBUFS or -EIO as ahead_list(). */
+/* The subdirectories SUBS[0..N) of the plan's directory, DEPTH levels
+ * below the directory asked for, each sent as an OPEN with the plan's
+ * directory flags would open it, then its files, then (depth first, down
+ * to OH_AHEAD_DEPTH) its own subdirectories.  Returns -ENOBUFS or -EIO as
+ * ahead_list(). */
 static int ahead_subdirs(struct openhook_conn *c, const struct oh_request *req, struct ahead_plan *plan,
-                         const struct ahead_subdir *subs, size_t n, size_t *len)
+                         const struct ahead_subdir *subs, size_t n, size_t *len, unsigned int depth)
 {
         struct ahead_plan sub = *plan;
 
         sub.name = NULL;
-        sub.dir_flags = 0;
         for (size_t i = 0; i < n; i++) {
-                if (!child_path(plan->dir, subs[i].name, sub.dir))
-                        continue;
-                int fd, r = ahead_one(c, req, plan, subs[i].ino, subs[i].name, plan->dir_flags, len, &fd);
+                struct ahead_subdir deeper[OH_AHEAD_SUBDIRS];
+                size_t ndeeper = 0;
+                int fd, r = 0;
 
+                if (child_path(plan->dir, subs[i].name, sub.dir))
+                        r = ahead_one(c, req, plan, subs[i].ino, subs[i].name, plan->dir_flags, len, &fd);
                 if (r > 0)
-                        r = ahead_list(c, req, fd, &sub, len, NULL, NULL);
+                        r = ahead_list(c, req, fd, &sub, len, depth < OH_AHEAD_DEPTH ? deeper : NULL, &ndeeper);
+                if (r >= 0 && ndeeper)
+                        r = ahead_subdirs(c, req, &sub, deeper, ndeeper, len, depth + 1);
+                plan->seen = sub.seen;
                 if (r < 0)
                         return r;
         }
@@ -508,7 +516,7 @@ static void send_ahead(struct openhook_conn *c, const struct oh_request *req, in
         if (plan.dir_flags) {
                 r = ahead_list(c, req, dfd, &plan, &len, subs, &nsubs);
                 if (r == 0)
-                        r = ahead_subdirs(c, req, &plan, subs, nsubs, &len);
+                        r = ahead_subdirs(c, req, &plan, subs, nsubs, &len, 1);
         } else
                 r = ahead_scan(c, req, dfd, &plan, &len, NULL, NULL);
         if (r == -EIO && dfd == fd) {

@@ -156,6 +156,7 @@ for a, b in zip(dirs[::2], dirs[1::2]):
         s = os.path.join(d, "s")
         try:
             read_all(s, files(s))
+            read_all(os.path.join(s, "t"), files(os.path.join(s, "t")))
         except PermissionError:
             print("refused", os.path.relpath(s, top))
 print("done")
@@ -167,7 +168,8 @@ def walked_tree(name, ndirs=6, nfiles=10):
     os.mkdir(top)
     for i in range(ndirs):
         d = os.path.join(top, "d%d" % i)
-        os.makedirs(os.path.join(d, "s"))
+        os.makedirs(os.path.join(d, "s", "t"))
+        write(os.path.join(d, "s", "t", "h"), b"d%d/s/t/h\n" % i)
         for j in range(nfiles):
             write(os.path.join(d, "f%02d" % j), b"d%d/f%02d\n" % (i, j))
         for j in range(3):
@@ -192,7 +194,7 @@ def a_program_that_reads_what_it_lists_gets_each_directorys_files_with_it(mode):
     ahead = [l for l in lines if l.get("reason") == "sent ahead"]
     check(all(l["decision"] == "allow" and not l["path"].endswith("/secret") and "/d3/s" not in l["path"]
               for l in ahead), "only allowed files and directories, never a denied one, are sent ahead")
-    check(all(("O_DIRECTORY" in l["flag_names"]) == l["path"].endswith("/s") for l in ahead),
+    check(all(("O_DIRECTORY" in l["flag_names"]) == l["path"].endswith(("/s", "/t")) for l in ahead),
           "files are sent with the files' flags, directories with the directories'")
     # After the first directory, every file came with its directory: none
     # was asked for one by one; and its subdirectory came with it too,
@@ -202,11 +204,12 @@ def a_program_that_reads_what_it_lists_gets_each_directorys_files_with_it(mode):
         mine = [l for l in lines if l["path"].startswith(d) and "O_DIRECTORY" not in l["flag_names"]]
         check(mine and all(l.get("reason") == "sent ahead" for l in mine),
               "d%d's files came with it: %r" % (i, [(l["path"], l.get("reason")) for l in mine]))
-        sub = [l for l in lines if l["path"] == d + "s"]
-        check(len(sub) == 1 and sub[0].get("reason") == "sent ahead" and "O_DIRECTORY" in sub[0]["flag_names"],
-              "d%d/s came with d%d: %r" % (i, i, sub))
+        for name in ("s", "s/t"):
+            sub = [l for l in lines if l["path"] == d + name]
+            check(len(sub) == 1 and sub[0].get("reason") == "sent ahead" and "O_DIRECTORY" in sub[0]["flag_names"],
+                  "d%d/%s came with d%d: %r" % (i, name, i, sub))
     files = {l["path"] for l in lines if l["decision"] == "allow" and "O_DIRECTORY" not in l["flag_names"]}
-    check_eq(len(files), 75, "every file read was decided and logged")
+    check_eq(len(files), 80, "every file read was decided and logged")
 
 
 @scenario
