@@ -31,51 +31,68 @@ static void broker_log(const struct openhook_decision *d, void *userdata)
 }
 
 /* The supervisor's thread starts before the command hands over its
- * listener and gets ready meanwhile (its tables, its buffers), so that
- * the first notification, the command's execve, is answered at once.
- * The listener comes through LOCK and COND: -1 none (the thread ends),
- * else the listener and the connector (or -1). */
+ * listener and gets ready meanwhile (its tables, its buffers); it takes
+ * the listener itself and goes on to answer the first notification, the
+ * command's execve, which is already waiting (oh_seccomp_send_listener()
+ * with EXEC).  The main thread waits until the listener message has been
+ * taken off B->sock, which it then serves. */
 struct supervisor {
+        const struct run_broker *b;
         struct sc_supervisor *sv;
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        bool handed;
-        int listener;
+        bool taken;
+        int listener;                   /* oh_seccomp_recv_listener()'s answer */
         int connector;
         int result;
 };
 
+/* The command waits for the byte oh_seccomp_listener_ready() sends before
+ * it goes on to execve: sent once all that can fail before we take its
+ * listener is done (a broker that could not confine itself, or start
+ * this thread, never sends it, and the command's wait ends with the
+ * socket). */
+static int take_listener(int sock, int *connector)
+{
+        int r = oh_seccomp_listener_ready(sock);
+
+        *connector = -1;
+        return r < 0 ? r : oh_seccomp_recv_listener(sock, connector);
+}
+
 static void *supervise_thread(void *userdata)
 {
         struct supervisor *s = userdata;
+        int connector;
+        int listener = take_listener(s->b->sock, &connector);
 
-        pthread_mutex_lock(&s->lock);
-        while (!s->handed)
-                pthread_cond_wait(&s->cond, &s->lock);
-        pthread_mutex_unlock(&s->lock);
-        if (s->listener >= 0)
-                s->result = oh_seccomp_supervisor_run(s->sv, s->listener, s->connector);
-        return NULL;
-}
-
-static void hand_over(struct supervisor *s, int listener, int connector)
-{
         pthread_mutex_lock(&s->lock);
         s->listener = listener;
         s->connector = connector;
-        s->handed = true;
+        s->taken = true;
         pthread_cond_signal(&s->cond);
         pthread_mutex_unlock(&s->lock);
+        if (listener > 0)
+                s->result = oh_seccomp_supervisor_run(s->sv, listener, connector);
+        return NULL;
 }
 
-static int supervisor_start(const struct run_broker *b, struct openhook_server *server, struct supervisor *s,
-                            pthread_t *thread)
+static int wait_taken(struct supervisor *s)
+{
+        pthread_mutex_lock(&s->lock);
+        while (!s->taken)
+                pthread_cond_wait(&s->cond, &s->lock);
+        pthread_mutex_unlock(&s->lock);
+        return s->listener;
+}
+
+static int supervisor_start(struct openhook_server *server, struct supervisor *s, pthread_t *thread)
 {
         struct oh_supervise_args args = {
                 .server = server,
-                .flags = b->seccomp_flags,
+                .flags = s->b->seccomp_flags,
                 .log = broker_log,
-                .userdata = (void *)b,
+                .userdata = (void *)s->b,
         };
         int r = oh_seccomp_supervisor_new(&args, &s->sv);
 
@@ -95,31 +112,28 @@ static int supervisor_start(const struct run_broker *b, struct openhook_server *
  * The notifications get a thread of their own, while this one serves
  * B->sock (and every connection CONNECT makes from it) until the last of
  * them is closed; the command closed it before execve under --no-shim.
- * Both decide with SERVER's policy, which a reload swaps.  The listener
- * is taken before the server reads B->sock, which carries it. */
+ * Both decide with SERVER's policy, which a reload swaps. */
 static int broker_serve(const struct run_broker *b, struct openhook_server *server)
 {
         struct supervisor s = {
-                .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .listener = -1, .connector = -1,
+                .b = b, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .connector = -1,
         };
         bool supervised = !(b->seccomp_flags & OH_SECCOMP_NO_LISTENER);
         pthread_t thread;
-        int r = supervised ? supervisor_start(b, server, &s, &thread) : 0;
+        int r = supervised ? supervisor_start(server, &s, &thread) : 0;
 
         if (r < 0)
                 return r;
-        int connector_fd;
-        int fd = oh_seccomp_recv_listener(b->sock, &connector_fd);
-        _cleanup_close_ int listener = fd > 0 ? fd : -1;
-        _cleanup_close_ int connector = connector_fd;
-
-        if (supervised)
-                hand_over(&s, listener, connector);
+        int fd = supervised ? wait_taken(&s) : take_listener(b->sock, &s.connector);
         r = fd == -ENOMSG || fd > 0 ? openhook_server_run(server, b->sock, 0, 0) : fd;
         if (supervised) {
                 pthread_join(thread, NULL);
                 oh_seccomp_supervisor_free(s.sv);
         }
+        if (fd > 0)
+                close(fd);
+        if (s.connector >= 0)
+                close(s.connector);
         return r < 0 ? r : s.result;
 }
 

@@ -172,12 +172,14 @@ static noreturn void child_fail(const struct run_child *c, enum child_stage stag
 }
 
 /* The listener reaches the broker before execve, so the filter's first
- * notification (possibly execve itself) already has someone to answer.
- * Without one the broker is told so (fd -1). */
+ * notification (execve itself) already has someone to answer.  Without
+ * one the broker is told so (fd -1).  The listener and the connector's
+ * socket stay open (CLOEXEC) until execve, which the broker answers once
+ * it has taken them; the wait is for the broker being ready at all. */
 static int child_seccomp(const struct run_child *c)
 {
         bool supervised = !(c->filter->flags & OH_SECCOMP_NO_LISTENER);
-        _cleanup_close_ int connector = -1;
+        int connector = -1;
 
         /* Abstract sockets: only where Landlock scopes them, so that the
          * connector, in our domain, is held to the scope (ABI 6). */
@@ -186,10 +188,10 @@ static int child_seccomp(const struct run_child *c)
                 if (connector < 0)
                         return connector;
         }
-        _cleanup_close_ int listener = oh_seccomp_load(c->filter);
+        int listener = oh_seccomp_load(c->filter);
         if (listener < 0)
                 return listener;
-        return oh_seccomp_send_listener(c->sock, supervised ? listener : -1, connector);
+        return oh_seccomp_send_listener(c->sock, supervised ? listener : -1, connector, true);
 }
 
 /* The command acts on files through the broker, which has whatever

@@ -1384,18 +1384,34 @@ int oh_seccomp_install(unsigned int flags)
 /* The listener leaves the filtered process as {pid, fd numbers} in plain
  * bytes: sendmsg() is notified from the moment the filter is in, so it
  * cannot carry the fd as SCM_RIGHTS.  The supervisor takes it (and the
- * abstract connector's socket) with pidfd_getfd() and says so, and only
- * then may the process close them. */
+ * abstract connector's socket) with pidfd_getfd(), and only then may the
+ * process close them.  Either the supervisor says so (one byte, 0), or,
+ * with EXEC, the process goes on to execve, which the filter notifies in
+ * every mode (SC_ALWAYS): execve closes them only once answered, which
+ * the supervisor does only after taking them, and a round trip is saved. */
 struct listener_msg {
         int32_t pid;
         int32_t fd;
         int32_t connector;
+        int32_t exec;
 };
 
-int oh_seccomp_send_listener(int sock, int listener, int connector)
+static int recv_byte(int sock)
 {
-        struct listener_msg m = { .pid = getpid(), .fd = listener, .connector = connector };
-        char ack;
+        char byte;
+        ssize_t n;
+
+        do
+                n = recv(sock, &byte, 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return oh_negerrno();
+        return n == 1 && byte == 0 ? 0 : -EPROTO;
+}
+
+int oh_seccomp_send_listener(int sock, int listener, int connector, bool exec)
+{
+        struct listener_msg m = { .pid = getpid(), .fd = listener, .connector = connector, .exec = exec };
         ssize_t n;
 
         do
@@ -1403,12 +1419,14 @@ int oh_seccomp_send_listener(int sock, int listener, int connector)
         while (n < 0 && errno == EINTR);
         if (n != (ssize_t)sizeof m)
                 return n < 0 ? oh_negerrno() : -EPROTO;
-        do
-                n = recv(sock, &ack, 1, 0);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return oh_negerrno();
-        return n == 1 && ack == 0 ? 0 : -EPROTO;
+        return recv_byte(sock);
+}
+
+int oh_seccomp_listener_ready(int sock)
+{
+        char ready = 0;
+
+        return send(sock, &ready, 1, MSG_NOSIGNAL) == 1 ? 0 : oh_negerrno();
 }
 
 static int take_fd(int pidfd, int n)
@@ -1422,7 +1440,6 @@ int oh_seccomp_recv_listener(int sock, int *ret_connector)
 {
         struct listener_msg m;
         _cleanup_close_ int pidfd = -1, fd = -1, connector = -1;
-        char ack = 0;
         ssize_t n;
 
         *ret_connector = -1;
@@ -1434,7 +1451,7 @@ int oh_seccomp_recv_listener(int sock, int *ret_connector)
         if (n != (ssize_t)sizeof m)
                 return n < 0 ? oh_negerrno() : -EPROTO;
         if (m.fd < 0)
-                return send(sock, &ack, 1, MSG_NOSIGNAL) == 1 ? -ENOMSG : -EPIPE;
+                return m.exec || oh_seccomp_listener_ready(sock) >= 0 ? -ENOMSG : -EPIPE;
         pidfd = (int)syscall(SYS_pidfd_open, (pid_t)m.pid, 0);
         if (pidfd < 0)
                 return oh_negerrno();
@@ -1446,7 +1463,7 @@ int oh_seccomp_recv_listener(int sock, int *ret_connector)
                 if (connector < 0)
                         return connector;
         }
-        if (send(sock, &ack, 1, MSG_NOSIGNAL) != 1)
+        if (!m.exec && oh_seccomp_listener_ready(sock) < 0)
                 return -EPIPE;
         *ret_connector = TAKE_FD(connector);
         return TAKE_FD(fd);

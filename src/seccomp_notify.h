@@ -5,6 +5,7 @@
 #define OH_SECCOMP_NOTIFY_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "openhook.h"
 
@@ -52,15 +53,23 @@ int oh_seccomp_install(unsigned int flags);
 
 /* From the filtered process, right after oh_seccomp_install(): hands
  * LISTENER, and CONNECTOR (oh_connector_start(), or -1), to the
- * supervisor at the other end of SOCK and waits until it has copies (then
- * both may be closed).  0 or -errno. */
-int oh_seccomp_send_listener(int sock, int listener, int connector);
+ * supervisor at the other end of SOCK, then waits for one byte from it.
+ * Without EXEC that byte says it has copies (then both may be closed).
+ * With EXEC the caller goes straight on to execve, which the filter
+ * notifies and the supervisor answers once it has them: the byte is then
+ * the one oh_seccomp_listener_ready() sends, maybe before our message.
+ * 0 or -errno. */
+int oh_seccomp_send_listener(int sock, int listener, int connector, bool exec);
+
+/* In the supervisor, for a process that will send with EXEC: the byte it
+ * waits for, once we are ready to take its listener.  0 or -errno. */
+int oh_seccomp_listener_ready(int sock);
 
 /* In the supervisor: receives what oh_seccomp_send_listener() offers on
- * SOCK (the sender must be a process it may ptrace).  Returns the
- * listener (O_CLOEXEC) with *CONNECTOR set (or -1), 0 at end of stream
- * (the process failed before), -ENOMSG when it offered none
- * (OH_SECCOMP_NO_LISTENER), or -errno. */
+ * SOCK (the sender must be a process it may ptrace), and without EXEC
+ * tells it so.  Returns the listener (O_CLOEXEC) with *CONNECTOR set (or
+ * -1), 0 at end of stream (the process failed before), -ENOMSG when it
+ * offered none (OH_SECCOMP_NO_LISTENER), or -errno. */
 int oh_seccomp_recv_listener(int sock, int *connector);
 
 /* Whether --mode seccomp can work here: user notification with fd
