@@ -513,19 +513,19 @@ static void send_ahead(struct openhook_conn *c, const struct oh_request *req, in
                 return;
         plan.dir_dev = (uint64_t) st.st_dev;
         size_t len = oh_wire_ahead_begin(c->out, req->command, (uint64_t) st.st_dev, (uint64_t) st.st_ino);
-        if (plan.dir_flags) {
-                r = ahead_list(c, req, dfd, &plan, &len, subs, &nsubs);
-                if (r == 0)
-                        r = ahead_subdirs(c, req, &plan, subs, nsubs, &len, 1);
-        } else
+        if (!plan.dir_flags)
                 r = ahead_scan(c, req, dfd, &plan, &len, NULL, NULL);
-        if (r == -EIO && dfd == fd) {
+        else if ((r = ahead_list(c, req, dfd, &plan, &len, subs, &nsubs)) == -EIO) {
                 /* The fd answered was listed and could not be rewound (no
                  * filesystem of plain data fails that): not handed out at
                  * its end.  Its files were logged as sent all the same. */
                 close_out_fds(c);
                 queue_response(c, req->command, -EIO, -1);
-        } else if (r == -EIO || c->out_nfds <= 1)
+                return;
+        } else if (r == 0)
+                r = ahead_subdirs(c, req, &plan, subs, nsubs, &len, 1);
+        /* -EIO from a subdirectory: one fd sent would not be at offset 0. */
+        if (r == -EIO || c->out_nfds <= 1)
                 ahead_cancel(c, req);
         else
                 c->out_len = len;
