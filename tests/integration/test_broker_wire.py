@@ -229,5 +229,25 @@ def broker_fd_count_is_flat_after_many_requests():
     check_eq(ohtest.settle(br.fd_count, before), before, "broker fd count after 1000 requests")
 
 
+CMD_OPEN_DIR_AHEAD = 15
+
+
+def open_dir_ahead_msg(p, flags, file_flags, max_files=64):
+    return ohtest.message(CMD_OPEN_DIR_AHEAD, struct.pack("=III", flags, max_files, file_flags) + ohtest.pstr(p))
+
+
+@case
+def open_dir_ahead_to_a_broker_without_ahead_is_an_open_of_the_directory():
+    br = data_broker()
+    dflags = os.O_RDONLY | os.O_DIRECTORY
+    r = request(br.sock, open_dir_ahead_msg(path("data"), dflags, os.O_RDONLY))
+    check_eq((r.size, r.command, r.result, len(r.fds)), (12, CMD_OPEN_DIR_AHEAD, 0, 1), "a plain reply")
+    check_eq(os.listdir(r.fds[0]), ["hello"], "the directory, at its start")
+    r = request(br.sock, open_dir_ahead_msg(path(""), dflags, os.O_RDONLY))
+    check_eq((r.size, r.command, r.result, len(r.fds)), (12, CMD_OPEN_DIR_AHEAD, -ohtest.errno.EACCES, 0),
+             "a directory outside the policy")
+    hello_works(br.sock)
+
+
 if __name__ == "__main__":
     sys.exit(ohtest.main())
