@@ -10,17 +10,42 @@
  * remembered readlink per component, and hands a component that is a
  * symlink (where glibc starts over with the link's text, counting hops)
  * and any path that is not plain to glibc itself, whose answer is then
- * remembered as well: the answers are glibc's. */
+ * remembered as well: the answers are glibc's.
+ *
+ * readlink of many names in one directory (a policy of thousands of
+ * files) is answered from one listing of the directory: getdents64's
+ * d_type is lstat's type, so a name listed as anything but a symlink is
+ * EINVAL, a name not listed ENOENT, and a symlink (or a type the file
+ * system does not tell) is still read.  A directory is listed once
+ * LIST_AFTER names in it were asked about, and only when every one of
+ * those was answered (no EACCES: the names there can be looked up, so
+ * the listing says what readlink would), reading at most LIST_COST
+ * entries per name asked about: a directory far larger than the rules
+ * in it is not read whole for them (it is tried again, with a larger
+ * budget, when eight times as many were asked). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hashtab.h"
 #include "pathcache.h"
+#include "util.h"
+
+#define LIST_AFTER 8
+#define LIST_COST 64
+
+enum listing {
+        LISTING_NONE,           /* not (yet) */
+        LISTING_DONE,           /* every name in it has an entry, in_listing */
+        LISTING_NEVER,          /* cannot be listed, or a name in it refused */
+};
 
 struct entry {
         char *key;
@@ -31,6 +56,12 @@ struct entry {
         char *target;
         int real_error;         /* 0, or realpath's -errno */
         char *real;
+        /* As a directory: readlink asked of names in it, and its listing. */
+        uint32_t asked, list_at;
+        enum listing listing;
+        bool in_listing;        /* a name its directory's listing holds */
+        unsigned char d_type;   /* as the listing says, or DT_UNKNOWN */
+        bool visited;           /* oh_pathcache_visit() */
 };
 
 struct oh_pathcache {
@@ -43,6 +74,7 @@ struct oh_pathcache {
 struct key {
         const char *s;
         size_t len;
+        uint32_t hash;
 };
 
 static bool entry_equal(const void *ctx, uint32_t item, const void *key)
@@ -50,7 +82,9 @@ static bool entry_equal(const void *ctx, uint32_t item, const void *key)
         const struct entry *e = &((const struct oh_pathcache *) ctx)->v[item];
         const struct key *k = key;
 
-        return e->len == k->len && memcmp(e->key, k->s, k->len) == 0;
+        /* The hash first: the paths of one directory are mostly of one
+         * length, and share all but their last bytes. */
+        return e->hash == k->hash && e->len == k->len && memcmp(e->key, k->s, k->len) == 0;
 }
 
 static uint32_t entry_hash_of(const void *ctx, uint32_t item)
@@ -78,18 +112,23 @@ void oh_pathcache_free(struct oh_pathcache *c)
         free(c);
 }
 
+static uint32_t find_hashed(const struct oh_pathcache *c, const char *s, size_t len, uint32_t hash)
+{
+        struct key k = { s, len, hash };
+
+        return oh_hashtab_find(&c->table, hash, entry_equal, c, &k);
+}
+
 static uint32_t find(const struct oh_pathcache *c, const char *s, size_t len)
 {
-        struct key k = { s, len };
-
-        return oh_hashtab_find(&c->table, oh_hash(0, s, len), entry_equal, c, &k);
+        return find_hashed(c, s, len, oh_hash(0, s, len));
 }
 
 /* The entry for S[0..LEN), made if need be; NULL when out of memory.  The
  * pointer holds until the next call. */
 static struct entry *entry(struct oh_pathcache *c, const char *s, size_t len)
 {
-        uint32_t i = find(c, s, len);
+        uint32_t hash = oh_hash(0, s, len), i = find_hashed(c, s, len, hash);
         struct entry *e;
 
         if (i != OH_HASHTAB_NONE)
@@ -105,7 +144,7 @@ static struct entry *entry(struct oh_pathcache *c, const char *s, size_t len)
         if (oh_hashtab_reserve(&c->table, 1, entry_hash_of, c) < 0)
                 return NULL;
         e = &c->v[c->n];
-        *e = (struct entry) { .key = strndup(s, len), .len = len, .hash = oh_hash(0, s, len) };
+        *e = (struct entry) { .key = strndup(s, len), .len = len, .hash = hash };
         if (!e->key)
                 return NULL;
         oh_hashtab_insert(&c->table, e->hash, (uint32_t) c->n);
@@ -113,26 +152,159 @@ static struct entry *entry(struct oh_pathcache *c, const char *s, size_t len)
         return e;
 }
 
+static void set_link(struct entry *e, ssize_t link)
+{
+        e->link = link;
+        e->have_link = true;
+}
+
+/* Makes an entry for each name of the directory E[I] (open as FD), with
+ * readlink's answer for those that are no symlink, and marks E[I] listed
+ * if all were read within BUDGET names.  0 or -errno. */
+static int list_into(struct oh_pathcache *c, uint32_t i, int fd, size_t budget)
+{
+        char buf[32768], key[PATH_MAX];
+        size_t dl = c->v[i].len == 1 ? 0 : c->v[i].len, names = 0;
+
+        memcpy(key, c->v[i].key, dl);
+        key[dl] = '/';
+        for (;;) {
+                long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+
+                if (n <= 0)
+                        return n < 0 ? oh_negerrno() : 0;
+                for (long off = 0; off < n;) {
+                        const struct dirent64 *d = (const struct dirent64 *) (buf + off);
+                        size_t nl = strlen(d->d_name);
+                        struct entry *e;
+
+                        off += d->d_reclen;
+                        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+                                continue;
+                        if (++names > budget)
+                                return -EFBIG;
+                        if (dl + 1 + nl >= sizeof(key))
+                                return -ENAMETOOLONG;
+                        memcpy(key + dl + 1, d->d_name, nl);
+                        e = entry(c, key, dl + 1 + nl);
+                        if (!e)
+                                return -ENOMEM;
+                        e->in_listing = true;
+                        e->d_type = d->d_type;
+                        if (d->d_type != DT_LNK && d->d_type != DT_UNKNOWN && !e->have_link)
+                                set_link(e, -EINVAL);
+                }
+        }
+}
+
+/* Lists the directory E[I] if it is time to (see the top of this file). */
+static int maybe_list(struct oh_pathcache *c, uint32_t i)
+{
+        struct entry *dir = &c->v[i];
+
+        if (dir->listing != LISTING_NONE || ++dir->asked < (dir->list_at ? dir->list_at : LIST_AFTER))
+                return 0;
+        dir->list_at = dir->asked * 8;
+
+        _cleanup_close_ int fd = open(dir->key, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                dir->listing = LISTING_NEVER;
+                return 0;
+        }
+        int r = list_into(c, i, fd, (size_t) c->v[i].asked * LIST_COST);
+        if (r == -ENOMEM)
+                return r;
+        c->v[i].listing = r == 0 ? LISTING_DONE : r == -EFBIG ? LISTING_NONE : LISTING_NEVER;
+        return 0;
+}
+
+/* The length of the directory PATH[0..LEN) names something in, or 0 when
+ * its listing cannot tell (".", "..", nothing after the last '/'). */
+static size_t listed_dir_len(const char *path, size_t len)
+{
+        const char *slash = memrchr(path, '/', len), *name = slash ? slash + 1 : path;
+        size_t nl = len - (size_t) (name - path);
+
+        if (!slash || nl == 0 || (name[0] == '.' && (nl == 1 || (nl == 2 && name[1] == '.'))))
+                return 0;
+        return slash == path ? 1 : (size_t) (slash - path);
+}
+
+/* The entry of that directory, made if need be; OH_HASHTAB_NONE when
+ * there is none (or no memory: the answers are then the kernel's). */
+static uint32_t listed_dir(struct oh_pathcache *c, const char *path, size_t len)
+{
+        size_t dl = listed_dir_len(path, len);
+        struct entry *dir = dl ? entry(c, path, dl) : NULL;
+
+        return dir ? (uint32_t) (dir - c->v) : OH_HASHTAB_NONE;
+}
+
+/* Makes the entry of PATH[0..LEN) hold readlink's answer: from its
+ * directory's listing, or from the kernel.  0 or -ENOMEM. */
+static int answer_link(struct oh_pathcache *c, const char *path, size_t len)
+{
+        uint32_t d = listed_dir(c, path, len);
+        struct entry *e;
+        char buf[PATH_MAX];
+
+        if (d != OH_HASHTAB_NONE && maybe_list(c, d) < 0)
+                return -ENOMEM;
+        e = entry(c, path, len);
+        if (!e)
+                return -ENOMEM;
+        if (!e->have_link && d != OH_HASHTAB_NONE && c->v[d].listing == LISTING_DONE && !e->in_listing)
+                set_link(e, -ENOENT);
+        if (e->have_link)
+                return 0;
+
+        ssize_t n = readlink(e->key, buf, sizeof(buf) - 1);
+        if (n >= 0 && !(e->target = strndup(buf, (size_t) n)))
+                return -ENOMEM;
+        set_link(e, n >= 0 ? n : -errno);
+        /* Its directory cannot be searched: listing it would answer what
+         * readlink does not. */
+        if (n < 0 && errno == EACCES && d != OH_HASHTAB_NONE)
+                c->v[d].listing = LISTING_NEVER;
+        return 0;
+}
+
 ssize_t oh_pathcache_readlink(struct oh_pathcache *c, const char *path, const char **ret)
 {
-        struct entry *e = entry(c, path, strlen(path));
-        char buf[PATH_MAX];
+        size_t len = strlen(path);
+        uint32_t i = find(c, path, len);
+
+        if (i == OH_HASHTAB_NONE || !c->v[i].have_link) {
+                if (answer_link(c, path, len) < 0)
+                        return -ENOMEM;
+                i = find(c, path, len);
+        }
+        *ret = c->v[i].target;
+        return c->v[i].link;
+}
+
+int oh_pathcache_visit(struct oh_pathcache *c, const char *path, size_t len)
+{
+        struct entry *e = entry(c, path, len);
 
         if (!e)
                 return -ENOMEM;
-        if (!e->have_link) {
-                ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+        if (e->visited)
+                return 0;
+        e->visited = true;
+        return 1;
+}
 
-                if (n >= 0) {
-                        e->target = strndup(buf, (size_t) n);
-                        if (!e->target)
-                                return -ENOMEM;
-                }
-                e->link = n >= 0 ? n : -errno;
-                e->have_link = true;
-        }
-        *ret = e->target;
-        return e->link;
+int oh_pathcache_listed_type(struct oh_pathcache *c, const char *path)
+{
+        size_t len = strlen(path), dl = listed_dir_len(path, len);
+        uint32_t i = find(c, path, len), d = dl ? find(c, path, dl) : OH_HASHTAB_NONE;
+
+        if (i != OH_HASHTAB_NONE && c->v[i].in_listing)
+                return c->v[i].d_type;
+        if (d != OH_HASHTAB_NONE && c->v[d].listing == LISTING_DONE)
+                return -ENOENT;
+        return DT_UNKNOWN;
 }
 
 /* Remembers REAL (malloc'ed; NULL: ERROR) as the realpath of S[0..LEN).
@@ -244,13 +416,14 @@ int oh_pathcache_realpath(struct oh_pathcache *c, const char *path, const char *
                 *ret = "/";
                 return 0;
         }
-        if (!known(c, path, len)) {
+        e = known(c, path, len);
+        if (!e) {
                 int r = is_plain(path, len) ? resolve_plain(c, path, len) : from_glibc(c, path, len);
 
                 if (r < 0)
                         return r;
+                e = known(c, path, len);
         }
-        e = known(c, path, len);
         *ret = e->real;
         return e->real_error;
 }

@@ -22,6 +22,17 @@ void oh_pathcache_free(struct oh_pathcache *c);
  * (NUL-terminated, C's), or -errno (-EINVAL: PATH is no symlink). */
 ssize_t oh_pathcache_readlink(struct oh_pathcache *c, const char *path, const char **ret);
 
+/* What the listing of PATH's directory said of PATH, if it was listed
+ * (readlink of many names there): its type (DT_*), -ENOENT when it is not
+ * there, DT_UNKNOWN when the listing does not tell.  Asks nothing of the
+ * file system. */
+int oh_pathcache_listed_type(struct oh_pathcache *c, const char *path);
+
+/* Remembers that PATH[0..LEN) was visited, for a caller that does
+ * something once per path of a load: 1 the first time, then 0; or
+ * -ENOMEM. */
+int oh_pathcache_visit(struct oh_pathcache *c, const char *path, size_t len);
+
 /* realpath(PATH, NULL), as glibc computes it: 0 with *RET (C's), or
  * -errno. */
 int oh_pathcache_realpath(struct oh_pathcache *c, const char *path, const char **ret);

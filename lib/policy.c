@@ -11,6 +11,7 @@
  * depth of the path, not the number of rules, and a policy a server
  * decides with is only ever read (no index is built on a first look-up,
  * which many threads could race to). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -94,11 +95,25 @@ bool oh_policy_reveals_missing(const struct openhook_policy *p)
         return p->reveal_missing;
 }
 
+/* PATH, WRITTEN and ORIGIN in one allocation, owned through PATH: a
+ * policy of thousands of rules is loaded with one malloc per rule. */
+static int rule_strings(struct oh_rule *r, const char *path, const char *written, const char *origin)
+{
+        size_t pl = strlen(path), wl = strlen(written), ol = strlen(origin);
+        char *block = malloc(pl + wl + ol + 3);
+
+        if (!block)
+                return -ENOMEM;
+        r->path = memcpy(block, path, pl + 1);
+        r->written = memcpy(block + pl + 1, written, wl + 1);
+        r->origin = memcpy(block + pl + wl + 2, origin, ol + 1);
+        r->len = pl;
+        return 0;
+}
+
 static void rule_done(struct oh_rule *r)
 {
-        free(r->path);
-        free(r->written);
-        free(r->origin);
+        free(r->path);          /* and WRITTEN and ORIGIN with it */
 }
 
 static void truncate_rules(struct openhook_policy *p, size_t n, size_t n_links)
@@ -303,7 +318,7 @@ static int normalize(const char *where, const char *path, char out[static PATH_M
  * The last name of an exact rule is kept too: a rule naming a symlink is
  * about the link (it may be followed; its target needs a rule of its own),
  * never silently about whatever it pointed to at load time. */
-static int canonicalize(struct oh_pathcache *cache, const char *norm, bool subtree, char **ret)
+static int canonicalize(struct oh_pathcache *cache, const char *norm, bool subtree, char out[static PATH_MAX])
 {
         char prefix[PATH_MAX];
         size_t cut = strlen(norm);
@@ -325,18 +340,13 @@ static int canonicalize(struct oh_pathcache *cache, const char *norm, bool subtr
                 r = oh_pathcache_realpath(cache, prefix, &real);
                 if (r == 0) {
                         size_t rl = strlen(real), tl = strlen(rest);
-                        char *out;
 
                         if (rl == 1 && tl > 0)
                                 rl = 0;         /* "/" + "/x" */
                         if (rl + tl >= PATH_MAX)
                                 return -ENAMETOOLONG;
-                        out = malloc(rl + tl + 1);
-                        if (!out)
-                                return -ENOMEM;
                         memcpy(out, real, rl);
                         memcpy(out + rl, rest, tl + 1);
-                        *ret = out;
                         return 0;
                 }
                 if (r == -ENOMEM || cut == 0)
@@ -412,65 +422,93 @@ static bool locate(struct oh_pathcache *cache, char loc[static PATH_MAX])
         return true;
 }
 
-/* Records every symlink the normalised rule path NORM passes through, at
- * its canonical location, following chains of links as the broker's walk
- * will. */
+/* Follows the next component of the normalised rule path at *C from
+ * WALKED (its canonical location so far; "" for "/"), recording every
+ * symlink it passes through, at its canonical location, following chains
+ * of links as the broker's walk will; with LAST, WALKED is not needed
+ * after it.  1: WALKED and *C moved on; 0: nothing exists below, so no
+ * more links; -ENOMEM. */
+static int walk_next(struct openhook_policy *p, struct oh_pathcache *cache, char walked[static PATH_MAX],
+                     const char **c, bool last)
+{
+        char loc[PATH_MAX];
+        const char *real;
+        size_t l;
+        int hops = 0;
+
+        *c += strspn(*c, "/");
+        l = strcspn(*c, "/");
+        if (l == 0)
+                return 0;
+        if (snprintf(loc, sizeof(loc), "%s/%.*s", walked, (int) l, *c) >= (int) sizeof(loc))
+                return 0;
+        *c += l;
+        for (;;) {
+                const char *target;
+                ssize_t n = oh_pathcache_readlink(cache, loc, &target);
+                char next[PATH_MAX];
+                int r;
+
+                if (n == -ENOMEM)
+                        return -ENOMEM;
+                if (n <= 0 || ++hops > 40)
+                        break;
+                r = add_link(p, loc);
+                if (r < 0)
+                        return r;
+                if (target[0] == '/')
+                        snprintf(next, sizeof(next), "%s", target);
+                else if (snprintf(next, sizeof(next), "%.*s/%s", (int) (strrchr(loc, '/') - loc),
+                                  loc, target) >= (int) sizeof(next))
+                        return 0;
+                memcpy(loc, next, sizeof(loc));
+                if (!locate(cache, loc))
+                        return 0;
+        }
+        if (last)
+                return 1;
+        if (oh_pathcache_realpath(cache, loc, &real) < 0)
+                return 0;
+        snprintf(walked, PATH_MAX, "%s", strcmp(real, "/") == 0 ? "" : real);
+        return 1;
+}
+
+/* Records every symlink the normalised rule path NORM passes through.
+ * Rules come in bunches of one directory: its components are walked for
+ * the first only (the links they pass through are recorded then), and
+ * where that walk got to is the directory's realpath. */
 static int record_links(struct openhook_policy *p, struct oh_pathcache *cache, const char *norm)
 {
+        const char *slash = strrchr(norm, '/'), *c = norm;
+        size_t dl = (size_t) (slash - norm);
         char walked[PATH_MAX] = "";
-        const char *c = norm;
+        int r = dl > 0 ? oh_pathcache_visit(cache, norm, dl) : 1;
 
-        while (*c) {
-                char loc[PATH_MAX];
-                size_t l;
-                int hops = 0;
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                char dir[PATH_MAX];
+                const char *real;
 
-                c += strspn(c, "/");
-                l = strcspn(c, "/");
-                if (l == 0)
-                        break;
-                if (snprintf(loc, sizeof(loc), "%s/%.*s", walked, (int) l, c) >= (int) sizeof(loc))
-                        return 0;
-                c += l;
-                for (;;) {
-                        const char *target;
-                        ssize_t n = oh_pathcache_readlink(cache, loc, &target);
-                        char next[PATH_MAX];
-                        int r;
-
-                        if (n == -ENOMEM)
-                                return -ENOMEM;
-                        if (n <= 0 || ++hops > 40)
-                                break;
-                        r = add_link(p, loc);
-                        if (r < 0)
-                                return r;
-                        if (target[0] == '/')
-                                snprintf(next, sizeof(next), "%s", target);
-                        else if (snprintf(next, sizeof(next), "%.*s/%s", (int) (strrchr(loc, '/') - loc),
-                                          loc, target) >= (int) sizeof(next))
-                                return 0;
-                        memcpy(loc, next, sizeof(loc));
-                        if (!locate(cache, loc))
-                                return 0;
-                }
-                {
-                        const char *real;
-
-                        if (oh_pathcache_realpath(cache, loc, &real) < 0)
-                                return 0;       /* nothing exists below: no more links */
-                        snprintf(walked, sizeof(walked), "%s", strcmp(real, "/") == 0 ? "" : real);
-                }
+                memcpy(dir, norm, dl);
+                dir[dl] = '\0';
+                if (oh_pathcache_realpath(cache, dir, &real) < 0)
+                        return 0;       /* nothing exists below: no more links */
+                snprintf(walked, sizeof(walked), "%s", strcmp(real, "/") == 0 ? "" : real);
+                c = slash;
+                r = 1;
         }
-        return 0;
+        while (r > 0 && *c)
+                r = walk_next(p, cache, walked, &c, c >= slash);
+        return r < 0 ? r : 0;
 }
 
 /* Adds a rule to P->rules, not to the index yet (see commit()). */
 static int add_rule(struct openhook_policy *p, const char *where, bool deny, unsigned perms,
                     const char *path, char **error)
 {
-        char norm[PATH_MAX];
-        struct oh_rule r = { .perms = perms, .deny = deny };
+        char norm[PATH_MAX], canon[PATH_MAX];
+        struct oh_rule r = { .perms = perms, .deny = deny, .listed_type = DT_UNKNOWN };
         int ret;
 
         ret = normalize(where, path, norm, &r.subtree, error);
@@ -485,19 +523,15 @@ static int add_rule(struct openhook_policy *p, const char *where, bool deny, uns
          * interpreter), and Landlock lets the program do both. */
         if (perms & OPENHOOK_PERM_X)
                 r.perms |= OPENHOOK_PERM_R;
-        ret = canonicalize(p->cache, norm, r.subtree, &r.path);
+        ret = canonicalize(p->cache, norm, r.subtree, canon);
         if (ret == -ENAMETOOLONG)
                 return fail(error, "%s: path '%.*s' is too long once its symlinks are resolved",
                             where, shown(strlen(path)), path);
         if (ret < 0)
                 return ret;
-        r.len = strlen(r.path);
-        r.written = strdup(path);
-        r.origin = strdup(where);
-        if (!r.written || !r.origin) {
-                rule_done(&r);
-                return -ENOMEM;
-        }
+        ret = rule_strings(&r, canon, path, where);
+        if (ret < 0)
+                return ret;
         ret = push_rule(p, &r);
         if (ret < 0) {
                 rule_done(&r);
@@ -540,6 +574,11 @@ static int add_begin(struct openhook_policy *p)
  * fails) every rule and link added since add_begin() is dropped. */
 static int add_end(struct openhook_policy *p, int r)
 {
+        /* Directories are listed once many names in them were asked
+         * about: what they said is known for every rule only now. */
+        for (size_t i = p->n_indexed; r >= 0 && i < p->n_rules; i++)
+                if (!p->rules[i].deny)
+                        p->rules[i].listed_type = oh_pathcache_listed_type(p->cache, p->rules[i].path);
         oh_pathcache_free(p->cache);
         p->cache = NULL;
         if (r >= 0)
@@ -802,14 +841,18 @@ static int parse_lines(struct openhook_policy *p, const char *name, const char *
         const char *end = buf + len;
         unsigned lineno = 0, n_errors = 0;
 
+        size_t where_size = strlen(name) + sizeof(":4294967295");
+        _cleanup_free_ char *where = malloc(where_size);
+
+        if (!where)
+                return -ENOMEM;
         for (const char *s = buf; s < end && n_errors < MAX_ERRORS;) {
                 const char *nl = memchr(s, '\n', end - s);
-                _cleanup_free_ char *where = NULL, *msg = NULL;
+                _cleanup_free_ char *msg = NULL;
                 struct line l;
                 int r;
 
-                if (asprintf(&where, "%s:%u", name, ++lineno) < 0)
-                        return -ENOMEM;
+                snprintf(where, where_size, "%s:%u", name, ++lineno);
                 l = (struct line) { .where = where, .start = s, .pos = s, .end = nl ? nl : end };
                 r = parse_line(p, &l, &msg);
                 if (r == -EINVAL) {

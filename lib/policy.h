@@ -25,6 +25,12 @@ struct oh_rule {
         bool deny;
         char *written;          /* the path as the user wrote it, for messages */
         char *origin;           /* "policy.conf:12", "--allow r:/x" or "--deny /x" */
+                                /* (the three strings: one allocation, PATH's) */
+        /* An allow rule's path when it was added, as the listing of its
+         * directory told (oh_pathcache_listed_type()): a DT_* type, -ENOENT,
+         * or DT_UNKNOWN (not listed): the broker's Landlock need not look
+         * again (src/confine.c). */
+        int listed_type;
 };
 
 /* The rules in the order they were added.  Several rules may share a path

@@ -8,6 +8,7 @@
  * inodes, not paths), so they never decide alone: they only make sure that
  * a bug in the broker's own checks cannot reach beyond the union of what
  * the policy could ever grant. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -141,28 +142,52 @@ static bool ll_on_directory(const struct oh_rule *r)
  * would land, is not even looked up (ll_set.h).  Deny rules add nothing:
  * Landlock cannot subtract, so the outer wall is the union of the allow
  * rules. */
+/* What R's path P is: OH_LL_IS_DIR, OH_LL_IS_FILE, 0 for a symlink that
+ * leads to something, or -errno.  Its directory's listing, made when the
+ * policy was loaded, tells most (lib/pathcache.h); else lstat. */
+static int ll_look(const struct oh_rule *r, const char *p)
+{
+        struct stat st;
+
+        switch (r->listed_type) {
+        case -ENOENT:
+                return -ENOENT;
+        case DT_DIR:
+                return OH_LL_IS_DIR;
+        case DT_LNK:
+        case DT_UNKNOWN:
+                break;
+        default:
+                return OH_LL_IS_FILE;
+        }
+        if (lstat(p, &st) < 0)
+                return oh_negerrno();
+        if (!S_ISLNK(st.st_mode))
+                return (int) ll_type_of(&st);
+        return stat(p, &st) < 0 ? oh_negerrno() : 0;
+}
+
 static int ll_add_policy_rule(struct oh_ll_set *s, const struct oh_rule *r)
 {
         unsigned int access = ll_access_of(r->perms);
         bool on_parent = !r->subtree && (r->perms & (OPENHOOK_PERM_C | OPENHOOK_PERM_D));
         char p[PATH_MAX];
-        struct stat st;
 
         if (access == 0 || (access & ~oh_ll_set_granted(s, r->path, !on_parent)) == 0)
                 return 0;
         if (r->len >= sizeof(p))
                 return -ENAMETOOLONG;
         memcpy(p, r->path, r->len + 1);
-        if (r->subtree)
+        if (on_parent)
+                return ll_add_existing(s, p, parent_len(p, r->len), access);
+
+        int type = ll_look(r, p);
+        /* A symlink: Landlock gives the rights to what it leads to, which
+         * its path does not name (type unknown: never left out). */
+        if (type >= 0 && !(type == 0 && r->subtree))
+                return oh_ll_set_add(s, p, r->len, access | (unsigned int) type);
+        if (r->subtree && type != -ENOENT)
                 return ll_add_existing(s, p, r->len, access);
-        if (!on_parent && lstat(p, &st) == 0) {
-                if (!S_ISLNK(st.st_mode))
-                        return oh_ll_set_add(s, p, r->len, access | ll_type_of(&st));
-                /* Landlock gives the rights to what the link leads to,
-                 * which its path does not name: never left out. */
-                if (stat(p, &st) == 0)
-                        return oh_ll_set_add(s, p, r->len, access);
-        }
         return ll_add_existing(s, p, parent_len(p, r->len), access);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The policy language: what parses, what is refused with which message, which
  * rule decides a path, and how rule paths are canonicalised. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -752,6 +753,44 @@ static void path_cache_answers_as_glibc(void)
         oh_pathcache_free(cache);
 }
 
+/* Rules of many names in one directory: their types come from one
+ * listing of it (lib/pathcache.c), which the broker's Landlock uses
+ * instead of looking again; what a listing cannot tell stays unknown. */
+static void rule_paths_are_typed_from_their_directory_listing(void)
+{
+        struct openhook_policy *p = policy();
+        char dir[128], path[192], text[4096] = "";
+        size_t n, len = 0;
+        int r;
+
+        snprintf(dir, sizeof(dir), "%s/listed", tmp);
+        CHECK_EQ(mkdir(dir, 0755), 0);
+        for (int i = 0; i < 12; i++) {
+                snprintf(path, sizeof(path), "%s/f%d", dir, i);
+                write_file(path, "x");
+                len += (size_t) snprintf(text + len, sizeof(text) - len, "allow r %s\n", path);
+        }
+        snprintf(path, sizeof(path), "%s/sub", dir);
+        CHECK_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/link", dir);
+        CHECK_EQ(symlink("f0", path), 0);
+        len += (size_t) snprintf(text + len, sizeof(text) - len,
+                                 "allow r %1$s/sub/\nallow r %1$s/link\nallow r %1$s/missing\ndeny %1$s/f1\n", dir);
+        free(parse(p, text, &r));
+        CHECK_EQ(r, 0);
+
+        const struct oh_rule *rules = oh_policy_rules(p, &n);
+        CHECK_EQ(n, 16);
+        for (size_t i = 0; i < 12 && i < n; i++)
+                CHECK_EQ(rules[i].listed_type, DT_REG);
+        if (n == 16) {
+                CHECK_EQ(rules[12].listed_type, DT_DIR);
+                CHECK_EQ(rules[13].listed_type, DT_LNK);
+                CHECK_EQ(rules[14].listed_type, -ENOENT);
+        }
+        openhook_policy_free(p);
+}
+
 int main(void)
 {
         snprintf(tmp, sizeof(tmp), "/tmp/oh-test-policy-XXXXXX");
@@ -792,6 +831,7 @@ int main(void)
         RUN(index_decides_as_a_scan_of_every_rule);
         RUN(index_knows_the_links_rules_were_written_through);
         RUN(path_cache_answers_as_glibc);
+        RUN(rule_paths_are_typed_from_their_directory_listing);
 
         {
                 char cmd[128];
