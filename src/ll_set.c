@@ -54,18 +54,39 @@ bool oh_ll_set_covers(const struct oh_ll_set *s, const struct oh_ll_rule *rule)
 /* Byte order with '/' first, so that "/a/b" < "/a/b/c" < "/a/b-c". */
 static int path_cmp(const char *a, const char *b)
 {
-        for (;; a++, b++) {
-                int x = *a == '/' ? 1 : *a ? (unsigned char) *a + 1 : 0;
-                int y = *b == '/' ? 1 : *b ? (unsigned char) *b + 1 : 0;
+        while (*a == *b && *a)
+                a++, b++;
+        int x = *a == '/' ? 1 : *a ? (unsigned char) *a + 1 : 0;
+        int y = *b == '/' ? 1 : *b ? (unsigned char) *b + 1 : 0;
 
-                if (x != y || x == 0)
-                        return x - y;
-        }
+        return x - y;
 }
 
 static int rule_cmp(const void *a, const void *b)
 {
         return path_cmp(((const struct oh_ll_rule *) a)->path, ((const struct oh_ll_rule *) b)->path);
+}
+
+/* Sorts V[N] by path.  Rules often come sorted but for a few at the end
+ * (a reduced set, then run's direct set): those are sorted alone and
+ * merged in. */
+static void sort_rules(struct oh_ll_rule *v, size_t n)
+{
+        size_t k = 1;
+
+        while (k < n && rule_cmp(&v[k - 1], &v[k]) <= 0)
+                k++;
+        if (k >= n)
+                return;
+        _cleanup_free_ struct oh_ll_rule *head = k > n / 2 ? reallocarray(NULL, k, sizeof(*head)) : NULL;
+        if (!head) {
+                qsort(v, n, sizeof(*v), rule_cmp);
+                return;
+        }
+        qsort(v + k, n - k, sizeof(*v), rule_cmp);
+        memcpy(head, v, k * sizeof(*v));
+        for (size_t i = 0, j = k, o = 0; i < k; o++)
+                v[o] = j < n && rule_cmp(&v[j], &head[i]) < 0 ? v[j++] : head[i++];
 }
 
 /* True if DIR[0..LEN) is a directory above PATH. */
@@ -110,7 +131,7 @@ int oh_ll_rules_reduce(struct oh_ll_rule *v, size_t *n)
 {
         size_t m, k = 0, depth = 0;
 
-        qsort(v, *n, sizeof(*v), rule_cmp);
+        sort_rules(v, *n);
         m = merge_same_paths(v, *n);
 
         _cleanup_free_ struct above *stack = calloc(m ? m : 1, sizeof(*stack));

@@ -162,6 +162,18 @@ static void the_root_is_above_everything(void)
         REDUCES_TO(rules, "/", "/tmp");
 }
 
+/* A reduced set followed by a few more (run's direct set): sorted by a
+ * merge, with the same result as any order. */
+static void rules_after_a_sorted_run_are_merged_in(void)
+{
+        static const struct oh_ll_rule rules[] = {
+                { "/a/f", R | FILE_ }, { "/b", R | DIR }, { "/b/g", W | FILE_ }, { "/c/h", R | FILE_ },
+                { "/d", R | W | DIR }, { "/e/i", R | FILE_ }, { "/f", R | DIR }, { "/g/j", X | R | FILE_ },
+                { "/c", R | X }, { "/a", W | DIR }, { "/d/k", R | FILE_ }, { "/0", R },
+        };
+        REDUCES_TO(rules, "/0", "/a", "/a/f", "/b", "/b/g", "/c", "/d", "/e/i", "/f", "/g/j");
+}
+
 static void a_set_grants_along_the_path(void)
 {
         struct oh_ll_set s = {};
@@ -207,6 +219,7 @@ int main(void)
         RUN(a_rule_of_unknown_type_stays_and_covers_what_is_below);
         RUN(rules_of_one_path_merge);
         RUN(the_root_is_above_everything);
+        RUN(rules_after_a_sorted_run_are_merged_in);
         RUN(a_set_grants_along_the_path);
         return TAP_DONE();
 }
