@@ -55,6 +55,7 @@
  * after the subtree, if they have not expired by then). */
 #define AHEAD_ASK_MIN 16u
 #define AHEAD_TTL_NS 1000000000ull
+#define AHEAD_BARREN 3
 /* Held fds go above the program's numbers, like the shim's socket. */
 #define AHEAD_FD_FLOOR 200
 #define AHEAD_IGNORED_FLAGS (O_CLOEXEC | O_LARGEFILE | O_NOCTTY | O_NOFOLLOW)
@@ -79,6 +80,8 @@ static struct {
         int reader_flags;               /* of the last read handed out; -1: none, or
                                          * what came ahead was mostly not read */
         char last_dir[PATH_MAX];        /* of the previous brokered read */
+        char last_read[PATH_MAX];       /* the previous brokered read */
+        unsigned int barren;            /* asks in last_dir in a row that brought nothing */
         struct slot s[AHEAD_SLOTS];
         pthread_mutex_t rx_lock;        /* one reply received at a time */
         struct oh_ahead_rx rx;
@@ -286,27 +289,35 @@ static unsigned int ahead_room(void)
 }
 
 /* Whether to ask for files ahead with this read of PATH: the previous
- * brokered read, or the directory last opened, was in the same directory, and what came ahead for it
- * is used up (a program reading in another order would otherwise be sent
- * the same files again and again). */
+ * brokered read, or the directory last opened, was in the same directory,
+ * and what came ahead for it is used up (a program reading in another
+ * order would otherwise be sent the same files again and again).  Not for
+ * the very file read before (a program reopening one file gains nothing
+ * from the others), nor in a directory where asking brought nothing a few
+ * times in a row (the broker may not list it; once can be the last file in
+ * the directory's order): each ask costs the broker a look at it. */
 static bool wanted(const char *path)
 {
         const char *slash = strrchr(path, '/');
-        size_t n = (size_t) (slash - path);
-        bool same, busy = false;
+        size_t n = (size_t) (slash - path), len = strlen(path);
+        bool same, again, busy = false;
 
         if (pthread_mutex_trylock(&ahead.lock) != 0)
                 return false;
         same = strncmp(ahead.last_dir, path, n) == 0 && ahead.last_dir[n] == '\0';
+        again = same && strcmp(ahead.last_read, path) == 0;
         for (size_t i = 0; same && i < AHEAD_SLOTS; i++)
                 busy |= ahead.s[i].born && ahead.s[i].left > 0 && strncmp(ahead.s[i].dir, path, n) == 0 &&
                         ahead.s[i].dir[n] == '\0';
         if (!same && n < sizeof(ahead.last_dir)) {
                 memcpy(ahead.last_dir, path, n);
                 ahead.last_dir[n] = '\0';
+                ahead.barren = 0;
         }
+        if (len < sizeof(ahead.last_read))
+                memcpy(ahead.last_read, path, len + 1);
         pthread_mutex_unlock(&ahead.lock);
-        return same && !busy && !ahead.unsupported;
+        return same && !again && !busy && ahead.barren < AHEAD_BARREN && !ahead.unsupported;
 }
 
 /* The program opens directory PATH, most likely to read it: its first
@@ -318,6 +329,8 @@ static void listing(const char *path)
         if (n >= sizeof(ahead.last_dir) || pthread_mutex_trylock(&ahead.lock) != 0)
                 return;
         memcpy(ahead.last_dir, path, n + 1);
+        ahead.last_read[0] = '\0';
+        ahead.barren = 0;
         pthread_mutex_unlock(&ahead.lock);
 }
 
@@ -400,6 +413,11 @@ int shim_ahead_open(const struct shim_conn *conn, const char *path, int flags, m
                 return openhook_open(sock, path, flags, mode);
 
         int fd = oh_client_open_ahead(sock, command, path, flags, file_flags, room, &ahead.rx);
+        if (fd >= 0 && command == OPENHOOK_CMD_OPEN_AHEAD) {
+                pthread_mutex_lock(&ahead.lock);
+                ahead.barren = ahead.rx.batch.count ? 0 : ahead.barren + 1;
+                pthread_mutex_unlock(&ahead.lock);
+        }
         if (fd >= 0 && ahead.rx.batch.count > 0) {
                 /* The directory the files are in: PATH's, or PATH. */
                 size_t n = command == OPENHOOK_CMD_OPEN_AHEAD ? (size_t) (strrchr(path, '/') - path) : strlen(path);
@@ -452,7 +470,8 @@ static void drop_in_child(void)
         pthread_mutex_init(&ahead.rx_lock, NULL);
         for (size_t i = 0; i < AHEAD_SLOTS; i++)
                 slot_drop(&ahead.s[i]);
-        ahead.last_dir[0] = '\0';
+        ahead.last_dir[0] = ahead.last_read[0] = '\0';
+        ahead.barren = 0;
 }
 
 __attribute__((constructor)) static void register_fork_handler(void)

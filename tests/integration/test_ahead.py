@@ -218,5 +218,30 @@ def a_program_that_only_lists_gets_no_files_ahead(mode):
     check_eq([l["path"] for l in lines if l.get("reason") == "sent ahead"], [], "nothing sent ahead")
 
 
+REOPENER = r'''
+import os, sys
+d = sys.argv[1]
+name = os.path.join(d, sys.argv[2])
+for _ in range(20):
+    fd = os.open(name, os.O_RDONLY)
+    os.read(fd, 100)
+    os.close(fd)
+'''
+
+
+@scenario
+def a_program_reopening_one_file_gets_no_files_ahead(mode):
+    d = tree("reopen-" + mode)
+    log = path("reopen-%s.jsonl" % mode)
+    status, out, err = ohtest.run_confined(mode, [PYTHON, "-c", REOPENER, d, "f%02d" % (NFILES // 2)],
+                                           [("r", d + "/")],
+                                           extra=["--log", log])
+    check_eq(status, 0, err)
+    lines = [l for l in log_lines(log) if l["command"] == "open" and (l["path"] or "").startswith(d + "/")]
+    check_eq([l["path"] for l in lines if l.get("reason") == "sent ahead"], [], "nothing sent ahead")
+    check_eq(len([l for l in lines if l["path"].endswith("/f%02d" % (NFILES // 2))]), 20,
+             "each open of the file decided and logged")
+
+
 if __name__ == "__main__":
     ohtest.main()
