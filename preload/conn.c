@@ -245,6 +245,7 @@ void shim_fds_closing(unsigned int lo, unsigned int hi)
         if (!shim_enabled())
                 return;
         shim_ahead_forget(lo, hi);
+        shim_dir_forget(lo, hi);
         fd = __atomic_load_n(&state.priv, __ATOMIC_ACQUIRE);
         priv_closing = fd >= 0 && (unsigned int) fd >= lo && (unsigned int) fd <= hi;
         inherited_closing = (unsigned int) state.inherited >= lo && (unsigned int) state.inherited <= hi;

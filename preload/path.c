@@ -188,9 +188,46 @@ static int dir_fd_path(int fd, char buf[PATH_MAX])
         return dir_fd_path_cached(fd, true, buf);
 }
 
+/* The path remembered for FD, without asking the kernel whether FD still
+ * is that directory (0, or -ENOENT when none is). */
+static int dir_cache_by_fd(int fd, char buf[PATH_MAX])
+{
+        int r = -ENOENT;
+
+        if (pthread_mutex_trylock(&dir_cache.lock) != 0)
+                return r;
+        for (size_t i = 0; i < DIR_CACHE_SLOTS && r < 0; i++)
+                if (dir_cache.e[i].fd == fd) {
+                        strcpy(buf, dir_cache.e[i].path);
+                        r = 0;
+                }
+        pthread_mutex_unlock(&dir_cache.lock);
+        return r;
+}
+
+void shim_dir_forget(unsigned int lo, unsigned int hi)
+{
+        /* Never wait: a close made while the lock is held comes back here.
+         * A path missed stays until its number is looked up again. */
+        if (pthread_mutex_trylock(&dir_cache.lock) != 0)
+                return;
+        for (size_t i = 0; i < DIR_CACHE_SLOTS; i++)
+                if (dir_cache.e[i].fd >= 0 && (unsigned int) dir_cache.e[i].fd >= lo &&
+                    (unsigned int) dir_cache.e[i].fd <= hi)
+                        dir_cache.e[i].fd = -1;
+        pthread_mutex_unlock(&dir_cache.lock);
+}
+
+/* Where Landlock holds the program (there is a direct set), a stale path
+ * costs nothing: what the kernel then opens from the fd is what the
+ * program could open with a raw syscall, and anything else it refuses,
+ * which sends the open the checked way.  So no fstat per open. */
 int shim_dir_path_unverified(int dirfd, const char *path, char buf[PATH_MAX])
 {
-        int r = dir_fd_path_cached(dirfd, false, buf);
+        int r = shim_direct_any() ? dir_cache_by_fd(dirfd, buf) : -ENOENT;
+
+        if (r < 0)
+                r = dir_fd_path_cached(dirfd, false, buf);
 
         if (r >= 0)
                 r = append(buf, path);

@@ -138,9 +138,11 @@ enum shim_path_kind {
 int shim_path(int dirfd, const char *path, char buf[PATH_MAX], int *fdnum);
 
 /* PATH (relative) beside directory fd DIRFD, made absolute in BUF from
- * the directory's remembered path, trusted while DIRFD is that directory
- * but not checked to still name it: to classify an open made from DIRFD
- * itself, never to send to the broker.  Returns 0 or -errno. */
+ * the directory's remembered path, not checked to still name it: where
+ * Landlock holds the program, remembered for the fd number until it is
+ * closed; else trusted while DIRFD is that directory.  Only to classify
+ * an open made from DIRFD itself, never to send to the broker.  Returns 0
+ * or -errno. */
 int shim_dir_path_unverified(int dirfd, const char *path, char buf[PATH_MAX]);
 
 /* The absolute path an fd was opened at, in BUF.  Returns 0 or -errno. */
@@ -183,6 +185,8 @@ int shim_ahead_open(const struct shim_conn *conn, const char *path, int flags, m
 
 /* The program is closing [LO, HI]: held fds among them are no longer ours. */
 void shim_ahead_forget(unsigned int lo, unsigned int hi);
+/* The program closes fds LO to HI: directory paths remembered for them go. */
+void shim_dir_forget(unsigned int lo, unsigned int hi);
 
 /* ---- ops.c ------------------------------------------------------------- */
 

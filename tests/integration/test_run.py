@@ -826,5 +826,46 @@ def an_open_from_a_signal_handler_never_deadlocks_the_shim():
         check_eq((status, out), (0, "3000 1\n"), "%s: %s" % (mode, err))
 
 
+REUSED_DIRFD = r'''
+import ctypes, os, sys
+direct, brokered = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+out = []
+for how in ("close", "raw close"):
+    fd = os.open(direct, os.O_RDONLY | os.O_DIRECTORY)
+    out.append(os.read(os.open("d.txt", os.O_RDONLY, dir_fd=fd), 100).decode().strip())
+    if how == "close":
+        os.close(fd)
+    else:
+        libc.syscall(3, fd)         # SYS_close on x86_64, unseen by the shim
+    fd2 = os.open(brokered, os.O_RDONLY | os.O_DIRECTORY)
+    assert fd2 == fd, (fd, fd2)
+    out.append(os.read(os.open("b.txt", os.O_RDONLY, dir_fd=fd2), 100).decode().strip())
+    os.close(fd2)
+print(" ".join(out))
+'''
+
+
+@ohtest.scenario_per_mode(["preload", "seccomp"])
+def a_directory_fd_number_reused_for_a_brokered_directory_reaches_the_broker(mode):
+    # The shim remembers directory fds of the direct set by number: a
+    # number reused for a directory outside it must not be taken for it.
+    if os.uname().machine != "x86_64":
+        raise ohtest.Skip("the raw close is written for x86_64")
+    direct, brokered = path("reuse-direct-" + mode), path("reuse-brokered-" + mode)
+    os.mkdir(direct)
+    os.mkdir(brokered)
+    write(os.path.join(direct, "d.txt"), b"direct\n")
+    write(os.path.join(brokered, "b.txt"), b"brokered\n")
+    log = path("reuse-%s.jsonl" % mode)
+    status, out, err = ohtest.run_confined(mode, [PYTHON, "-c", REUSED_DIRFD, direct, brokered],
+                                           [("r", brokered + "/")], direct=[direct], extra=["--log", log])
+    check_eq(status, 0, err)
+    check_eq(out.split(), ["direct", "brokered"] * 2)
+    opened = [json.loads(l)["path"] for l in read(log).decode().splitlines()
+              if json.loads(l)["command"] == "open" and json.loads(l)["decision"] == "allow"]
+    check_eq(opened.count(os.path.join(brokered, "b.txt")), 2, "each brokered read decided and logged: %r" % opened)
+
+
 if __name__ == "__main__":
     sys.exit(ohtest.main())
