@@ -504,6 +504,7 @@ struct run_wait {
         int broker_status;              /* -1 while it runs */
         int broker_raw;                 /* its wait status */
         bool broker_died;               /* ended abnormally while the command ran */
+        struct timespec kill_at;        /* then: when the command gets SIGKILL */
 };
 
 #define BROKER_DEATH_GRACE_MS 2000      /* from SIGTERM to SIGKILL */
@@ -537,6 +538,8 @@ static void broker_died(struct run_wait *w)
                         WEXITSTATUS(w->broker_raw));
         w->broker_died = true;
         kill(w->command, SIGTERM);
+        clock_gettime(CLOCK_MONOTONIC, &w->kill_at);
+        w->kill_at.tv_sec += BROKER_DEATH_GRACE_MS / 1000;
 }
 
 static int next_signal(const sigset_t *mask, siginfo_t *si, const struct timespec *deadline)
@@ -564,15 +567,13 @@ static int next_signal(const sigset_t *mask, siginfo_t *si, const struct timespe
  * the command is gone, a signal ends the wait for the broker instead. */
 static void wait_all(struct run_wait *w, const sigset_t *mask, bool wait_broker)
 {
-        struct timespec deadline;
-
         while (w->command_status < 0 || (wait_broker && w->broker_status < 0 && !w->broker_died)) {
                 siginfo_t si;
-                int sig = next_signal(mask, &si, w->broker_died ? &deadline : NULL);
+                int sig = next_signal(mask, &si, w->broker_died ? &w->kill_at : NULL);
 
                 if (sig < 0 && errno == EAGAIN) {
                         kill(w->command, SIGKILL);
-                        deadline.tv_sec += 3600;
+                        w->kill_at.tv_sec += 3600;
                         continue;
                 }
                 if (sig < 0)
@@ -580,11 +581,8 @@ static void wait_all(struct run_wait *w, const sigset_t *mask, bool wait_broker)
                 if (sig == SIGCHLD) {
                         reap(w);
                         if (w->broker_status >= 0 && w->command_status < 0 && !w->broker_died &&
-                            w->broker_raw != 0) {
+                            w->broker_raw != 0)
                                 broker_died(w);
-                                clock_gettime(CLOCK_MONOTONIC, &deadline);
-                                deadline.tv_sec += BROKER_DEATH_GRACE_MS / 1000;
-                        }
                         continue;
                 }
                 if (w->command_status >= 0) {
@@ -594,6 +592,27 @@ static void wait_all(struct run_wait *w, const sigset_t *mask, bool wait_broker)
                 if (si.si_code != SI_KERNEL)
                         kill(w->command, sig);
         }
+}
+
+/* The broker ended before COMMAND was executed (the command's process
+ * found it gone, or it never said it was confined): it is reaped and how
+ * it ended is said, as for a broker that dies later.  The command's
+ * process has exited (run_child_spawn() returns once it has executed or
+ * exited, and it cannot execute without the broker): it is reaped too. */
+static int broker_gone_at_start(struct run_wait *w, const sigset_t *mask)
+{
+        int status;
+        pid_t pid;
+
+        while ((pid = waitpid(w->broker, &status, 0)) < 0 && errno == EINTR)
+                ;
+        if (pid == w->broker) {
+                w->broker_raw = status;
+                w->broker_status = exit_code(status);
+        }
+        broker_died(w);
+        wait_all(w, mask, false);
+        return OH_EXIT_RUN_FAILED;
 }
 
 /* ---- Putting it together ---------------------------------------------- */
@@ -857,13 +876,16 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
          * listener, which the broker does only once confined: so the two
          * start-ups overlap, and a broker that could not confine itself
          * never serves anyone (the command's wait for it then fails). */
-        if (run_broker_ready(ready) < 0) {
+        r = run_broker_ready(ready);
+        if (r < 0 && r != -EPIPE) {
                 kill(w.command, SIGKILL);
                 run_child_done(&c);
                 return OH_EXIT_RUN_FAILED;
         }
         int failed = run_child_started(&c);
         run_child_done(&c);
+        if (r == -EPIPE || failed == -EPIPE)
+                return broker_gone_at_start(&w, mask);
 
         wait_all(&w, mask, s->learn != NULL);
         if (failed)

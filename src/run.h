@@ -119,7 +119,9 @@ int run_drop_bounding(void);
 pid_t run_child_spawn(struct run_child *c);
 
 /* After run_child_spawn(): the exit status to use once the process is
- * reaped if it never got to run COMMAND (it has been said why), else 0. */
+ * reaped if it never got to run COMMAND (it has been said why), 0 if it
+ * did, or -EPIPE if it found the broker gone before (not said: the
+ * caller reaps the broker and says how it ended). */
 int run_child_started(struct run_child *c);
 
 /* ---- run_broker.c ------------------------------------------------------ */
@@ -144,8 +146,10 @@ struct run_broker {
  * or -errno. */
 pid_t run_broker_start(const struct run_broker *b, int *ready);
 
-/* Waits until the broker is confined and closes READY.  0, or -errno if
- * it could not be (said on stderr; the broker then exits). */
+/* Waits until the broker is confined and closes READY.  0, -EPIPE if it
+ * ended before saying anything (not said: the caller reaps it and says
+ * how it ended), or -errno if it could not be confined (said on stderr;
+ * the broker then exits). */
 int run_broker_ready(int ready);
 
 #endif

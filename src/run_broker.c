@@ -32,10 +32,12 @@ static void broker_log(const struct openhook_decision *d, void *userdata)
 
 /* The supervisor's thread starts before the command hands over its
  * listener and gets ready meanwhile (its tables, its buffers); it takes
- * the listener itself and goes on to answer the first notification, the
- * command's execve, which is already waiting (oh_seccomp_send_listener()
- * with EXEC).  The main thread waits until the listener message has been
- * taken off B->sock, which it then serves. */
+ * the listener itself, tells the command so and goes on to answer the
+ * first notification, the command's execve.  The command closes its own
+ * copy before that execve, so that ours is the last: should we die, the
+ * kernel fails the execve instead of leaving it waiting for us (DESIGN.md,
+ * "A broker that dies").  The main thread waits until the listener
+ * message has been taken off B->sock, which it then serves. */
 struct supervisor {
         const struct run_broker *b;
         struct sc_supervisor *sv;
@@ -47,24 +49,11 @@ struct supervisor {
         int result;
 };
 
-/* The command waits for the byte oh_seccomp_listener_ready() sends before
- * it goes on to execve: sent once all that can fail before we take its
- * listener is done (a broker that could not confine itself, or start
- * this thread, never sends it, and the command's wait ends with the
- * socket). */
-static int take_listener(int sock, int *connector)
-{
-        int r = oh_seccomp_listener_ready(sock);
-
-        *connector = -1;
-        return r < 0 ? r : oh_seccomp_recv_listener(sock, connector);
-}
-
 static void *supervise_thread(void *userdata)
 {
         struct supervisor *s = userdata;
         int connector;
-        int listener = take_listener(s->b->sock, &connector);
+        int listener = oh_seccomp_recv_listener(s->b->sock, &connector);
 
         pthread_mutex_lock(&s->lock);
         s->listener = listener;
@@ -124,7 +113,7 @@ static int broker_serve(const struct run_broker *b, struct openhook_server *serv
 
         if (r < 0)
                 return r;
-        int fd = supervised ? wait_taken(&s) : take_listener(b->sock, &s.connector);
+        int fd = supervised ? wait_taken(&s) : oh_seccomp_recv_listener(b->sock, &s.connector);
         r = fd == -ENOMSG || fd > 0 ? openhook_server_run(server, b->sock, 0, 0) : fd;
         if (supervised) {
                 pthread_join(thread, NULL);
@@ -241,7 +230,7 @@ int run_broker_ready(int ready)
                 n = read(fd, &r, sizeof(r));
         while (n < 0 && errno == EINTR);
         if (n != sizeof(r))
-                r = -EPIPE;
+                return -EPIPE;          /* it ended without a word: run says how */
         if (r < 0)
                 oh_warn("the broker could not confine itself: %s", strerror(-r));
         return r < 0 ? r : 0;

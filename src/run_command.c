@@ -10,7 +10,25 @@
  * instead of being a copy: no page tables copied, no copy-on-write fault
  * in either process, none torn down at execve.  run waits meanwhile (it
  * has nothing else to do), and a failure before execve comes back through
- * a CLOEXEC pipe. */
+ * a CLOEXEC pipe.
+ *
+ * run being suspended, the child must never wait for the broker in a way
+ * the broker's death does not end.  Its waits for it are the hand-over's
+ * reply (ends with the socket) and execve, which the filter notifies; a
+ * notification is failed by the kernel only when the last reference to
+ * the listener goes, so the child closes its own copy once the broker has
+ * said it took one (the acknowledgement), and a broker that dies then
+ * leaves an execve failing with ENOSYS, not one waiting forever.  Why not
+ * let run wait beside it (no CLONE_VFORK, run polling the status pipe and
+ * the broker) and skip the acknowledgement: the child shares run's TLS,
+ * and glibc's send(), recv(), write(), close() and waitpid() in a process
+ * that has had threads (the probe's) write the calling thread's
+ * cancellation state, errno on failure, and ASan's interceptors their
+ * per-thread state: run running beside it would race with all of it, and
+ * raw syscalls throughout (the connector's go-between clone too) would
+ * take assembly per architecture.  A thread to stay suspended in clone()
+ * in run's place costs 60-230 us to create and join on our VM, the
+ * acknowledgement one round trip (~25 us). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -173,9 +191,10 @@ static noreturn void child_fail(const struct run_child *c, enum child_stage stag
 
 /* The listener reaches the broker before execve, so the filter's first
  * notification (execve itself) already has someone to answer.  Without
- * one the broker is told so (fd -1).  The listener and the connector's
- * socket stay open (CLOEXEC) until execve, which the broker answers once
- * it has taken them; the wait is for the broker being ready at all. */
+ * one the broker is told so (fd -1).  Once the broker says it has taken
+ * them, the listener and the connector's socket are closed here: the
+ * broker's copies are then the only ones, and its death fails whatever
+ * is notified instead of leaving it to wait (the header above). */
 static int child_seccomp(const struct run_child *c)
 {
         bool supervised = !(c->filter->flags & OH_SECCOMP_NO_LISTENER);
@@ -191,7 +210,12 @@ static int child_seccomp(const struct run_child *c)
         int listener = oh_seccomp_load(c->filter);
         if (listener < 0)
                 return listener;
-        return oh_seccomp_send_listener(c->sock, supervised ? listener : -1, connector, true);
+        int r = oh_seccomp_send_listener(c->sock, supervised ? listener : -1, connector);
+        if (listener > 0)
+                close(listener);
+        if (connector >= 0)
+                close(connector);
+        return r;
 }
 
 /* The command acts on files through the broker, which has whatever
@@ -281,6 +305,15 @@ pid_t run_child_spawn(struct run_child *c)
         return r;
 }
 
+/* The hand-over found the socket closed, or execve found nobody holding
+ * the listener (the kernel fails the notification with ENOSYS): the
+ * broker is gone, which run reports with how it ended. */
+static bool broker_gone(const struct child_failure *f)
+{
+        return (f->stage == STAGE_SECCOMP && (f->error == -EPIPE || f->error == -ECONNRESET)) ||
+               (f->stage == STAGE_EXEC && f->error == -ENOSYS);
+}
+
 int run_child_started(struct run_child *c)
 {
         _cleanup_close_ int status_read = TAKE_FD(c->status_read);
@@ -291,5 +324,7 @@ int run_child_started(struct run_child *c)
         do
                 n = read(status_read, &f, sizeof(f));
         while (n < 0 && errno == EINTR);
-        return n == sizeof(f) ? report_failure(c, &f) : 0;
+        if (n != sizeof(f))
+                return 0;
+        return broker_gone(&f) ? -EPIPE : report_failure(c, &f);
 }

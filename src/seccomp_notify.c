@@ -1384,16 +1384,17 @@ int oh_seccomp_install(unsigned int flags)
 /* The listener leaves the filtered process as {pid, fd numbers} in plain
  * bytes: sendmsg() is notified from the moment the filter is in, so it
  * cannot carry the fd as SCM_RIGHTS.  The supervisor takes it (and the
- * abstract connector's socket) with pidfd_getfd(), and only then may the
- * process close them.  Either the supervisor says so (one byte, 0), or,
- * with EXEC, the process goes on to execve, which the filter notifies in
- * every mode (SC_ALWAYS): execve closes them only once answered, which
- * the supervisor does only after taking them, and a round trip is saved. */
+ * abstract connector's socket) with pidfd_getfd() and says so (one byte,
+ * 0); only then does the process close its own copies.  It must close
+ * them before it calls anything notified (execve, in openhook run): a
+ * pending notification is failed by the kernel only when the last
+ * reference to the listener goes, so a supervisor that died while the
+ * process still held one would leave it waiting forever (DESIGN.md, "A
+ * broker that dies"). */
 struct listener_msg {
         int32_t pid;
         int32_t fd;
         int32_t connector;
-        int32_t exec;
 };
 
 static int recv_byte(int sock)
@@ -1406,12 +1407,14 @@ static int recv_byte(int sock)
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return oh_negerrno();
-        return n == 1 && byte == 0 ? 0 : -EPROTO;
+        if (n == 0)
+                return -EPIPE;          /* the supervisor went away without taking them */
+        return byte == 0 ? 0 : -EPROTO;
 }
 
-int oh_seccomp_send_listener(int sock, int listener, int connector, bool exec)
+int oh_seccomp_send_listener(int sock, int listener, int connector)
 {
-        struct listener_msg m = { .pid = getpid(), .fd = listener, .connector = connector, .exec = exec };
+        struct listener_msg m = { .pid = getpid(), .fd = listener, .connector = connector };
         ssize_t n;
 
         do
@@ -1422,11 +1425,11 @@ int oh_seccomp_send_listener(int sock, int listener, int connector, bool exec)
         return recv_byte(sock);
 }
 
-int oh_seccomp_listener_ready(int sock)
+static int send_taken(int sock)
 {
-        char ready = 0;
+        char taken = 0;
 
-        return send(sock, &ready, 1, MSG_NOSIGNAL) == 1 ? 0 : oh_negerrno();
+        return send(sock, &taken, 1, MSG_NOSIGNAL) == 1 ? 0 : oh_negerrno();
 }
 
 static int take_fd(int pidfd, int n)
@@ -1451,7 +1454,7 @@ int oh_seccomp_recv_listener(int sock, int *ret_connector)
         if (n != (ssize_t)sizeof m)
                 return n < 0 ? oh_negerrno() : -EPROTO;
         if (m.fd < 0)
-                return m.exec || oh_seccomp_listener_ready(sock) >= 0 ? -ENOMSG : -EPIPE;
+                return send_taken(sock) >= 0 ? -ENOMSG : -EPIPE;
         pidfd = (int)syscall(SYS_pidfd_open, (pid_t)m.pid, 0);
         if (pidfd < 0)
                 return oh_negerrno();
@@ -1463,7 +1466,7 @@ int oh_seccomp_recv_listener(int sock, int *ret_connector)
                 if (connector < 0)
                         return connector;
         }
-        if (!m.exec && oh_seccomp_listener_ready(sock) < 0)
+        if (send_taken(sock) < 0)
                 return -EPIPE;
         *ret_connector = TAKE_FD(connector);
         return TAKE_FD(fd);

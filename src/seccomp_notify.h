@@ -53,20 +53,15 @@ int oh_seccomp_install(unsigned int flags);
 
 /* From the filtered process, right after oh_seccomp_install(): hands
  * LISTENER, and CONNECTOR (oh_connector_start(), or -1), to the
- * supervisor at the other end of SOCK, then waits for one byte from it.
- * Without EXEC that byte says it has copies (then both may be closed).
- * With EXEC the caller goes straight on to execve, which the filter
- * notifies and the supervisor answers once it has them: the byte is then
- * the one oh_seccomp_listener_ready() sends, maybe before our message.
- * 0 or -errno. */
-int oh_seccomp_send_listener(int sock, int listener, int connector, bool exec);
-
-/* In the supervisor, for a process that will send with EXEC: the byte it
- * waits for, once we are ready to take its listener.  0 or -errno. */
-int oh_seccomp_listener_ready(int sock);
+ * supervisor at the other end of SOCK, and waits until it has taken its
+ * copies.  The caller then closes both before any notified call, so that
+ * the supervisor holds the only reference: should it die, the kernel
+ * fails what is notified (ENOSYS) instead of leaving it waiting.  0,
+ * -EPIPE when the supervisor went away first, or -errno. */
+int oh_seccomp_send_listener(int sock, int listener, int connector);
 
 /* In the supervisor: receives what oh_seccomp_send_listener() offers on
- * SOCK (the sender must be a process it may ptrace), and without EXEC
+ * SOCK (the sender must be a process it may ptrace), takes copies and
  * tells it so.  Returns the listener (O_CLOEXEC) with *CONNECTOR set (or
  * -1), 0 at end of stream (the process failed before), -ENOMSG when it
  * offered none (OH_SECCOMP_NO_LISTENER), or -errno. */

@@ -136,7 +136,7 @@ static int run_confined(const struct openhook_policy *policy, int (*fn)(void *),
                         printf("#   oh_seccomp_install: %s\n", strerror(-listener));
                         _exit(99);
                 }
-                if (oh_seccomp_send_listener(sv[1], listener, -1, false) < 0)
+                if (oh_seccomp_send_listener(sv[1], listener, -1) < 0)
                         _exit(98);
                 close(listener);
                 close(sv[1]);
