@@ -476,6 +476,16 @@ def no_private_tmp():
     return ["--no-private-tmp"] if "--no-private-tmp" in p.stdout else []
 
 
+def own_children():
+    """This process's children, of every thread (orphans reparent to us
+    when we are a subreaper)."""
+    pids = []
+    for task in os.listdir("/proc/self/task"):
+        with open("/proc/self/task/%s/children" % task) as f:
+            pids += [int(p) for p in f.read().split()]
+    return pids
+
+
 def run_confined(mode, cmd, allow=(), cwd=None, env_extra=None, stdin=None, direct=(),
                  extra=(), timeout=120):
     """Runs CMD under `openhook run` in MODE, granting ALLOW ((perms, path),

@@ -51,14 +51,6 @@ def children_of(pid):
         return []
 
 
-def our_children():
-    pids = []
-    for task in os.listdir("/proc/self/task"):
-        with open("/proc/self/task/%s/children" % task) as f:
-            pids += [int(p) for p in f.read().split()]
-    return pids
-
-
 def in_execve(pid):
     """PID waits in execve (the filter notified it, nobody answered yet)."""
     try:
@@ -140,7 +132,7 @@ def leftovers(timeout=5):
                 pass
         except ChildProcessError:
             return {}
-        left = {pid: (proc_stat(pid) or ("gone",))[0] for pid in our_children()}
+        left = {pid: (proc_stat(pid) or ("gone",))[0] for pid in ohtest.own_children()}
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.02)
