@@ -818,6 +818,8 @@ struct listen_broker {
         int error;                              /* it did not start */
         double rate[ELEMENTSOF(client_counts)]; /* opens/s, or -errno */
         double pipelined;                       /* opens/s, or -errno */
+        double cpu_us[ELEMENTSOF(client_counts) + 1];  /* broker CPU per open, us;
+                                                 * the last: pipelined; < 0: unknown */
         struct latency alone, beside;
         double beside_rate;                     /* the 2 pipelining clients' opens/s */
 };
@@ -836,28 +838,72 @@ static void listen_start(struct listen_broker *b, const char *program, const str
                 stop(b->pid);
 }
 
+/* PID's CPU time so far (user + system, all threads), seconds, or -1.
+ * What a broker spends per open is steadier than opens/s on a machine
+ * shared with other work: a busy neighbour slows the clients, not the
+ * broker's work per request (its polling counts, as it costs a CPU). */
+static double proc_cpu_s(pid_t pid)
+{
+        char path[64], text[1024];
+        unsigned long long utime, stime;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+        if (n <= 0)
+                return -1;
+        text[n] = '\0';
+        const char *end = strrchr(text, ')');
+        /* After the name: state, then fields 4 to 13, then utime, stime. */
+        if (!end || sscanf(end + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+                return -1;
+        return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* One run of row I (a client count, or past them the pipelined client)
+ * against B: opens/s, and the broker's CPU per open into *CPU_US. */
+static double listen_run(const struct listen_broker *b, size_t i, const struct options *o, double *cpu_us)
+{
+        unsigned int opens = i < ELEMENTSOF(client_counts) ? client_counts[i] * o->ops_per_client : o->ops_per_client;
+        double before = proc_cpu_s(b->pid);
+        double rate = i < ELEMENTSOF(client_counts) ? throughput(&b->tree, client_counts[i], o->ops_per_client) :
+                                                      pipelined_rate(&b->tree, o->ops_per_client);
+        double after = proc_cpu_s(b->pid);
+
+        *cpu_us = before >= 0 && after >= 0 && rate > 0 ? (after - before) * 1e6 / opens : -1;
+        return rate;
+}
+
 /* Each figure is the median of REPS runs; with two brokers their runs
  * alternate, so a machine that gets busier mid-way weighs on both alike. */
 static void listen_measure(struct listen_broker *b, size_t nb, const struct options *o)
 {
         unsigned int reps = o->quick ? 1 : 5;
-        double runs[2][5];
+        double runs[2][5], cpu[2][5];
 
         for (size_t i = 0; i <= ELEMENTSOF(client_counts); i++) {
                 for (unsigned int k = 0; k < reps; k++)
                         for (size_t j = 0; j < nb; j++)
-                                runs[j][k] = i < ELEMENTSOF(client_counts) ?
-                                        throughput(&b[j].tree, client_counts[i], o->ops_per_client) :
-                                        pipelined_rate(&b[j].tree, o->ops_per_client);
-                for (size_t j = 0; j < nb; j++)
+                                runs[j][k] = listen_run(&b[j], i, o, &cpu[j][k]);
+                for (size_t j = 0; j < nb; j++) {
                         *(i < ELEMENTSOF(client_counts) ? &b[j].rate[i] : &b[j].pipelined) =
                                 median_double(runs[j], reps);
+                        b[j].cpu_us[i] = median_double(cpu[j], reps);
+                }
         }
         double none;
         for (size_t j = 0; j < nb; j++)
                 b[j].alone = latency_beside(&b[j].tree, 0, o, &none);
         for (size_t j = 0; j < nb; j++)
                 b[j].beside = latency_beside(&b[j].tree, 2, o, &b[j].beside_rate);
+}
+
+static void print_cpu(double cpu_us)
+{
+        if (cpu_us < 0)
+                printf(" %8s", "-");
+        else
+                printf(" %8.1f", cpu_us);
 }
 
 static void print_rates(const char *what, double rate, const struct listen_broker *base, double base_rate)
@@ -869,6 +915,26 @@ static void print_rates(const char *what, double rate, const struct listen_broke
                         printf(" %12s", strerror((int)-r));
                 else
                         printf(" %12.0f", r);
+        }
+        printf("\n");
+}
+
+/* Row I of (d): opens/s of B (and BASE), each with its broker's CPU per
+ * open. */
+static void print_rates_cpu(const char *what, size_t i, const struct listen_broker *b, const struct listen_broker *base)
+{
+        bool pipelined = i == ELEMENTSOF(client_counts);
+
+        printf("  %-40s", what);
+        for (unsigned int j = 0; j < (base ? 2u : 1u); j++) {
+                const struct listen_broker *x = j ? base : b;
+                double r = pipelined ? x->pipelined : x->rate[i];
+                if (r < 0)
+                        printf(" %12s %8s", strerror((int)-r), "");
+                else
+                        printf(" %12.0f", r);
+                if (r >= 0)
+                        print_cpu(x->cpu_us[i]);
         }
         printf("\n");
 }
@@ -889,16 +955,17 @@ static void print_latencies(const char *what, struct latency l, const struct lis
 /* B's figures, and BASE's beside them when a baseline was measured. */
 static void listen_print(const struct listen_broker *b, const struct listen_broker *base)
 {
-        printf("  %-40s %12s%s\n", "opens/s", "this", base ? "     baseline" : "");
+        printf("  %-40s %12s %8s%s\n", "opens/s, broker CPU us per open", "this", "cpu",
+               base ? "     baseline      cpu" : "");
         for (size_t i = 0; i < ELEMENTSOF(client_counts); i++) {
                 char what[64];
                 snprintf(what, sizeof(what), "%u client%s, each waiting for its reply", client_counts[i],
                          client_counts[i] == 1 ? "" : "s");
-                print_rates(what, b->rate[i], base, base ? base->rate[i] : 0);
+                print_rates_cpu(what, i, b, base);
         }
         char what[64];
         snprintf(what, sizeof(what), "1 client, %u requests in flight", PIPELINE_DEPTH);
-        print_rates(what, b->pipelined, base, base ? base->pipelined : 0);
+        print_rates_cpu(what, ELEMENTSOF(client_counts), b, base);
         printf("  %-40s %12s %8s%s\n", "open latency, us", "median", "p90",
                base ? "  base median      p90" : "");
         print_latencies("one client alone", b->alone, base, base ? base->alone : b->alone);
