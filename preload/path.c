@@ -157,7 +157,7 @@ static void dir_cache_store(int fd, const struct stat *st, const char *path)
         for (size_t i = 0; i < DIR_CACHE_SLOTS; i++)
                 if (dir_cache.e[i].fd == fd)
                         e = &dir_cache.e[i];
-        e->fd = fd;
+        __atomic_store_n(&e->fd, fd, __ATOMIC_RELAXED);     /* read unlocked by dir_cache_holds() */
         e->dev = st->st_dev;
         e->ino = st->st_ino;
         strcpy(e->path, path);
@@ -205,16 +205,29 @@ static int dir_cache_by_fd(int fd, char buf[PATH_MAX])
         return r;
 }
 
+/* Whether a path is remembered for a number from LO to HI, without the
+ * lock: nearly every close is of a file, and takes no lock for it. */
+static bool dir_cache_holds(unsigned int lo, unsigned int hi)
+{
+        for (size_t i = 0; i < DIR_CACHE_SLOTS; i++) {
+                int fd = __atomic_load_n(&dir_cache.e[i].fd, __ATOMIC_RELAXED);
+                if (fd >= 0 && (unsigned int) fd >= lo && (unsigned int) fd <= hi)
+                        return true;
+        }
+        return false;
+}
+
 void shim_dir_forget(unsigned int lo, unsigned int hi)
 {
         /* Never wait: a close made while the lock is held comes back here.
          * A path missed stays until its number is looked up again. */
-        if (pthread_mutex_trylock(&dir_cache.lock) != 0)
+        if (!dir_cache_holds(lo, hi) || pthread_mutex_trylock(&dir_cache.lock) != 0)
                 return;
-        for (size_t i = 0; i < DIR_CACHE_SLOTS; i++)
-                if (dir_cache.e[i].fd >= 0 && (unsigned int) dir_cache.e[i].fd >= lo &&
-                    (unsigned int) dir_cache.e[i].fd <= hi)
-                        dir_cache.e[i].fd = -1;
+        for (size_t i = 0; i < DIR_CACHE_SLOTS; i++) {
+                int fd = dir_cache.e[i].fd;
+                if (fd >= 0 && (unsigned int) fd >= lo && (unsigned int) fd <= hi)
+                        __atomic_store_n(&dir_cache.e[i].fd, -1, __ATOMIC_RELAXED);
+        }
         pthread_mutex_unlock(&dir_cache.lock);
 }
 
