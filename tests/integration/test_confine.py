@@ -343,6 +343,50 @@ def bypassed_policy_of_many_redundant_rules_keeps_the_same_walls():
     check(br.alive(), "broker alive")
 
 
+# Enough rules of single files, each alone in its directory's rules, for
+# the broker's Landlock ruleset to be built by two threads (src/landlock.c:
+# LL_THREADED_MIN), each adding rules of its own: every one must still be
+# in the walls, and nothing beside them.
+WALL_DIRS, WALL_FILES = 12, 100
+
+
+def wall_of_many_files():
+    rules = []
+    for d in range(WALL_DIRS):
+        for i in range(WALL_FILES):
+            rules.append("allow r %s" % write(path("wall", "d%d" % d, "f%d" % i), b"%d/%d\n" % (d, i)))
+        write(path("wall", "d%d" % d, "unlisted"), b"unlisted\n")
+    write(path("secret"), b"secret\n")
+    pf = path("wall.policy")
+    write(pf, ("\n".join(rules) + "\n").encode())
+    return pf
+
+
+def every_wall_file_opens(br):
+    for d in range(WALL_DIRS):
+        for i in range(WALL_FILES):
+            check_eq(fd_read(open_(br.sock, path("wall", "d%d" % d, "f%d" % i)).fd), b"%d/%d\n" % (d, i),
+                     "wall/d%d/f%d" % (d, i))
+
+
+@case
+def confined_broker_of_many_file_rules_serves_each():
+    br = Broker(["--policy", wall_of_many_files()], quiet=True)
+    every_wall_file_opens(br)
+    check(br.alive(), "broker alive")
+
+
+@case
+def bypassed_policy_of_many_file_rules_walls_in_each_and_no_other():
+    br = bypass_broker(["--policy", wall_of_many_files()], confine=True)
+    every_wall_file_opens(br)
+    for d in range(WALL_DIRS):
+        open_(br.sock, path("wall", "d%d" % d, "unlisted"), want=EACCES)
+        open_(br.sock, path("wall", "d%d" % d, "f0"), os.O_WRONLY, want=EACCES)
+    open_(br.sock, path("secret"), want=EACCES)
+    check(br.alive(), "broker alive")
+
+
 # The broker of `openhook run` gets its floor from run itself (shared with
 # the command, whose domain nests in it): with the policy check off, a
 # program asking for a file outside the policy still gets nothing, in
