@@ -26,7 +26,7 @@
 #include "confine.h"
 #include "fdpass.h"
 #include "run.h"
-#include "seccomp_notify.h"
+#include "seccomp_prebuilt.h"
 #include "util.h"
 
 enum {
@@ -323,40 +323,6 @@ static unsigned int seccomp_flags(const struct run_options *o)
                (o->supervised ? 0 : OH_SECCOMP_NO_LISTENER);
 }
 
-/* The command's filter, built in the probe's thread as soon as the probe
- * has answered, while the main thread reads the policy and builds the
- * direct set: building it (libseccomp) costs milliseconds at start.  The
- * thread works on a copy of the options taken before it starts, and
- * reads only their scalars. */
-struct prebuilt_filter {
-        struct run_options opt;
-        unsigned int flags;
-        int result;                     /* of oh_seccomp_build() */
-        struct oh_seccomp_filter filter;
-};
-
-static void build_filter(int probe, void *userdata)
-{
-        struct prebuilt_filter *p = userdata;
-
-        apply_probe(&p->opt, probe);
-        p->flags = seccomp_flags(&p->opt);
-        p->result = oh_seccomp_build(p->flags, &p->filter);
-}
-
-/* The filter for the options as chosen: the prebuilt one, which cannot
- * differ (the same inputs), or one built now if it does. */
-static int take_filter(const struct run_options *o, struct prebuilt_filter *p, struct oh_seccomp_filter *ret)
-{
-        if (p->result < 0 || p->flags != seccomp_flags(o)) {
-                oh_seccomp_filter_done(&p->filter);
-                return oh_seccomp_build(seccomp_flags(o), ret);
-        }
-        *ret = p->filter;
-        p->filter = (struct oh_seccomp_filter) {};
-        return 0;
-}
-
 /* The file execvp() would run.  Found here, not by execvp() in the child,
  * because Landlock must be told which file COMMAND is. */
 static int find_command(const char *name, char **ret)
@@ -628,7 +594,7 @@ struct run_state {
         struct oh_decision_log *log;
         struct oh_learn *learn;
         int learn_fd;
-        struct oh_seccomp_filter filter; /* the command's, built in prepare() */
+        struct oh_seccomp_filter filter; /* the command's, taken in prepare() */
 };
 
 static void run_state_done(struct run_state *s)
@@ -657,8 +623,7 @@ static void prepare(struct run_state *s)
 
         require_landlock(o);
         /* Answered beside the work below, which does not depend on it. */
-        struct prebuilt_filter pre = { .opt = *o };
-        struct oh_seccomp_probe probe = { .then = build_filter, .userdata = &pre };
+        struct oh_seccomp_probe probe;
         oh_seccomp_probe_start(&probe);
         r = find_command(o->argv[0], &s->command);
         if (r == -ENOENT)
@@ -689,7 +654,7 @@ static void prepare(struct run_state *s)
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the direct set");
         choose_mode(o, oh_seccomp_probe_finish(&probe));
-        r = take_filter(o, &pre, &s->filter);
+        r = oh_seccomp_filter_for(seccomp_flags(o), &s->filter);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the seccomp filter");
         /* A supervisor without Landlock under COMMAND may not let the

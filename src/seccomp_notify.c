@@ -1127,9 +1127,8 @@ static void refused_prefix(struct sock_filter *prog)
         prog[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
 }
 
-/* The program libseccomp built, as the kernel takes it, behind the
- * refusals by number.  libseccomp 2.5 exports only to an fd. */
-static int export_program(scmp_filter_ctx ctx, struct oh_seccomp_filter *ret)
+/* libseccomp 2.5 exports only to an fd. */
+int oh_seccomp_export(void *ctx, const struct sock_filter *prefix, size_t n_prefix, struct oh_seccomp_filter *ret)
 {
         _cleanup_close_ int mfd = memfd_create("openhook-seccomp", MFD_CLOEXEC);
         _cleanup_free_ struct sock_filter *insns = NULL;
@@ -1143,16 +1142,17 @@ static int export_program(scmp_filter_ctx ctx, struct oh_seccomp_filter *ret)
         if (r < 0)
                 return r;
         size = lseek(mfd, 0, SEEK_END);
-        if (size <= 0 || size % insn != 0 || size / insn + REFUSED_PREFIX_LEN > BPF_MAXINSNS)
+        if (size <= 0 || size % insn != 0 || size / insn + (off_t)n_prefix > BPF_MAXINSNS)
                 return -EINVAL;
-        insns = calloc(REFUSED_PREFIX_LEN + (size_t)(size / insn), insn);
+        insns = calloc(n_prefix + (size_t)(size / insn), insn);
         if (!insns)
                 return -ENOMEM;
-        refused_prefix(insns);
-        if (pread(mfd, insns + REFUSED_PREFIX_LEN, (size_t)size, 0) != size)
+        if (n_prefix)
+                memcpy(insns, prefix, n_prefix * sizeof *insns);
+        if (pread(mfd, insns + n_prefix, (size_t)size, 0) != size)
                 return -EIO;
         ret->insns = TAKE_PTR(insns);
-        ret->len = (unsigned short)(REFUSED_PREFIX_LEN + size / insn);
+        ret->len = (unsigned short)(n_prefix + size / insn);
         return 0;
 }
 
@@ -1351,10 +1351,14 @@ static int filter_build(unsigned int flags, scmp_filter_ctx *ret)
 int oh_seccomp_build(unsigned int flags, struct oh_seccomp_filter *ret)
 {
         __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
+        struct sock_filter prefix[REFUSED_PREFIX_LEN];
         int r = filter_build(flags, &ctx);
 
         *ret = (struct oh_seccomp_filter) { .flags = flags };
-        return r < 0 ? r : export_program(ctx, ret);
+        if (r < 0)
+                return r;
+        refused_prefix(prefix);
+        return oh_seccomp_export(ctx, prefix, ELEMENTSOF(prefix), ret);
 }
 
 void oh_seccomp_filter_done(struct oh_seccomp_filter *f)
@@ -1523,24 +1527,20 @@ static int probe_yama(void)
 
 static void *probe_thread(void *arg)
 {
-        struct oh_seccomp_probe *p = arg;
         int r = probe_yama();
 
+        (void)arg;
         if (r >= 0)
                 r = probe_listener();
-        if (p->then)
-                p->then(r, p->userdata);
         return (void *)(intptr_t)r;
 }
 
 void oh_seccomp_probe_start(struct oh_seccomp_probe *p)
 {
-        int r = -pthread_create(&p->thread, NULL, probe_thread, p);
+        int r = -pthread_create(&p->thread, NULL, probe_thread, NULL);
 
         /* Without a thread there is no probe (it would confine this one). */
         p->result = r < 0 ? r : -EINPROGRESS;
-        if (r < 0 && p->then)
-                p->then(r, p->userdata);
 }
 
 int oh_seccomp_probe_finish(struct oh_seccomp_probe *p)

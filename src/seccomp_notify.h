@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "openhook.h"
 
@@ -26,6 +27,7 @@ enum {
         /* --learn: Landlock lets the program execute anything; what it
          * executes outside the direct set is logged, not refused. */
         OH_SECCOMP_LEARN_EXEC = 1u << 4,
+        OH_SECCOMP_ALL_FLAGS = (1u << 5) - 1,
 };
 
 /* The program's filter for FLAGS (OH_SECCOMP_*), built ahead: building
@@ -38,10 +40,17 @@ struct oh_seccomp_filter {
         unsigned int flags;
 };
 
-/* Builds the filter for FLAGS into *RET (oh_seccomp_filter_done() frees
- * it, also after a failure).  0 or -errno. */
+/* Builds the filter for FLAGS into *RET with libseccomp
+ * (oh_seccomp_filter_done() frees it, also after a failure).  0 or
+ * -errno.  openhook run takes the same program prebuilt
+ * (seccomp_prebuilt.h). */
 int oh_seccomp_build(unsigned int flags, struct oh_seccomp_filter *ret);
 void oh_seccomp_filter_done(struct oh_seccomp_filter *f);
+
+/* The program libseccomp built in CTX (a scmp_filter_ctx), as the kernel
+ * takes it, behind the N_PREFIX instructions of PREFIX (which may jump
+ * into it), into *RET (its insns and len).  0 or -errno. */
+int oh_seccomp_export(void *ctx, const struct sock_filter *prefix, size_t n_prefix, struct oh_seccomp_filter *ret);
 
 /* In the child, after no_new_privs and Landlock, right before execve:
  * installs F and returns the notification listener fd (O_CLOEXEC, to hand
@@ -70,15 +79,10 @@ int oh_seccomp_recv_listener(int sock, int *connector);
 /* Whether --mode seccomp can work here: user notification with fd
  * injection that completes the syscall (SECCOMP_ADDFD_FLAG_SEND, Linux
  * 5.14), and a supervisor allowed to read the program's memory.  The
- * kernel is asked in a thread of its own, while the caller goes on; THEN
- * (if set) is called in that thread with the answer, for work that
- * depends on it (building the program's filter), before
- * oh_seccomp_probe_finish() returns.  That thread has a seccomp filter of
- * its own (it allows everything) and no_new_privs: it must not start
- * processes. */
+ * kernel is asked in a thread of its own, while the caller goes on.  That
+ * thread has a seccomp filter of its own (it allows everything) and
+ * no_new_privs: it must not start processes. */
 struct oh_seccomp_probe {
-        void (*then)(int result, void *userdata);
-        void *userdata;
         pthread_t thread;
         int result;                     /* -EINPROGRESS until finished */
 };

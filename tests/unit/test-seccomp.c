@@ -27,8 +27,11 @@
 
 #include "fdpass.h"
 #include "landlock.h"
+#include "confine.h"
 #include "openhook.h"
+#include "seccomp_broker.h"
 #include "seccomp_notify.h"
+#include "seccomp_prebuilt.h"
 #include "tap.h"
 #include "util.h"
 
@@ -799,10 +802,103 @@ static void make_tree(void)
         }
 }
 
+/* ---- The prebuilt programs -------------------------------------------- */
+
+/* openhook run takes the command's and the broker's programs as the build
+ * wrote them (seccomp_prebuilt.h).  Each must be, instruction for
+ * instruction, what libseccomp builds now from the tables in src/: then
+ * the rules they hold are exactly those, and a table changed without a
+ * rebuild of the tables cannot go unnoticed. */
+static bool same_program(const struct oh_seccomp_filter *a, const struct oh_seccomp_filter *b)
+{
+        return a->len == b->len && a->len > 0 && memcmp(a->insns, b->insns, a->len * sizeof *a->insns) == 0;
+}
+
+static bool prebuilt_here(void)
+{
+        for (size_t i = 0; i < ELEMENTSOF(oh_prebuilt_broker); i++)
+                if (oh_prebuilt_broker[i].len)
+                        return true;
+        return false;
+}
+
+static void prebuilt_command_programs_are_what_libseccomp_builds(void)
+{
+        if (!prebuilt_here()) {
+                SKIP("this build has no prebuilt programs (a cross build)");
+                return;
+        }
+        for (unsigned int flags = 0; flags <= OH_SECCOMP_ALL_FLAGS; flags++) {
+                struct oh_seccomp_filter built, taken;
+                int r = oh_seccomp_build(flags, &built);
+
+                if (r < 0) {
+                        printf("#   flags %#x: libseccomp cannot build it here (%s)\n", flags, strerror(-r));
+                        oh_seccomp_filter_done(&built);
+                        continue;
+                }
+                CHECK(oh_prebuilt_command[flags].len > 0);
+                CHECK_EQ(oh_seccomp_filter_for(flags, &taken), 0);
+                CHECK_EQ(taken.flags, flags);
+                if (!same_program(&built, &taken))
+                        printf("#   flags %#x: the prebuilt program differs from libseccomp's\n", flags);
+                CHECK(same_program(&built, &taken));
+                oh_seccomp_filter_done(&built);
+                oh_seccomp_filter_done(&taken);
+        }
+}
+
+/* The broker's program for FLAGS with PID, prebuilt and patched (or built
+ * at run time where libseccomp would build another), against libseccomp's
+ * own. */
+static bool broker_program_matches(unsigned int flags, pid_t pid)
+{
+        struct oh_seccomp_filter built, taken;
+        bool same;
+
+        CHECK_EQ(oh_broker_filter_build(flags, pid, &built), 0);
+        CHECK_EQ(oh_broker_filter_for(flags, pid, &taken), 0);
+        same = same_program(&built, &taken);
+        if (!same)
+                printf("#   flags %#x, pid %d: the prebuilt program differs from libseccomp's\n", flags, (int)pid);
+        oh_seccomp_filter_done(&built);
+        oh_seccomp_filter_done(&taken);
+        return same;
+}
+
+/* Any pid: a few of every size, and every constant the program compares
+ * with (the only pids that can make libseccomp share a block). */
+static void prebuilt_broker_programs_are_what_libseccomp_builds_for_any_pid(void)
+{
+        static const unsigned int flags[] = {
+                0, OH_CONFINE_SECCOMP_SUPERVISOR, OH_CONFINE_NO_LANDLOCK,
+                OH_CONFINE_SECCOMP_SUPERVISOR | OH_CONFINE_NO_LANDLOCK,
+        };
+        const pid_t pids[] = { 1, 2, 255, 256, 32767, 32768, 65536, 0x155555, 0x2aaaaa, 4194303, getpid() };
+
+        if (!prebuilt_here()) {
+                SKIP("this build has no prebuilt programs (a cross build)");
+                return;
+        }
+        for (size_t f = 0; f < ELEMENTSOF(flags); f++) {
+                const struct oh_bpf_program *p = &oh_prebuilt_broker[!!(flags[f] & OH_CONFINE_SECCOMP_SUPERVISOR)];
+
+                CHECK(p->len > 0 && p->n_pid > 0);
+                for (size_t i = 0; i < ELEMENTSOF(pids); i++)
+                        CHECK(broker_program_matches(flags[f], pids[i]));
+                for (size_t i = 0; i < p->len; i++)
+                        if (p->insns[i].code == (BPF_JMP | BPF_JEQ | BPF_K) && p->insns[i].k > 0 &&
+                            p->insns[i].k < 4194304)
+                                CHECK(broker_program_matches(flags[f], (pid_t)p->insns[i].k));
+        }
+}
+
 int main(void)
 {
         char cmd[256];
 
+        RUN(prebuilt_command_programs_are_what_libseccomp_builds);
+        RUN(prebuilt_broker_programs_are_what_libseccomp_builds_for_any_pid);
         make_tree();
         RUN(open_of_allowed_file_is_brokered_and_outside_refused);
         RUN(relative_paths_resolve_against_dirfd_and_cwd);
