@@ -30,7 +30,7 @@ static void check_round_trip(const struct oh_request *req)
                 abort();
         if (again.status != 0 || again.command != req->command || again.flags != req->flags ||
             again.mode != req->mode || again.length != req->length || again.uid != req->uid ||
-            again.gid != req->gid || again.ahead_flags != req->ahead_flags ||
+            again.gid != req->gid || again.ahead_flags != req->ahead_flags || again.dir_flags != req->dir_flags ||
             memcmp(again.times, req->times, sizeof(again.times)) != 0)
                 abort();
         if ((req->path && strcmp(req->path, again.path) != 0) ||
@@ -102,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         check_ahead(copy, size, OPENHOOK_CMD_OPEN_AHEAD);
         check_ahead(copy, size, OPENHOOK_CMD_OPEN_DIR_AHEAD);
+        check_ahead(copy, size, OPENHOOK_CMD_OPEN_WALK_AHEAD);
         free(copy);
         return 0;
 }

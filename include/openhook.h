@@ -38,6 +38,7 @@ enum openhook_command {
         OPENHOOK_CMD_CHOWN = 13,
         OPENHOOK_CMD_OPEN_AHEAD = 14,   /* OPEN, plus files sent ahead (PROTOCOL.md) */
         OPENHOOK_CMD_OPEN_DIR_AHEAD = 15, /* OPEN of a directory, plus its files */
+        OPENHOOK_CMD_OPEN_WALK_AHEAD = 16, /* OPEN, plus what a tree walker opens next */
 };
 
 /* What openhook run's supervisor decides that no wire command asks for:
@@ -213,13 +214,18 @@ void openhook_server_set_log(struct openhook_server *server, openhook_log_fn fn,
  * -ENOSYS.  openhook_server_run() installs its own while it runs. */
 void openhook_server_set_add_conn(struct openhook_server *server, openhook_add_conn_fn fn, void *userdata);
 
-/* Lets OPENHOOK_CMD_OPEN_AHEAD and OPENHOOK_CMD_OPEN_DIR_AHEAD send files
- * ahead (non-zero) or answers them as a plain OPEN (0, the default).  Each
- * file sent ahead is decided and logged as an OPEN with the flags asked
- * for the files (reason "sent ahead"), so a
- * host that learns a policy from the log leaves it off: the client may
- * never use them. */
-void openhook_server_set_ahead(struct openhook_server *server, int enable);
+/* Lets OPENHOOK_CMD_OPEN_AHEAD, _OPEN_DIR_AHEAD and _OPEN_WALK_AHEAD send
+ * files ahead (OPENHOOK_AHEAD_SEND) or answers them as a plain OPEN (0,
+ * the default).  Each file sent ahead is decided and logged as an OPEN
+ * with the flags asked for the files (reason "sent ahead"), so a host that
+ * learns a policy from the log leaves it off: the client may never use
+ * them.  With OPENHOOK_AHEAD_PREPARE too, the reply a tree walker asks
+ * for next is prepared (decided and logged) while it reads the last one,
+ * and dropped unsent if it asks for something else: only for a host whose
+ * log keeps no decisions that allowed. */
+#define OPENHOOK_AHEAD_SEND 1
+#define OPENHOOK_AHEAD_PREPARE 2
+void openhook_server_set_ahead(struct openhook_server *server, int how);
 
 /* Embedding in your own event loop:
  *

@@ -21,11 +21,13 @@ struct oh_ahead_rx {
 /* openhook_open() of PATH (FLAGS read-only), asking with COMMAND for up
  * to MAX more files: OPENHOOK_CMD_OPEN_AHEAD, those after PATH in its
  * directory, opened with FLAGS; OPENHOOK_CMD_OPEN_DIR_AHEAD, those in
- * directory PATH, opened with AHEAD_FLAGS.  Returns the fd of PATH or
+ * directory PATH, opened with AHEAD_FLAGS; OPENHOOK_CMD_OPEN_WALK_AHEAD,
+ * what a tree walker opens after PATH, files opened with AHEAD_FLAGS and
+ * directories with DIR_FLAGS (unused by the others).  Returns the fd of PATH or
  * -errno; on success RX->batch.count fds came ahead in RX->fds (owned by
  * the caller, close-on-exec); none when the broker sent none or some were
  * lost on the way (the process's fd table was full). */
-int oh_client_open_ahead(int sock, uint32_t command, const char *path, int flags, int ahead_flags, unsigned int max,
-                         struct oh_ahead_rx *rx);
+int oh_client_open_ahead(int sock, uint32_t command, const char *path, int flags, int ahead_flags, int dir_flags,
+                         unsigned int max, struct oh_ahead_rx *rx);
 
 #endif

@@ -135,7 +135,8 @@ static void reply_close_fds(struct reply *rep, size_t from)
 }
 
 /* The size a reply says it has, once its first 4 bytes are in: 12 for
- * every command but OPEN_AHEAD and OPEN_DIR_AHEAD.  Returns 0 for one that cannot be. */
+ * every command but OPEN_AHEAD, OPEN_DIR_AHEAD and OPEN_WALK_AHEAD.  Returns 0
+ * for one that cannot be. */
 static size_t reply_size(const struct reply *rep)
 {
         uint32_t size;
@@ -259,14 +260,15 @@ static int apply_cloexec(int fd, int flags)
         return TAKE_FD(owned);
 }
 
-int oh_client_open_ahead(int sock, uint32_t command, const char *path, int flags, int ahead_flags, unsigned int max,
-                         struct oh_ahead_rx *rx)
+int oh_client_open_ahead(int sock, uint32_t command, const char *path, int flags, int ahead_flags, int dir_flags,
+                         unsigned int max, struct oh_ahead_rx *rx)
 {
         struct oh_request req = {
                 .command = command,
                 .flags = (uint32_t) flags,
                 .mode = max,
                 .ahead_flags = (uint32_t) ahead_flags,
+                .dir_flags = (uint32_t) dir_flags,
                 .path = path,
         };
         struct reply rep = { .buf = rx->reply, .cap = sizeof(rx->reply) };

@@ -11,15 +11,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fdpass.h"
 #include "resolve.h"
 #include "server.h"
 #include "util.h"
+#include "walk.h"
 
 /* ---- the command table --------------------------------------------------- */
 
@@ -150,6 +153,7 @@ static const struct oh_command commands[] = {
         [OPENHOOK_CMD_CHOWN]    = { "chown", answer_chown, false, false },
         [OPENHOOK_CMD_OPEN_AHEAD] = { "open", answer_open, true, true },
         [OPENHOOK_CMD_OPEN_DIR_AHEAD] = { "open", answer_open, true, true },
+        [OPENHOOK_CMD_OPEN_WALK_AHEAD] = { "open", answer_open, true, true },
 };
 
 static const struct oh_command *command_of(uint32_t command)
@@ -338,7 +342,7 @@ static bool child_path(const char *dir, const char *name, char out[OPENHOOK_PATH
  * fd in *ADDED (owned by the reply), 0 when it is left out, or -ENOBUFS
  * once the reply is full.  A directory must be the one listed (not a
  * mount point). */
-static int ahead_one(struct openhook_conn *c, const struct oh_request *req, const struct ahead_plan *plan,
+static int ahead_one(struct openhook_conn *c, const struct oh_request *req, const char *dir, uint64_t dir_dev,
                      uint64_t ino, const char *name, uint32_t flags, size_t *len, int *added)
 {
         char path[OPENHOOK_PATH_MAX];
@@ -349,7 +353,7 @@ static int ahead_one(struct openhook_conn *c, const struct oh_request *req, cons
         v.denied = 0;
         v.hint[0] = '\0';
 
-        if (!child_path(plan->dir, name, path))
+        if (!child_path(dir, name, path))
                 return 0;
         _cleanup_close_ int fd = oh_do_open(c->server->policy, path, flags, 0, &v);
         if (fd < 0)
@@ -358,10 +362,10 @@ static int ahead_one(struct openhook_conn *c, const struct oh_request *req, cons
          * name still leads to it; a file replaced meanwhile is never
          * handed out, so no fstat is needed for one.  A directory is
          * listed through this fd, so it must be that one. */
-        if ((flags & O_DIRECTORY) && (fstat(fd, &st) < 0 || (uint64_t) st.st_dev != plan->dir_dev ||
+        if ((flags & O_DIRECTORY) && (fstat(fd, &st) < 0 || (uint64_t) st.st_dev != dir_dev ||
                                       (uint64_t) st.st_ino != ino))
                 return 0;
-        int r = oh_wire_ahead_add(c->out, len, plan->dir_dev, ino, name);
+        int r = oh_wire_ahead_add(c->out, len, dir_dev, ino, name);
         if (r < 0)
                 return r;
         log_decision(c, as_open(req, path, flags, &opened), 0, &v, "sent ahead");
@@ -397,7 +401,8 @@ static int ahead_scan(struct openhook_conn *c, const struct oh_request *req, int
                         if (e->d_type == DT_REG) {
                                 int added;
 
-                                if (ahead_one(c, req, plan, e->d_ino, e->d_name, plan->flags, len, &added) < 0)
+                                if (ahead_one(c, req, plan->dir, plan->dir_dev, e->d_ino, e->d_name, plan->flags, len,
+                                              &added) < 0)
                                         return -ENOBUFS;
                         } else if (e->d_type == DT_DIR && subs && *nsubs < OH_AHEAD_SUBDIRS &&
                                    strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
@@ -437,7 +442,8 @@ static int ahead_subdirs(struct openhook_conn *c, const struct oh_request *req, 
                 int fd, r = 0;
 
                 if (child_path(plan->dir, subs[i].name, sub.dir))
-                        r = ahead_one(c, req, plan, subs[i].ino, subs[i].name, plan->dir_flags, len, &fd);
+                        r = ahead_one(c, req, plan->dir, plan->dir_dev, subs[i].ino, subs[i].name, plan->dir_flags,
+                                      len, &fd);
                 if (r > 0)
                         r = ahead_list(c, req, fd, &sub, len, depth < OH_AHEAD_DEPTH ? deeper : NULL, &ndeeper);
                 if (r >= 0 && ndeeper)
@@ -531,6 +537,343 @@ static void send_ahead(struct openhook_conn *c, const struct oh_request *req, in
                 c->out_len = len;
 }
 
+/* ---- a tree walker's next opens ---------------------------------------------- */
+
+/* OPEN_WALK_AHEAD: after the file or directory asked for, what a walker in
+ * directory order (lib/walk.h) opens next, each decided as its OPEN with
+ * the request's file or directory flags.  The connection keeps the walk,
+ * so a request for the entry its last reply stopped before carries on from
+ * there, back up to where the walk began, listing each directory once.
+ *
+ * And it does not wait for that request: once a reply has gone, the next
+ * one is prepared in the connection's output while the client works
+ * through what it got, on another CPU.  A prepared reply is the reply the
+ * request for its first entry would get, decided under the same policy: it
+ * is handed out only for exactly that request (path and flags), under the
+ * policy it was decided with (a swap drops it), within
+ * OH_PREPARED_TTL_NS of the decision, and never while decisions are
+ * logged (a line must not say that a file was sent that never was).
+ * Anything else asked drops it, unsent, and the walk: the client is not
+ * the walker it seemed, so nothing is prepared until it walks again. */
+
+#define OH_PREPARED_TTL_NS 100000000ull
+
+/* Flags that change nothing for a regular file or directory that is no
+ * symlink (each entry is one: listed as one, the fd's inode the listed
+ * one), or that the client applies itself (close-on-exec). */
+static bool same_open(uint32_t a, uint32_t b)
+{
+        return ((a ^ b) & ~(uint32_t) (O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_LARGEFILE)) == 0;
+}
+
+struct conn_walk {
+        struct oh_walk walk;
+        uint32_t file_flags, dir_flags;
+        size_t max;                     /* fds per reply, as last asked */
+        bool more;                      /* a reply went out and the walk goes on */
+        bool cold;                      /* a prepared reply was not asked for */
+        /* The prepared reply's request and entries' ends, for trimming. */
+        char path[OPENHOOK_PATH_MAX];
+        uint32_t flags;
+        uint64_t generation, born;
+        unsigned int reserved;          /* fds counted in the server's prepared_fds */
+        uint16_t ends[OPENHOOK_AHEAD_MAX];
+        bool ready;                     /* a reply is prepared: */
+        uint8_t out[OPENHOOK_AHEAD_REPLY_MAX];
+        size_t len, nfds;
+        int fds[1 + OPENHOOK_AHEAD_MAX];
+};
+
+static uint64_t monotonic_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static struct conn_walk *conn_walk(struct openhook_conn *c)
+{
+        if (!c->walk)
+                c->walk = calloc(1, sizeof(*c->walk));
+        return c->walk;
+}
+
+/* A reply is being built: its entries' ends are counted from here. */
+static int walk_add(struct openhook_conn *c, struct conn_walk *cw, const struct oh_request *req,
+                    const struct oh_walk_item *it, size_t *len, int *fd)
+{
+        bool dir = it->type == DT_DIR;
+        int r = ahead_one(c, req, cw->walk.path, cw->walk.dev, it->ino, it->name,
+                          dir ? cw->dir_flags : cw->file_flags, len, fd);
+
+        if (r > 0)
+                cw->ends[c->out_nfds - 2] = (uint16_t) *len;
+        return r;
+}
+
+/* Takes the last entry out of the reply (its fd could not be rewound). */
+static void walk_drop_last(struct openhook_conn *c, struct conn_walk *cw, size_t *len)
+{
+        size_t n = c->out_nfds - 2;
+
+        close(c->out_fds[--c->out_nfds]);
+        *len = n ? cw->ends[n - 1] : OH_AHEAD_HEADER_SIZE;
+        oh_wire_ahead_trim(c->out, (uint32_t) n, *len);
+}
+
+/* Enters directory FD, the walk's entry IT just stepped past, and rewinds
+ * FD for whoever gets it.  Returns -EIO when it cannot be rewound. */
+static int walk_enter(struct conn_walk *cw, int fd, const struct oh_walk_item *it, unsigned int *budget)
+{
+        (void) oh_walk_enter(&cw->walk, fd, it->ino, it->name, NULL, budget);
+        return lseek(fd, 0, SEEK_SET) < 0 ? -EIO : 0;
+}
+
+/* Adds the walk's next entries to the reply until it holds MAX fds, it is
+ * full, the walk is over or the budget spent. */
+static void walk_fill(struct openhook_conn *c, struct conn_walk *cw, const struct oh_request *req, size_t max,
+                      size_t *len, unsigned int *budget)
+{
+        struct oh_walk_item it;
+
+        while (c->out_nfds < max && *budget > 0 && oh_walk_peek(&cw->walk, &it)) {
+                int fd, r = walk_add(c, cw, req, &it, len, &fd);
+
+                (*budget)--;
+                if (r < 0)
+                        return;
+                oh_walk_step(&cw->walk);
+                if (r > 0 && it.type == DT_DIR && walk_enter(cw, fd, &it, budget) < 0)
+                        walk_drop_last(c, cw, len);
+        }
+}
+
+/* Whether REQ, answered with the file ST, is the walk's next entry. */
+static bool walk_continues(struct conn_walk *cw, const struct oh_request *req, const struct stat *st,
+                           struct oh_walk_item *it)
+{
+        char path[OPENHOOK_PATH_MAX];
+
+        if (!cw->walk.depth || !same_open(cw->file_flags, req->ahead_flags) || !same_open(cw->dir_flags, req->dir_flags) ||
+            !oh_walk_peek(&cw->walk, it) || (uint64_t) st->st_dev != cw->walk.dev ||
+            (uint64_t) st->st_ino != it->ino || (it->type == DT_DIR) != S_ISDIR(st->st_mode))
+                return false;
+        return oh_walk_item_path(&cw->walk, it, path) && strcmp(path, req->path) == 0;
+}
+
+/* A new walk from REQ's directory FD (ST), or from the file FD's
+ * directory, after it. */
+static int walk_begin(struct openhook_conn *c, struct conn_walk *cw, const struct oh_request *req, int fd,
+                      const struct stat *st, unsigned int *budget)
+{
+        char dir[OPENHOOK_PATH_MAX];
+        const char *name;
+        struct oh_verdict v = {};
+        struct stat dst;
+
+        cw->file_flags = req->ahead_flags;
+        cw->dir_flags = req->dir_flags;
+        if (S_ISDIR(st->st_mode)) {
+                int r = oh_walk_begin(&cw->walk, req->path, (uint64_t) st->st_dev);
+                if (r == 0)
+                        r = oh_walk_enter(&cw->walk, fd, (uint64_t) st->st_ino, NULL, NULL, budget);
+                return lseek(fd, 0, SEEK_SET) < 0 ? -EIO : r;
+        }
+        if (!split_parent(req->path, dir, &name))
+                return -EINVAL;
+        /* Listed as opendir() would be, decided so. */
+        _cleanup_close_ int dfd = oh_do_open(c->server->policy, dir, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC,
+                                             0, &v);
+        if (dfd < 0 || fstat(dfd, &dst) < 0 || dst.st_dev != st->st_dev || !plain_data_fs(dfd))
+                return -EPERM;
+        int r = oh_walk_begin(&cw->walk, dir, (uint64_t) dst.st_dev);
+        return r < 0 ? r : oh_walk_enter(&cw->walk, dfd, (uint64_t) dst.st_ino, NULL, name, budget);
+}
+
+static bool walk_flags_ok(const struct oh_request *req, const struct stat *st)
+{
+        if (!ahead_flags_ok(req->ahead_flags) || !dir_flags_ok(req->dir_flags))
+                return false;
+        return S_ISDIR(st->st_mode) ? same_open(req->flags, req->dir_flags)
+                                    : S_ISREG(st->st_mode) && same_open(req->flags, req->ahead_flags);
+}
+
+/* Lets go of the prepared reply, unsent. */
+static void prepared_drop(struct openhook_server *s, struct conn_walk *cw)
+{
+        if (!cw->ready)
+                return;
+        for (size_t i = 0; i < cw->nfds; i++)
+                close(cw->fds[i]);
+        cw->ready = false;
+        atomic_fetch_sub(&s->prepared_fds, cw->reserved);
+        cw->reserved = 0;
+}
+
+static void send_walk(struct openhook_conn *c, const struct oh_request *req, int fd)
+{
+        unsigned int budget = OH_AHEAD_SCAN_MAX;
+        struct oh_walk_item it;
+        struct conn_walk *cw;
+        struct stat st;
+        int r;
+
+        if (!c->server->ahead || !c->seqpacket || fstat(fd, &st) < 0 || !walk_flags_ok(req, &st) ||
+            !(cw = conn_walk(c)))
+                return;
+        cw->more = false;
+        if (cw->ready) {
+                /* Asked for something else: the walk is past what the
+                 * client has, and the client no walker, for now. */
+                prepared_drop(c->server, cw);
+                oh_walk_end(&cw->walk);
+                cw->cold = true;
+        }
+        if (walk_continues(cw, req, &st, &it)) {
+                cw->cold = false;
+                oh_walk_step(&cw->walk);
+                r = it.type == DT_DIR ? walk_enter(cw, fd, &it, &budget) : 0;
+        } else if (S_ISDIR(st.st_mode) && !plain_data_fs(fd)) {
+                oh_walk_end(&cw->walk);
+                return;
+        } else {
+                r = walk_begin(c, cw, req, fd, &st, &budget);
+        }
+        if (r == -EIO) {
+                /* The fd answered was listed and cannot be rewound. */
+                oh_walk_end(&cw->walk);
+                close_out_fds(c);
+                queue_response(c, req->command, -EIO, -1);
+                return;
+        }
+        cw->max = 1 + (req->mode < OPENHOOK_AHEAD_MAX ? req->mode : OPENHOOK_AHEAD_MAX);
+        size_t len = oh_wire_ahead_begin(c->out, req->command, cw->walk.dev, oh_walk_dir_ino(&cw->walk));
+        walk_fill(c, cw, req, cw->max, &len, &budget);
+        if (c->out_nfds <= 1)
+                ahead_cancel(c, req);
+        else
+                c->out_len = len;
+        cw->more = cw->walk.depth > 0;
+}
+
+/* Whether the prepared reply answers REQ: then it goes out, cut to the
+ * files REQ has room for. */
+static bool prepared_answers(struct openhook_conn *c, struct conn_walk *cw, const struct oh_request *req)
+{
+        size_t max = 1 + (req->mode < OPENHOOK_AHEAD_MAX ? req->mode : OPENHOOK_AHEAD_MAX);
+
+        if (!same_open(req->flags, cw->flags) || !same_open(req->ahead_flags, cw->file_flags) ||
+            !same_open(req->dir_flags, cw->dir_flags) || cw->generation != c->server->generation ||
+            monotonic_ns() - cw->born > OH_PREPARED_TTL_NS || strcmp(req->path, cw->path) != 0)
+                return false;
+        for (size_t i = max; i < cw->nfds; i++)
+                close(cw->fds[i]);
+        if (cw->nfds > max) {
+                cw->nfds = max;
+                cw->len = max > 1 ? cw->ends[max - 2] : OH_RESPONSE_SIZE;
+                if (max > 1)
+                        oh_wire_ahead_trim(cw->out, (uint32_t) (max - 1), cw->len);
+                else
+                        oh_wire_encode_response(req->command, 0, cw->out);
+        }
+        memcpy(c->out, cw->out, cw->len);
+        memcpy(c->out_fds, cw->fds, cw->nfds * sizeof(int));
+        c->out_len = cw->len;
+        c->out_off = 0;
+        c->out_nfds = cw->nfds;
+        atomic_fetch_sub(&c->server->prepared_fds, cw->reserved);
+        cw->reserved = 0;
+        cw->ready = false;
+        cw->more = cw->walk.depth > 0;
+        return true;
+}
+
+/* Answers REQ with the reply prepared for it, if there is one. */
+static bool answer_prepared(struct openhook_conn *c, const struct oh_request *req)
+{
+        struct conn_walk *cw = c->walk;
+
+        if (req->command != OPENHOOK_CMD_OPEN_WALK_AHEAD || req->status < 0 || !cw || !cw->ready)
+                return false;
+        oh_server_policy_get(c->server);
+        bool hit = prepared_answers(c, cw, req);
+        oh_server_policy_put(c->server);
+        return hit;
+}
+
+/* The walk's next entry that opens, as the OPEN that asks for it: its fd
+ * answers, and the walk is past it. */
+static int prepare_first(struct openhook_conn *c, struct conn_walk *cw, unsigned int *budget)
+{
+        struct oh_walk_item it;
+
+        while (*budget > 0 && oh_walk_peek(&cw->walk, &it)) {
+                struct oh_verdict v = {};
+                struct stat st;
+                bool dir = it.type == DT_DIR;
+
+                (*budget)--;
+                cw->flags = dir ? cw->dir_flags : cw->file_flags;
+                if (!oh_walk_item_path(&cw->walk, &it, cw->path))
+                        return -ENAMETOOLONG;
+                oh_walk_step(&cw->walk);
+                _cleanup_close_ int fd = oh_do_open(c->server->policy, cw->path, cw->flags, 0, &v);
+                if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t) st.st_ino != it.ino ||
+                    (uint64_t) st.st_dev != cw->walk.dev || (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
+                        continue;
+                if (dir && walk_enter(cw, fd, &it, budget) < 0)
+                        continue;
+                struct oh_request opened = { .command = OPENHOOK_CMD_OPEN, .flags = cw->flags, .path = cw->path };
+                log_decision(c, &opened, 0, &v, "prepared");
+                return TAKE_FD(fd);
+        }
+        return -ENOENT;
+}
+
+/* Prepares the reply to the walk's next entry (above), if the client has
+ * been asking for just that and the broker has fds to spare. */
+static void walk_prepare(struct openhook_conn *c)
+{
+        struct openhook_server *s = c->server;
+        struct conn_walk *cw = c->walk;
+        unsigned int budget = OH_AHEAD_SCAN_MAX;
+        struct oh_request none = { .command = OPENHOOK_CMD_OPEN_WALK_AHEAD };
+
+        if (!cw || !cw->more || cw->cold || cw->ready || !s->prepare || c->out_len || c->in_len)
+                return;
+        cw->more = false;
+        unsigned int want = (unsigned int) cw->max;
+        if (atomic_fetch_add(&s->prepared_fds, want) + want > s->prepared_max) {
+                atomic_fetch_sub(&s->prepared_fds, want);
+                return;
+        }
+        oh_server_policy_get(s);
+        int fd = prepare_first(c, cw, &budget);
+        if (fd >= 0) {
+                /* Built where replies are (free now), then set aside. */
+                queue_response(c, none.command, 0, fd);
+                size_t len = oh_wire_ahead_begin(c->out, none.command, cw->walk.dev, oh_walk_dir_ino(&cw->walk));
+                walk_fill(c, cw, &none, cw->max, &len, &budget);
+                if (c->out_nfds > 1)
+                        c->out_len = len;
+                else
+                        oh_wire_encode_response(none.command, 0, c->out);
+                memcpy(cw->out, c->out, c->out_len);
+                memcpy(cw->fds, c->out_fds, c->out_nfds * sizeof(int));
+                cw->len = c->out_len;
+                cw->nfds = c->out_nfds;
+                c->out_len = c->out_nfds = 0;
+                cw->generation = s->generation;
+                cw->born = monotonic_ns();
+                cw->reserved = want;
+                cw->ready = true;
+        }
+        oh_server_policy_put(s);
+        if (fd < 0)
+                atomic_fetch_sub(&s->prepared_fds, want);
+}
+
 static void answer(struct openhook_conn *c, const struct oh_request *req)
 {
         struct oh_verdict v;
@@ -541,6 +884,8 @@ static void answer(struct openhook_conn *c, const struct oh_request *req)
         v.denied = 0;
         v.hint[0] = '\0';
 
+        if (answer_prepared(c, req))
+                return;
         const struct oh_command *cmd = command_of(req->command);
         if (req->status < 0) {
                 result = req->status;
@@ -560,7 +905,9 @@ static void answer(struct openhook_conn *c, const struct oh_request *req)
                              hint);
                 queue_response(c, req->command, result, fd);
                 /* Under the same policy as the file asked for. */
-                if (fd >= 0 && cmd->sends_ahead)
+                if (fd >= 0 && req->command == OPENHOOK_CMD_OPEN_WALK_AHEAD)
+                        send_walk(c, req, fd);
+                else if (fd >= 0 && cmd->sends_ahead)
                         send_ahead(c, req, fd);
                 oh_server_policy_put(c->server);
                 return;
@@ -681,6 +1028,7 @@ int oh_conn_process(struct openhook_conn *c, unsigned int *answered)
                 if (r < 0)
                         return -ECONNRESET;
                 if (*answered) {
+                        walk_prepare(c);
                         r = read_ahead(c);
                         if (r < 0)
                                 return r;
@@ -722,6 +1070,11 @@ void openhook_conn_free(struct openhook_conn *c)
 {
         if (!c)
                 return;
+        if (c->walk) {
+                prepared_drop(c->server, c->walk);
+                oh_walk_end(&c->walk->walk);
+                free(c->walk);
+        }
         close_out_fds(c);
         if (c->fd >= 0)
                 close(c->fd);
@@ -782,6 +1135,17 @@ int openhook_server_add(struct openhook_server *s, int fd, struct openhook_conn 
 
 static void policy_lock_init(pthread_rwlock_t *lock);
 
+/* Fds held in replies prepared for walkers, in all: a quarter of the fd
+ * limit, so that preparing never makes an open fail. */
+static unsigned int prepared_max(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+                return 256;
+        return rl.rlim_cur / 4 < 65536 ? (unsigned int) (rl.rlim_cur / 4) : 65536;
+}
+
 int openhook_server_new(const struct openhook_policy *policy, struct openhook_server **ret)
 {
         if (!policy || !ret)
@@ -791,6 +1155,7 @@ int openhook_server_new(const struct openhook_policy *policy, struct openhook_se
         if (!s)
                 return -ENOMEM;
         s->policy = policy;
+        s->prepared_max = prepared_max();
         pthread_mutex_init(&s->log_lock, NULL);
         policy_lock_init(&s->policy_lock);
         /* Made now so openhook_server_stop() has nothing to set up and can
@@ -846,6 +1211,7 @@ int openhook_server_set_policy(struct openhook_server *s, const struct openhook_
                 return -EINVAL;
         pthread_rwlock_wrlock(&s->policy_lock);
         s->policy = policy;
+        s->generation++;
         pthread_rwlock_unlock(&s->policy_lock);
         return 0;
 }
@@ -856,9 +1222,10 @@ void openhook_server_set_log(struct openhook_server *s, openhook_log_fn fn, void
         s->log_data = userdata;
 }
 
-void openhook_server_set_ahead(struct openhook_server *s, int enable)
+void openhook_server_set_ahead(struct openhook_server *s, int how)
 {
-        s->ahead = enable != 0;
+        s->ahead = how & OPENHOOK_AHEAD_SEND;
+        s->prepare = s->ahead && (how & OPENHOOK_AHEAD_PREPARE);
 }
 
 void openhook_server_set_add_conn(struct openhook_server *s, openhook_add_conn_fn fn, void *userdata)

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,10 @@ struct openhook_server {
         int stop_fd;                    /* eventfd: openhook_server_stop() writes it */
         volatile sig_atomic_t stop_requested; /* set with it, read without a syscall */
         bool ahead;                     /* OPEN_AHEAD may send files ahead */
+        bool prepare;                   /* ... and prepare a walker's next reply */
+        uint64_t generation;            /* policies swapped in (under policy_lock) */
+        atomic_uint prepared_fds;       /* fds in replies prepared for walkers */
+        unsigned int prepared_max;
 };
 
 /* The policy to decide one request (or notification) with, wholly: held
@@ -50,6 +55,7 @@ struct openhook_conn {
         size_t out_len, out_off;
         int out_fds[1 + OPENHOOK_AHEAD_MAX];    /* sent with the response, then closed */
         size_t out_nfds;
+        struct conn_walk *walk;         /* a tree walker's, once it asks (server.c) */
 
         /* Owned by server_loop.c. */
         struct openhook_conn *prev, *next;

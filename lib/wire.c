@@ -23,11 +23,12 @@ enum field {
         F_TARGET,       /* u16 len + bytes, any non-empty string -> path */
         F_PATH2,        /* u16 len + bytes, absolute -> path2 */
         F_AHEAD_FLAGS,  /* u32 -> ahead_flags */
+        F_DIR_FLAGS,    /* u32 -> dir_flags */
 };
 
 struct layout {
         bool known;
-        uint8_t fields[4];
+        uint8_t fields[5];
 };
 
 static const struct layout layouts[] = {
@@ -47,6 +48,7 @@ static const struct layout layouts[] = {
         /* mode carries the most files to send ahead (PROTOCOL.md) */
         [OPENHOOK_CMD_OPEN_AHEAD] = { true, { F_FLAGS, F_MODE, F_PATH } },
         [OPENHOOK_CMD_OPEN_DIR_AHEAD] = { true, { F_FLAGS, F_MODE, F_AHEAD_FLAGS, F_PATH } },
+        [OPENHOOK_CMD_OPEN_WALK_AHEAD] = { true, { F_FLAGS, F_MODE, F_AHEAD_FLAGS, F_DIR_FLAGS, F_PATH } },
 };
 
 static const struct layout *layout_of(uint32_t command)
@@ -153,6 +155,9 @@ static int decode_payload(const struct layout *l, struct cursor *c, struct oh_re
                 case F_AHEAD_FLAGS:
                         ok = take(c, &req->ahead_flags, sizeof(req->ahead_flags));
                         break;
+                case F_DIR_FLAGS:
+                        ok = take(c, &req->dir_flags, sizeof(req->dir_flags));
+                        break;
                 case F_TARGET:
                         absolute[nspans] = false;
                         __attribute__((fallthrough));
@@ -228,7 +233,7 @@ int oh_wire_decode(const uint8_t *buf, size_t len, struct oh_request *req, struc
 
 /* ---- files sent ahead ----------------------------------------------------- */
 
-#define OH_AHEAD_HEADER 32u     /* response, count, directory dev and ino */
+#define OH_AHEAD_HEADER OH_AHEAD_HEADER_SIZE /* response, count, directory dev and ino */
 #define OH_AHEAD_ENTRY 18u      /* dev, ino, name length; then the name */
 
 static void put_u32_at(uint8_t *buf, size_t off, uint32_t v)
@@ -244,6 +249,12 @@ size_t oh_wire_ahead_begin(uint8_t *out, uint32_t command, uint64_t dir_dev, uin
         memcpy(out + 16, &dir_dev, 8);
         memcpy(out + 24, &dir_ino, 8);
         return OH_AHEAD_HEADER;
+}
+
+void oh_wire_ahead_trim(uint8_t *out, uint32_t count, size_t len)
+{
+        put_u32_at(out, 12, count);
+        put_u32_at(out, 0, (uint32_t) len);
 }
 
 int oh_wire_ahead_add(uint8_t *out, size_t *len, uint64_t dev, uint64_t ino, const char *name)
@@ -420,6 +431,9 @@ int oh_wire_encode_request(const struct oh_request *req, uint8_t *buf, size_t si
                         break;
                 case F_AHEAD_FLAGS:
                         put(&w, &req->ahead_flags, sizeof(req->ahead_flags));
+                        break;
+                case F_DIR_FLAGS:
+                        put(&w, &req->dir_flags, sizeof(req->dir_flags));
                         break;
                 case F_PATH:
                 case F_TARGET:

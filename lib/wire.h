@@ -23,8 +23,9 @@ struct oh_request {
         uint32_t command;
         uint32_t flags;         /* OPEN, RENAME, CHMOD, UTIMENS, ACCESS, CHOWN */
         uint32_t mode;          /* OPEN, MKDIR, CHMOD; ACCESS: F_OK or R_OK|W_OK|X_OK;
-                                 * OPEN_AHEAD, OPEN_DIR_AHEAD: the most files */
-        uint32_t ahead_flags;   /* OPEN_DIR_AHEAD: the flags its files are opened with */
+                                 * OPEN_AHEAD, OPEN_DIR_AHEAD, OPEN_WALK_AHEAD: the most files */
+        uint32_t ahead_flags;   /* OPEN_DIR_AHEAD, OPEN_WALK_AHEAD: the flags files sent are opened with */
+        uint32_t dir_flags;     /* OPEN_WALK_AHEAD: the flags directories sent are opened with */
         uint32_t uid, gid;      /* CHOWN: (uint32_t) -1 keeps */
         uint64_t length;        /* TRUNCATE */
         uint64_t times[4];      /* UTIMENS: atime sec, nsec, mtime sec, nsec */
@@ -81,6 +82,10 @@ struct oh_ahead {
  * begun (returns its length, no file yet), then a file added at a time
  * (*LEN grows; -ENOBUFS once it is full). */
 size_t oh_wire_ahead_begin(uint8_t *out, uint32_t command, uint64_t dir_dev, uint64_t dir_ino);
+/* Its size before the first entry. */
+#define OH_AHEAD_HEADER_SIZE 32u
+/* Cuts such a reply back to its first COUNT entries, which end at LEN. */
+void oh_wire_ahead_trim(uint8_t *out, uint32_t count, size_t len);
 int oh_wire_ahead_add(uint8_t *out, size_t *len, uint64_t dev, uint64_t ino, const char *name);
 
 /* The client's side: BUF[0..LEN) is one whole reply to COMMAND, a plain

@@ -77,6 +77,9 @@ static struct {
         unsigned int next;              /* the slot to reuse */
         bool unsupported;               /* the broker answered ENOSYS */
         bool dir_unsupported;           /* ... to OPEN_DIR_AHEAD */
+        bool walk_unsupported;          /* ... to OPEN_WALK_AHEAD */
+        int dir_flags;                  /* of the last directory opened through
+                                         * the broker; -1: none yet */
         int reader_flags;               /* of the last read handed out; -1: none, or
                                          * what came ahead was mostly not read */
         char last_dir[PATH_MAX];        /* of the previous brokered read */
@@ -87,6 +90,7 @@ static struct {
         struct oh_ahead_rx rx;
 } ahead = {
         .reader_flags = -1,
+        .dir_flags = -1,
         .lock = PTHREAD_MUTEX_INITIALIZER,
         .rx_lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -309,6 +313,9 @@ static bool wanted(const char *path)
         for (size_t i = 0; same && i < AHEAD_SLOTS; i++)
                 busy |= ahead.s[i].born && ahead.s[i].left > 0 && strncmp(ahead.s[i].dir, path, n) == 0 &&
                         ahead.s[i].dir[n] == '\0';
+        /* A walker's next read may be in any directory: the broker knows
+         * where its walk is. */
+        bool walking = ahead.reader_flags >= 0 && ahead.dir_flags >= 0 && !ahead.walk_unsupported;
         if (!same && n < sizeof(ahead.last_dir)) {
                 memcpy(ahead.last_dir, path, n);
                 ahead.last_dir[n] = '\0';
@@ -317,17 +324,18 @@ static bool wanted(const char *path)
         if (len < sizeof(ahead.last_read))
                 memcpy(ahead.last_read, path, len + 1);
         pthread_mutex_unlock(&ahead.lock);
-        return same && !again && !busy && ahead.barren < AHEAD_BARREN && !ahead.unsupported;
+        return (same || walking) && !again && !busy && ahead.barren < AHEAD_BARREN && !ahead.unsupported;
 }
 
 /* The program opens directory PATH, most likely to read it: its first
  * file may ask for the others at once. */
-static void listing(const char *path)
+static void listing(const char *path, int flags)
 {
         size_t n = strlen(path);
 
         if (n >= sizeof(ahead.last_dir) || pthread_mutex_trylock(&ahead.lock) != 0)
                 return;
+        ahead.dir_flags = flags;
         memcpy(ahead.last_dir, path, n + 1);
         ahead.last_read[0] = '\0';
         ahead.barren = 0;
@@ -383,52 +391,61 @@ static void keep(const char *dir, size_t n, int flags, int dir_flags, struct oh_
         ahead.live++;
 }
 
-/* How to ask for an open of PATH with FLAGS: OPEN_AHEAD for a read in a
- * directory being read through, OPEN_DIR_AHEAD for a directory opened by
- * a program that reads what it lists (its files then opened with
- * *FILE_FLAGS), else 0: a plain OPEN. */
-static uint32_t ahead_command(const char *path, int flags, int *file_flags)
+/* How to ask for an open of PATH with FLAGS: OPEN_WALK_AHEAD for a read
+ * in a directory being read through, or for a directory opened by a
+ * program that reads what it lists (files then opened with *FILE_FLAGS,
+ * directories with *DIR_FLAGS); OPEN_AHEAD and OPEN_DIR_AHEAD likewise
+ * from a broker without it, or before a directory was opened; else 0: a
+ * plain OPEN. */
+static uint32_t ahead_command(const char *path, int flags, int *file_flags, int *dir_flags)
 {
         if ((flags & O_DIRECTORY) && shim_flags_readonly(flags)) {
                 /* "dir/..": a walker back in a directory it listed before
                  * (fts beyond its ring of fds) wants no files again. */
                 if (!last_name(path))
                         return 0;
-                listing(path);
+                listing(path, flags);
                 *file_flags = __atomic_load_n(&ahead.reader_flags, __ATOMIC_RELAXED);
-                return *file_flags >= 0 && !ahead.dir_unsupported ? OPENHOOK_CMD_OPEN_DIR_AHEAD : 0;
+                *dir_flags = flags;
+                if (*file_flags < 0)
+                        return 0;
+                return !ahead.walk_unsupported ? OPENHOOK_CMD_OPEN_WALK_AHEAD
+                       : !ahead.dir_unsupported ? OPENHOOK_CMD_OPEN_DIR_AHEAD : 0;
         }
         *file_flags = flags;
-        return eligible(flags) && wanted(path) ? OPENHOOK_CMD_OPEN_AHEAD : 0;
+        *dir_flags = __atomic_load_n(&ahead.dir_flags, __ATOMIC_RELAXED);
+        if (!eligible(flags) || !wanted(path))
+                return 0;
+        return *dir_flags >= 0 && !ahead.walk_unsupported ? OPENHOOK_CMD_OPEN_WALK_AHEAD : OPENHOOK_CMD_OPEN_AHEAD;
 }
 
 int shim_ahead_open(const struct shim_conn *conn, const char *path, int flags, mode_t mode)
 {
         int sock = conn->fd;
         unsigned int room;
-        int file_flags;
-        uint32_t command = conn->oneshot ? 0 : ahead_command(path, flags, &file_flags);
+        int file_flags, dir_flags;
+        uint32_t command = conn->oneshot ? 0 : ahead_command(path, flags, &file_flags, &dir_flags);
 
         if (!command || !(room = ahead_room()) || pthread_mutex_trylock(&ahead.rx_lock) != 0)
                 return openhook_open(sock, path, flags, mode);
 
-        int fd = oh_client_open_ahead(sock, command, path, flags, file_flags, room, &ahead.rx);
-        if (fd >= 0 && command == OPENHOOK_CMD_OPEN_AHEAD) {
+        bool dir = flags & O_DIRECTORY;
+        int fd = oh_client_open_ahead(sock, command, path, flags, file_flags, dir_flags, room, &ahead.rx);
+        if (fd >= 0 && !dir) {
                 pthread_mutex_lock(&ahead.lock);
                 ahead.barren = ahead.rx.batch.count ? 0 : ahead.barren + 1;
                 pthread_mutex_unlock(&ahead.lock);
         }
         if (fd >= 0 && ahead.rx.batch.count > 0) {
                 /* The directory the files are in: PATH's, or PATH. */
-                size_t n = command == OPENHOOK_CMD_OPEN_AHEAD ? (size_t) (strrchr(path, '/') - path) : strlen(path);
+                size_t n = dir ? strlen(path) : (size_t) (strrchr(path, '/') - path);
 
                 while (n > 1 && path[n - 1] == '/')
                         n--;
 
                 pthread_mutex_lock(&ahead.lock);
                 if (n < sizeof(ahead.s[0].dir))
-                        keep(path, n, file_flags, command == OPENHOOK_CMD_OPEN_DIR_AHEAD ? flags : -1,
-                             &ahead.rx);
+                        keep(path, n, file_flags, command == OPENHOOK_CMD_OPEN_AHEAD ? -1 : dir_flags, &ahead.rx);
                 else
                         for (uint32_t i = 0; i < ahead.rx.batch.count; i++)
                                 close_held(ahead.rx.fds[i]);
@@ -437,7 +454,9 @@ int shim_ahead_open(const struct shim_conn *conn, const char *path, int flags, m
         pthread_mutex_unlock(&ahead.rx_lock);
         if (fd != -ENOSYS)
                 return fd;
-        if (command == OPENHOOK_CMD_OPEN_AHEAD)
+        if (command == OPENHOOK_CMD_OPEN_WALK_AHEAD)
+                ahead.walk_unsupported = true;
+        else if (command == OPENHOOK_CMD_OPEN_AHEAD)
                 ahead.unsupported = true;
         else
                 ahead.dir_unsupported = true;

@@ -25,6 +25,7 @@
 #ifndef OH_DECISION_LOG_H
 #define OH_DECISION_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "openhook.h"
@@ -39,6 +40,10 @@ enum {
  * Returns 0 or -errno. */
 int oh_decision_log_new(const char *file, unsigned int flags, struct oh_decision_log **ret);
 void oh_decision_log_free(struct oh_decision_log *log);
+
+/* Whether LOG records decisions that allowed (the JSON log does; stderr
+ * has only denials). */
+bool oh_decision_log_keeps_allowed(const struct oh_decision_log *log);
 
 /* An openhook_log_fn: pass it with the log as USERDATA to
  * openhook_server_set_log() or oh_seccomp_supervise(). */

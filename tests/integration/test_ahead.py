@@ -11,6 +11,7 @@ directory; one that only lists gets none."""
 
 import json
 import os
+import subprocess
 
 import ohtest
 from ohtest import case, check, check_eq, path, read, write
@@ -216,6 +217,39 @@ def a_program_that_reads_what_it_lists_gets_each_directorys_files_with_it(mode):
 def a_program_that_only_lists_gets_no_files_ahead(mode):
     _, lines = walk(mode, "walk-list-" + mode, "list")
     check_eq([l["path"] for l in lines if l.get("reason") == "sent ahead"], [], "nothing sent ahead")
+
+
+def deep_tree(name):
+    """Directories within directories, files between them, a symlink, and
+    more files in one directory than one reply holds."""
+    top = path(name)
+    for d in ("a/b/c/d", "a/e", "f/g", "many"):
+        os.makedirs(os.path.join(top, d))
+    for d in ("", "a", "a/b", "a/b/c", "a/b/c/d", "a/e", "f", "f/g"):
+        for j in range(5):
+            rel = os.path.join(d, "x%d" % j)
+            write(os.path.join(top, rel), b"line of %s\nEND\n" % rel.encode())
+    for j in range(150):
+        write(os.path.join(top, "many", "m%03d" % j), b"line of many/m%03d\nEND\n" % j)
+    write(os.path.join(top, "f", "secret"), b"the secret\nEND\n")
+    os.symlink("../x0", os.path.join(top, "a", "link"))
+    return top
+
+
+@scenario
+def grep_r_reads_every_file_under_run_as_it_does_natively(mode):
+    """grep -r walks in directory order, which the broker follows and
+    prepares ahead (no --log here, so replies are prepared): every file's
+    lines, and nothing of the one denied."""
+    top = deep_tree("grep-walk-" + mode)
+    native = subprocess.run(["/usr/bin/grep", "-r", "", top], stdout=subprocess.PIPE, check=True).stdout.decode()
+    status, out, err = ohtest.run_confined(mode, ["/usr/bin/grep", "-r", "", top], [("r", top + "/")],
+                                           extra=["--deny", top + "/f/secret"])
+    check_eq(status, 2, "grep says one file could not be read: " + err)
+    want = [l for l in native.splitlines() if not l.startswith(top + "/f/secret:")]
+    check_eq(out.splitlines(), want, "the same lines in the same order, none of the secret")
+    check("the secret" not in out, "the denied file was not read")
+    check_eq(len(want), 2 * (8 * 5 + 150), "every file was read whole")
 
 
 REOPENER = r'''

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ahead.h"
 #include "fdpass.h"
 #include "fdcount.h"
 #include "openhook.h"
@@ -98,17 +99,31 @@ static void prepare(struct broker *b)
 
 /* A broker with WORKERS threads serving one end of a socketpair of TYPE;
  * b->client is ours. */
-static void start_workers(struct broker *b, int type, unsigned int workers)
+static void launch(struct broker *b, int type)
 {
         int pair[2];
 
-        prepare(b);
-        b->workers = workers;
         if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, pair) < 0)
                 abort();
         b->client = pair[0];
         b->run_fd = pair[1];
         pthread_create(&b->thread, NULL, run_thread, b);
+}
+
+static void start_workers(struct broker *b, int type, unsigned int workers)
+{
+        prepare(b);
+        b->workers = workers;
+        launch(b, type);
+}
+
+/* A broker that sends ahead as HOW says (OPENHOOK_AHEAD_*), over
+ * SOCK_SEQPACKET, the only socket it does that on. */
+static void start_sending_ahead(struct broker *b, int how)
+{
+        prepare(b);
+        openhook_server_set_ahead(b->server, how);
+        launch(b, SOCK_SEQPACKET);
 }
 
 static void start(struct broker *b, int type)
@@ -1212,6 +1227,237 @@ static void connect_interrupted_by_a_signal_still_connects(void)
         rmdir(dir);
 }
 
+/* ---- a tree walker's next opens (OPENHOOK_CMD_OPEN_WALK_AHEAD) --------- */
+
+#define WALK_FILE_FLAGS (O_RDONLY | O_NONBLOCK)
+#define WALK_DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+#define WALK_MAX 40
+
+/* What a walker in directory order visits under the fixture's "top". */
+static struct {
+        char path[WALK_MAX][300];
+        bool dir[WALK_MAX];
+        size_t n;
+} order;
+
+static void visit(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *e;
+
+        if (!d)
+                abort();
+        while ((e = readdir(d)) && order.n < WALK_MAX) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                        continue;
+                size_t i = order.n++;
+                snprintf(order.path[i], sizeof(order.path[i]), "%.200s/%.90s", dir, e->d_name);
+                order.dir[i] = e->d_type == DT_DIR;
+                if (order.dir[i])
+                        visit(order.path[i]);
+        }
+        closedir(d);
+}
+
+/* top/ with files and two levels of directories; ORDER their walk. */
+static const char *walk_tree(struct broker *b)
+{
+        static const char *const dirs[] = { "top", "top/d0", "top/d0/e", "top/d1" };
+        static const char *const files[] = { "top/f0", "top/f1", "top/f2", "top/d0/g0", "top/d0/g1",
+                                             "top/d0/e/h0", "top/d1/g0", "top/f3" };
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if (mkdir(at(b, dirs[i]), 0755) < 0)
+                        abort();
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                write_file(at(b, files[i]), files[i]);
+        order.n = 0;
+        visit(at(b, "top"));
+        return at(b, "top");
+}
+
+static int walk_ask(struct broker *b, size_t i, unsigned int max, struct oh_ahead_rx *rx)
+{
+        const char *path = i == SIZE_MAX ? at(b, "top") : order.path[i];
+        bool dir = i == SIZE_MAX || order.dir[i];
+
+        return oh_client_open_ahead(b->client, OPENHOOK_CMD_OPEN_WALK_AHEAD, path,
+                                    dir ? WALK_DIR_FLAGS : WALK_FILE_FLAGS, WALK_FILE_FLAGS, WALK_DIR_FLAGS, max, rx);
+}
+
+/* Whether RX holds entries FROM, FROM+1, ... of the walk, each the file
+ * its name leads to; closes them. */
+static bool sent_in_order(const struct oh_ahead_rx *rx, size_t from)
+{
+        bool ok = from + rx->batch.count <= order.n;
+
+        for (uint32_t i = 0; i < rx->batch.count; i++) {
+                const char *want = ok ? order.path[from + i] : "";
+                const char *name = rx->batch.names + rx->batch.files[i].name_off;
+                const char *slash = strrchr(want, '/');
+
+                ok = ok && slash && strcmp(slash + 1, name) == 0 && same_file(rx->fds[i], want);
+                close(rx->fds[i]);
+        }
+        return ok;
+}
+
+/* Waits up to 10 s until the broker has logged N decisions. */
+static bool logged_at_least(struct broker *b, int n)
+{
+        for (int i = 0; i < 1000; i++) {
+                pthread_mutex_lock(&b->log_lock);
+                bool done = b->logged >= n;
+                pthread_mutex_unlock(&b->log_lock);
+                if (done)
+                        return true;
+                usleep(10 * 1000);
+        }
+        return false;
+}
+
+static int logged(struct broker *b)
+{
+        pthread_mutex_lock(&b->log_lock);
+        int n = b->logged;
+        pthread_mutex_unlock(&b->log_lock);
+        return n;
+}
+
+static struct oh_ahead_rx walk_rx;
+
+/* The broker closes its copies of what it sent right after sending: the
+ * count once it has stopped moving. */
+static int settled_fds(void)
+{
+        int n = count_fds(), same = 0;
+
+        while (same < 3) {
+                usleep(10 * 1000);
+                int m = count_fds();
+                same = m == n ? same + 1 : 0;
+                n = m;
+        }
+        return n;
+}
+
+/* Waits up to 10 s for this process to hold N fds. */
+static bool fds_become(int n)
+{
+        for (int i = 0; i < 1000; i++) {
+                if (count_fds() == n)
+                        return true;
+                usleep(10 * 1000);
+        }
+        printf("#   %d fds, expected %d\n", count_fds(), n);
+        return false;
+}
+
+/* The walk goes down into each directory as it meets it and back up, and
+ * a request for the entry a reply stopped before carries it on; with
+ * OPENHOOK_AHEAD_PREPARE that reply was waiting, cut to the room asked. */
+static void walk_is_carried_on(int how)
+{
+        struct broker b;
+
+        start_sending_ahead(&b, how);
+        walk_tree(&b);
+        CHECK_EQ(order.n, 11);
+
+        _cleanup_close_ int top = walk_ask(&b, SIZE_MAX, WALK_MAX, &walk_rx);
+        CHECK(top >= 0 && same_file(top, at(&b, "top")));
+        CHECK_EQ(walk_rx.batch.count, order.n);
+        CHECK(sent_in_order(&walk_rx, 0));
+
+        /* Three at a time from the top: 0-2, then 3 with 4-6 ... */
+        int expect = logged(&b) + 1 + 3;
+        _cleanup_close_ int again = walk_ask(&b, SIZE_MAX, 3, &walk_rx);
+        CHECK(again >= 0 && sent_in_order(&walk_rx, 0));
+        for (size_t next = 3; next < order.n; next += 4) {
+                size_t left = order.n - next - 1;
+                /* Decided, and logged, before it is asked for: the entry
+                 * and what comes after it. */
+                expect += 1 + (int) (left < 3 ? left : 3);
+                if (how & OPENHOOK_AHEAD_PREPARE)
+                        CHECK(logged_at_least(&b, expect));
+                /* The last one asks for less room than was prepared. */
+                unsigned int max = next + 4 >= order.n ? 1 : 3;
+                int fd = walk_ask(&b, next, max, &walk_rx);
+                CHECK(fd >= 0 && same_file(fd, order.path[next]));
+                CHECK_EQ(walk_rx.batch.count, left < max ? left : max);
+                CHECK(sent_in_order(&walk_rx, next + 1));
+                close(fd);
+        }
+        finish(&b);
+}
+
+static void a_walker_is_sent_what_it_opens_next_in_directory_order(void) { walk_is_carried_on(OPENHOOK_AHEAD_SEND); }
+static void a_walkers_next_reply_is_prepared_while_it_reads(void)
+{
+        walk_is_carried_on(OPENHOOK_AHEAD_SEND | OPENHOOK_AHEAD_PREPARE);
+}
+
+/* A reply prepared under one policy is never handed out under the next:
+ * the entry it would have answered is decided again. */
+static void a_policy_swapped_in_drops_the_reply_prepared_under_the_old_one(void)
+{
+        struct broker b;
+        struct openhook_policy *next;
+        char *error = NULL;
+
+        start_sending_ahead(&b, OPENHOOK_AHEAD_SEND | OPENHOOK_AHEAD_PREPARE);
+        walk_tree(&b);
+        int before = logged(&b);
+        _cleanup_close_ int top = walk_ask(&b, SIZE_MAX, 2, &walk_rx);
+        CHECK(top >= 0 && sent_in_order(&walk_rx, 0));
+        /* The request, its two entries, then the prepared reply's. */
+        CHECK(logged_at_least(&b, before + 3 + 3));
+
+        char rule[300];
+        snprintf(rule, sizeof(rule), "%s/", b.dir);
+        if (openhook_policy_new(&next) < 0 || openhook_policy_allow(next, "r", rule, &error) < 0 ||
+            openhook_policy_deny(next, order.path[2], &error) < 0)
+                abort();
+        CHECK_EQ(openhook_server_set_policy(b.server, next), 0);
+        openhook_policy_free(b.policy);
+        b.policy = next;
+
+        CHECK_EQ(walk_ask(&b, 2, 2, &walk_rx), -EACCES);
+        int fd = walk_ask(&b, 3, 2, &walk_rx);
+        CHECK(fd >= 0 && same_file(fd, order.path[3]) && sent_in_order(&walk_rx, 4));
+        close(fd);
+        finish(&b);
+}
+
+/* A client that asks for something else gets it, and the reply prepared
+ * for it is closed, not kept. */
+static void a_prepared_reply_not_asked_for_is_dropped(void)
+{
+        struct broker b;
+
+        start_sending_ahead(&b, OPENHOOK_AHEAD_SEND | OPENHOOK_AHEAD_PREPARE);
+        walk_tree(&b);
+        /* Whatever the loop sets up for its first request is there. */
+        close(walk_ask(&b, SIZE_MAX, WALK_MAX, &walk_rx));
+        CHECK(sent_in_order(&walk_rx, 0));
+
+        int fds = settled_fds(), before = logged(&b);
+        int top = walk_ask(&b, SIZE_MAX, 2, &walk_rx);
+        CHECK(top >= 0 && sent_in_order(&walk_rx, 0));
+        close(top);
+        CHECK(logged_at_least(&b, before + 3 + 3));
+        /* Held by the broker: the prepared entry and its two. */
+        CHECK(fds_become(fds + 3));
+
+        int fd = walk_ask(&b, order.n - 1, 2, &walk_rx);
+        CHECK(fd >= 0 && same_file(fd, order.path[order.n - 1]));
+        close(fd);
+        for (uint32_t i = 0; i < walk_rx.batch.count; i++)
+                close(walk_rx.fds[i]);
+        CHECK(fds_become(fds));
+        finish(&b);
+}
+
 /* OH_TEST_ONLY=name runs one scenario, for debugging. */
 #define SCENARIO(fn) do { \
         const char *only = getenv("OH_TEST_ONLY"); \
@@ -1253,5 +1499,9 @@ int main(void)
         SCENARIO(thousand_listening_clients_are_served_concurrently);
         SCENARIO(embedding_api_serves_requests_in_a_poll_loop);
         SCENARIO(connect_interrupted_by_a_signal_still_connects);
+        SCENARIO(a_walker_is_sent_what_it_opens_next_in_directory_order);
+        SCENARIO(a_walkers_next_reply_is_prepared_while_it_reads);
+        SCENARIO(a_policy_swapped_in_drops_the_reply_prepared_under_the_old_one);
+        SCENARIO(a_prepared_reply_not_asked_for_is_dropped);
         return TAP_DONE();
 }

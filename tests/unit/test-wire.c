@@ -360,6 +360,11 @@ static void every_command_round_trips_through_encoder_and_decoder(void)
                 { .command = OPENHOOK_CMD_ACCESS, .mode = R_OK | X_OK, .flags = AT_EACCESS, .path = "/a/x" },
                 { .command = OPENHOOK_CMD_CHOWN, .uid = 1000, .gid = UINT32_MAX, .flags = AT_SYMLINK_NOFOLLOW,
                   .path = "/a/o" },
+                { .command = OPENHOOK_CMD_OPEN_AHEAD, .flags = O_RDONLY | O_NOFOLLOW, .mode = 64, .path = "/a/f" },
+                { .command = OPENHOOK_CMD_OPEN_DIR_AHEAD, .flags = O_RDONLY | O_DIRECTORY, .mode = 7,
+                  .ahead_flags = O_RDONLY | O_NONBLOCK, .path = "/a/d" },
+                { .command = OPENHOOK_CMD_OPEN_WALK_AHEAD, .flags = O_RDONLY, .mode = 63, .ahead_flags = O_RDONLY,
+                  .dir_flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC, .path = "/a/w" },
         };
         uint8_t buf[OH_REQUEST_MAX];
 
@@ -376,6 +381,8 @@ static void every_command_round_trips_through_encoder_and_decoder(void)
                 CHECK_EQ(out.length, in->length);
                 CHECK_EQ(out.uid, in->uid);
                 CHECK_EQ(out.gid, in->gid);
+                CHECK_EQ(out.ahead_flags, in->ahead_flags);
+                CHECK_EQ(out.dir_flags, in->dir_flags);
                 CHECK(memcmp(out.times, in->times, sizeof(out.times)) == 0);
                 CHECK((in->path == NULL) == (out.path == NULL));
                 CHECK((in->path2 == NULL) == (out.path2 == NULL));
@@ -486,6 +493,34 @@ static void access_and_chown_layouts(void)
         begin(&m, OPENHOOK_CMD_CHOWN);         /* cut inside its ids */
         put32(&m, 7);
         put32(&m, 9);
+        seal(&m);
+        CHECK_EQ(decode(&m, &req, &paths), -EPROTO);
+}
+
+/* PROTOCOL.md: flags, max, file_flags, dir_flags, then the path. */
+static void walk_ahead_layout_has_four_u32_then_path(void)
+{
+        struct oh_request req;
+        struct msg m;
+
+        begin(&m, OPENHOOK_CMD_OPEN_WALK_AHEAD);
+        put32(&m, O_RDONLY | O_NOFOLLOW);
+        put32(&m, 64);
+        put32(&m, O_RDONLY | O_NONBLOCK);
+        put32(&m, O_RDONLY | O_DIRECTORY);
+        putstr(&m, "/w");
+        seal(&m);
+        CHECK_EQ(decode(&m, &req, &paths), 8 + 16 + 4);
+        CHECK_EQ(req.flags, O_RDONLY | O_NOFOLLOW);
+        CHECK_EQ(req.mode, 64);
+        CHECK_EQ(req.ahead_flags, O_RDONLY | O_NONBLOCK);
+        CHECK_EQ(req.dir_flags, O_RDONLY | O_DIRECTORY);
+        CHECK_STREQ(req.path, "/w");
+
+        begin(&m, OPENHOOK_CMD_OPEN_WALK_AHEAD);     /* cut inside its flags */
+        put32(&m, 0);
+        put32(&m, 64);
+        put32(&m, 0);
         seal(&m);
         CHECK_EQ(decode(&m, &req, &paths), -EPROTO);
 }
@@ -758,6 +793,7 @@ int main(void)
         RUN(utimens_layout_has_flags_then_four_u64_then_path);
         RUN(utimens_cut_inside_its_times_is_eproto);
         RUN(access_and_chown_layouts);
+        RUN(walk_ahead_layout_has_four_u32_then_path);
         RUN(only_a_minimal_acl_restates_a_mode);
         RUN(symlink_target_may_be_relative_but_linkpath_may_not);
         RUN(second_path_is_checked_too);
