@@ -13,7 +13,7 @@
  *       pipelining; a client's open latency while two others pipeline
  *       (--baseline measures a second build beside it, before/after);
  *   (e) whole programs (the workloads table) natively and under
- *       `openhook run`;
+ *       `openhook run` (--baseline: a row for its seccomp mode);
  *   (f) one open through `openhook serve --fd` and the broker's start-up
  *       with policies of 10, 1,000 and 10,000 rules (--baseline beside).
  *
@@ -1188,9 +1188,10 @@ struct row {
         const char *run_mode;           /* openhook run --mode; NULL: native or bwrap */
         bool bwrap;
         bool direct_reads;
+        bool baseline;                  /* the --baseline build's openhook run, if given */
 };
 
-enum { ROW_NATIVE, ROW_BWRAP, ROW_SECCOMP, ROW_PRELOAD, ROW_DIRECT_READS, N_ROWS };
+enum { ROW_NATIVE, ROW_BWRAP, ROW_SECCOMP, ROW_PRELOAD, ROW_DIRECT_READS, ROW_BASELINE, N_ROWS };
 
 static const struct row rows[N_ROWS] = {
         [ROW_NATIVE] = { "native" },
@@ -1198,7 +1199,14 @@ static const struct row rows[N_ROWS] = {
         [ROW_SECCOMP] = { "run (seccomp, default)", "seccomp" },
         [ROW_PRELOAD] = { "run --mode preload", "preload" },
         [ROW_DIRECT_READS] = { "run --direct-reads", "seccomp", .direct_reads = true },
+        [ROW_BASELINE] = { "baseline run (seccomp)", "seccomp", .baseline = true },
 };
+
+/* Whether row R is measured in this run. */
+static bool row_measured(size_t r, const struct options *o)
+{
+        return !rows[r].baseline || o->baseline;
+}
 
 #define FIXTURE_ARGS 8
 
@@ -1562,7 +1570,7 @@ static void cell_argv(const struct row *r, const struct program *p, const struct
                 memcpy(argv, b, sizeof(b));
                 n = p->writes ? 10 : 4;
         } else if (r->run_mode) {
-                argv[n++] = o->openhook;
+                argv[n++] = r->baseline ? o->baseline : o->openhook;
                 argv[n++] = "run";
                 argv[n++] = "--mode";
                 argv[n++] = r->run_mode;
@@ -1629,7 +1637,7 @@ static void measure_program(const struct program *p, const struct fixture *f, bo
         long lines = -1;
 
         for (size_t r = 0; r < N_ROWS; r++) {
-                cells[r] = r == ROW_BWRAP && !have_bwrap ? CELL_SKIPPED : 0;
+                cells[r] = (r == ROW_BWRAP && !have_bwrap) || !row_measured(r, o) ? CELL_SKIPPED : 0;
                 rss[r] = 0;
         }
         for (unsigned int k = 0; k < n; k++)
@@ -1668,13 +1676,15 @@ static void print_cell(double v, double native)
         printf(" %13s", cell);
 }
 
-static void print_table(double cells[N_PROGRAMS][N_ROWS], long rss[N_PROGRAMS][N_ROWS])
+static void print_table(double cells[N_PROGRAMS][N_ROWS], long rss[N_PROGRAMS][N_ROWS], const struct options *o)
 {
         printf("  %-24s", "ms (ratio vs native)");
         for (size_t i = 0; i < N_PROGRAMS; i++)
                 printf(" %13s", programs[i].name);
         printf("\n");
         for (size_t r = 0; r < N_ROWS; r++) {
+                if (!row_measured(r, o))
+                        continue;
                 printf("  %-24s", rows[r].name);
                 for (size_t i = 0; i < N_PROGRAMS; i++)
                         print_cell(cells[i][r], r == ROW_NATIVE ? 0 : cells[i][ROW_NATIVE]);
@@ -1682,7 +1692,7 @@ static void print_table(double cells[N_PROGRAMS][N_ROWS], long rss[N_PROGRAMS][N
         }
         printf("  broker peak RSS, MiB (the largest of the runs where it outlived run)\n");
         for (size_t r = 0; r < N_ROWS; r++) {
-                if (!rows[r].run_mode)
+                if (!rows[r].run_mode || !row_measured(r, o))
                         continue;
                 printf("  %-24s", rows[r].name);
                 for (size_t i = 0; i < N_PROGRAMS; i++)
@@ -1710,6 +1720,9 @@ static void print_program_goals(double cells[N_PROGRAMS][N_ROWS])
         printf("  goals:\n");
         print_goal("grep -r brokered, run (seccomp) vs native", grep[ROW_SECCOMP], grep[ROW_NATIVE], "<= 2.0x");
         print_goal("the same with --direct-reads vs native", grep[ROW_DIRECT_READS], grep[ROW_NATIVE], "<= 1.3x");
+        if (grep[ROW_BASELINE] > 0)
+                print_goal("grep -r, the baseline build (seccomp) vs native", grep[ROW_BASELINE], grep[ROW_NATIVE],
+                           "<= 2.0x");
         print_goal("gcc (direct-set opens), seccomp vs preload", gcc[ROW_SECCOMP], gcc[ROW_PRELOAD], "<= 1.05x");
         print_goal("run -- /bin/true vs bwrap --ro-bind / / /bin/true", start[ROW_SECCOMP], start[ROW_BWRAP],
                    "<= 1.0x");
@@ -1785,7 +1798,7 @@ static void bench_workloads(const struct tree *t, const struct options *o)
         prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
         while (waitpid(-1, NULL, WNOHANG) > 0)
                 ;
-        print_table(cells, rss);
+        print_table(cells, rss, o);
         print_program_goals(cells);
 }
 
@@ -1892,8 +1905,9 @@ static void usage(FILE *f)
                 "  --iterations N   timed single opens per case (default 20000)\n"
                 "  --openhook PATH  the openhook program (default: ../src/openhook next to\n"
                 "                   this program, else openhook from PATH)\n"
-                "  --baseline PATH  another openhook program, measured in (d) and (f) beside\n"
-                "                   the first (before/after a change, in one run)\n"
+                "  --baseline PATH  another openhook program, measured in (d), (e) and (f)\n"
+                "                   beside the first (before/after a change, in one run;\n"
+                "                   in (e) as one more row, in seccomp mode)\n"
                 "  --only SECTIONS  the sections to measure, by letter: \"ef\" is (e) and (f);\n"
                 "                   a, b and c are measured together (default: all)\n"
                 "  --only-throughput  the same as --only d\n"
