@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ceiling.h"
 #include "confine.h"
@@ -50,29 +51,64 @@ int oh_ceiling_add_policy(struct oh_ceiling *c, const struct openhook_policy *po
 
 void oh_ceiling_done(struct oh_ceiling *c)
 {
+        oh_ceiling_unprepare(c);
         oh_ll_set_done(&c->set);
 }
 
-int oh_ceiling_apply(const struct oh_ceiling *c, const struct oh_ll_rule *extra, size_t n_extra, unsigned int flags)
+/* The ceiling's rules, what the broker itself needs and EXTRA[N_EXTRA]
+ * as a ruleset: its fd, or -errno.  The ceiling's rules alone are
+ * reduced already, and taken as they are. */
+static int ceiling_ruleset(const struct oh_ceiling *c, const struct oh_ll_rule *extra, size_t n_extra,
+                           unsigned int flags)
 {
         struct oh_ll_set own = {};
         int r = oh_landlock_own_set(&own);
         size_t n = c->set.n + n_extra + own.n;
-        struct oh_ll_rule *all = r < 0 ? NULL : calloc(n + 1, sizeof(*all));
+        _cleanup_free_ struct oh_ll_rule *all = NULL;
 
-        if (all) {
+        if (r >= 0 && n == c->set.n)
+                r = oh_landlock_ruleset_reduced(c->set.v, n, flags);
+        else if (r >= 0 && !(all = calloc(n + 1, sizeof(*all))))
+                r = -ENOMEM;
+        else if (r >= 0) {
                 memcpy(all, c->set.v, c->set.n * sizeof(*all));
                 if (n_extra)
                         memcpy(all + c->set.n, extra, n_extra * sizeof(*all));
                 if (own.n)
                         memcpy(all + c->set.n + n_extra, own.v, own.n * sizeof(*all));
-                r = oh_landlock_apply(all, n, flags);
-        } else if (r >= 0) {
-                r = -ENOMEM;
+                r = oh_landlock_ruleset(all, n, flags);
         }
-        free(all);
         oh_ll_set_done(&own);
         return r;
+}
+
+int oh_ceiling_prepare(struct oh_ceiling *c, unsigned int flags)
+{
+        int ruleset = ceiling_ruleset(c, NULL, 0, flags);
+
+        if (ruleset < 0)
+                return ruleset;
+        oh_ceiling_unprepare(c);
+        *c = (struct oh_ceiling) { .set = c->set, .prepared = true, .ruleset = ruleset, .ruleset_flags = flags };
+        return 0;
+}
+
+void oh_ceiling_unprepare(struct oh_ceiling *c)
+{
+        if (c->prepared)
+                close(c->ruleset);
+        c->prepared = false;
+}
+
+int oh_ceiling_apply(const struct oh_ceiling *c, const struct oh_ll_rule *extra, size_t n_extra, unsigned int flags)
+{
+        if (c->prepared && n_extra == 0 && flags == c->ruleset_flags)
+                return oh_landlock_restrict(c->ruleset);
+
+        _cleanup_close_ int ruleset = ceiling_ruleset(c, extra, n_extra, flags);
+        if (ruleset < 0)
+                return ruleset;
+        return oh_landlock_restrict(ruleset);
 }
 
 /* Landlock grants along the path: what the ceiling's rules on a path

@@ -18,7 +18,10 @@
 #include "openhook.h"
 
 struct oh_ceiling {
-        struct oh_ll_set set;           /* the broker's Landlock rules */
+        struct oh_ll_set set;           /* the broker's Landlock rules, reduced (ll_set.h) */
+        bool prepared;                  /* RULESET holds them, built for RULESET_FLAGS */
+        int ruleset;
+        unsigned int ruleset_flags;
 };
 
 /* From CONFINE_TO[N] (absolute paths) if N > 0, else from POLICY.
@@ -34,6 +37,16 @@ int oh_ceiling_add_policy(struct oh_ceiling *c, const struct openhook_policy *po
 /* Raises Landlock on the ceiling plus EXTRA[N_EXTRA], with OH_LL_APPLY_*
  * FLAGS, for the calling thread and its future children.  0 or -errno. */
 int oh_ceiling_apply(const struct oh_ceiling *c, const struct oh_ll_rule *extra, size_t n_extra, unsigned int flags);
+
+/* Builds the Landlock ruleset oh_ceiling_apply() raises with no extra
+ * rules and FLAGS, ahead of it: writing thousands of rules' worth of
+ * memory before the broker forks its helpers rather than after (each
+ * page written while a child shares it is copied).  0 or -errno, and
+ * oh_ceiling_apply() then builds it itself. */
+int oh_ceiling_prepare(struct oh_ceiling *c, unsigned int flags);
+
+/* Closes the ruleset oh_ceiling_prepare() built, once it was raised. */
+void oh_ceiling_unprepare(struct oh_ceiling *c);
 
 /* 0 if everything POLICY can grant lies under the ceiling; -EPERM with
  * WHY[SIZE] naming the first path that does not, or -errno. */

@@ -315,7 +315,7 @@ static size_t ll_ruleset_attr(int abi, unsigned int flags, struct oh_ll_ruleset_
         return size;
 }
 
-int oh_landlock_ruleset(const struct oh_ll_rule *rules, size_t n, unsigned int flags)
+int oh_landlock_ruleset_reduced(const struct oh_ll_rule *rules, size_t n, unsigned int flags)
 {
         int abi = oh_landlock_abi();
         if (abi < 0)
@@ -327,6 +327,13 @@ int oh_landlock_ruleset(const struct oh_ll_rule *rules, size_t n, unsigned int f
         if (ruleset < 0)
                 return oh_negerrno();
 
+        struct ll_work w = { .ruleset = ruleset, .handled = attr.handled_access_fs, .v = rules, .n = n };
+        int r = ll_add_all(&w);
+        return r < 0 ? r : TAKE_FD(ruleset);
+}
+
+int oh_landlock_ruleset(const struct oh_ll_rule *rules, size_t n, unsigned int flags)
+{
         /* Only the rules that add something (ll_set.h); a copy, as they
          * are reordered. */
         _cleanup_free_ struct oh_ll_rule *v = reallocarray(NULL, n ? n : 1, sizeof(*v));
@@ -334,10 +341,7 @@ int oh_landlock_ruleset(const struct oh_ll_rule *rules, size_t n, unsigned int f
                 return -ENOMEM;
         memcpy(v, rules, n * sizeof(*v));
         (void) oh_ll_rules_reduce(v, &n);       /* -ENOMEM: merged only, as right */
-
-        struct ll_work w = { .ruleset = ruleset, .handled = attr.handled_access_fs, .v = v, .n = n };
-        int r = ll_add_all(&w);
-        return r < 0 ? r : TAKE_FD(ruleset);
+        return oh_landlock_ruleset_reduced(v, n, flags);
 }
 
 int oh_landlock_restrict(int ruleset)

@@ -59,6 +59,10 @@ int oh_landlock_apply(const struct oh_ll_rule *rules, size_t n, unsigned int fla
  * spawn) and exec: the ruleset's fd (O_CLOEXEC), or -errno. */
 int oh_landlock_ruleset(const struct oh_ll_rule *rules, size_t n, unsigned int flags);
 
+/* oh_landlock_ruleset() of rules oh_ll_rules_reduce() left (ll_set.h:
+ * sorted, merged, none that adds nothing), taken as they are. */
+int oh_landlock_ruleset_reduced(const struct oh_ll_rule *rules, size_t n, unsigned int flags);
+
 /* Sets no_new_privs and restricts the calling thread to RULESET.  Makes
  * system calls only (safe in a CLONE_VM child).  0 or -errno. */
 int oh_landlock_restrict(int ruleset);
