@@ -250,22 +250,19 @@ static uint64_t caps_wanted(unsigned int flags)
  * effective set, so this runs before capset() drops it.  Without it there
  * is nothing to gain from the bounding set anyway: no_new_privs is set and
  * seccomp forbids execve. */
-static int drop_bounding(uint64_t keep, uint64_t effective)
+static int drop_bounding(uint64_t keep, uint64_t effective, uint64_t bounding)
 {
         if (!(effective & UINT64_C(1) << CAP_SETPCAP))
                 return 0;
-        for (unsigned long cap = 0; cap < 64; cap++) {
-                int in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
-                if (in < 0)
-                        break;          /* EINVAL: past the kernel's last capability */
-                if (in == 1 && !(keep & UINT64_C(1) << cap) &&
-                    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+        for (unsigned long cap = 0; cap < 64; cap++)
+                if ((bounding & ~keep & UINT64_C(1) << cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
                         return oh_negerrno();
-        }
         return 0;
 }
 
-static int confine_capabilities(unsigned int flags)
+/* BOUNDING: the bounding set as /proc/self/status shows it, read once
+ * rather than asked of the kernel capability by capability. */
+static int confine_capabilities(unsigned int flags, uint64_t bounding)
 {
         struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
@@ -278,7 +275,7 @@ static int confine_capabilities(unsigned int flags)
 
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
                 return oh_negerrno();
-        int k = drop_bounding(keep, effective);
+        int k = drop_bounding(keep, effective, bounding);
         if (k < 0)
                 return k;
 
@@ -322,10 +319,24 @@ static int confine_seccomp(unsigned int flags)
 
 /* Landlock and capabilities are per thread: a thread that already runs
  * would keep the broker's old powers, so confinement must come first. */
-static int check_single_threaded(void)
+/* The number after NAME in /proc/self/status's text BUF, in BASE. */
+static int status_field(const char *buf, const char *name, int base, unsigned long long *ret)
+{
+        const char *t = strstr(buf, name);
+
+        if (!t)
+                return -EIO;
+        *ret = strtoull(t + strlen(name), NULL, base);
+        return 0;
+}
+
+/* Also the bounding set into *BOUNDING, from the same read. */
+static int check_single_threaded(uint64_t *bounding)
 {
         _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        unsigned long long threads, caps;
         char buf[8192];
+        int k;
 
         if (fd < 0)
                 return oh_negerrno();
@@ -333,15 +344,17 @@ static int check_single_threaded(void)
         if (n < 0)
                 return oh_negerrno();
         buf[n] = '\0';
-        const char *t = strstr(buf, "\nThreads:");
-        if (!t)
-                return -EIO;
-        return strtoul(t + strlen("\nThreads:"), NULL, 10) == 1 ? 0 : -EBUSY;
+        if ((k = status_field(buf, "\nThreads:", 10, &threads)) < 0 ||
+            (k = status_field(buf, "\nCapBnd:", 16, &caps)) < 0)
+                return k;
+        *bounding = caps;
+        return threads == 1 ? 0 : -EBUSY;
 }
 
 int oh_broker_confine(const struct oh_ceiling *ceiling, unsigned int flags)
 {
-        int k = check_single_threaded();
+        uint64_t bounding;
+        int k = check_single_threaded(&bounding);
         if (k < 0)
                 return k;
 
@@ -362,7 +375,7 @@ int oh_broker_confine(const struct oh_ceiling *ceiling, unsigned int flags)
         if (k < 0)
                 return k;
 
-        k = confine_capabilities(flags);
+        k = confine_capabilities(flags, bounding);
         if (k < 0)
                 return k;
         return confine_seccomp(flags);

@@ -594,7 +594,8 @@ struct run_state {
         struct oh_decision_log *log;
         struct oh_learn *learn;
         int learn_fd;
-        struct oh_seccomp_filter filter; /* the command's, taken in prepare() */
+        struct oh_seccomp_probe probe;  /* started in prepare() */
+        struct oh_seccomp_filter filter; /* the command's, taken in settle_mode() */
 };
 
 static void run_state_done(struct run_state *s)
@@ -622,9 +623,12 @@ static void prepare(struct run_state *s)
         int r;
 
         require_landlock(o);
-        /* Answered beside the work below, which does not depend on it. */
-        struct oh_seccomp_probe probe;
-        oh_seccomp_probe_start(&probe);
+        /* Answered beside the work below and the broker's Landlock floor,
+         * which do not depend on it (settle_mode()).  The broker's log
+         * reads the time zone, there too: the broker, forked from us,
+         * then finds it read. */
+        s->probe.beside = tzset;
+        oh_seccomp_probe_start(&s->probe);
         r = find_command(o->argv[0], &s->command);
         if (r == -ENOENT)
                 oh_die(OH_EXIT_NOT_FOUND, "%s: command not found", o->argv[0]);
@@ -653,18 +657,6 @@ static void prepare(struct run_state *s)
         r = build_direct(o, s->command, s->preload, s->policy, &s->direct, &s->shim_direct);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the direct set");
-        choose_mode(o, oh_seccomp_probe_finish(&probe));
-        r = oh_seccomp_filter_for(seccomp_flags(o), &s->filter);
-        if (r < 0)
-                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the seccomp filter");
-        /* A supervisor without Landlock under COMMAND may not let the
-         * kernel open anything; it opens the direct set itself, under the
-         * policy, so that a dynamic program can start. */
-        if (o->unconfined && o->mode == RUN_MODE_SECCOMP) {
-                r = run_direct_add_to_policy(&s->direct, s->policy);
-                if (r < 0)
-                        oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot add the direct set to the policy");
-        }
         /* The broker inherits it: a seccomp supervisor lets reads of the
          * direct set through to the kernel, which is safe only because
          * Landlock holds COMMAND to that set.  Without Landlock the broker
@@ -686,6 +678,28 @@ static void prepare(struct run_state *s)
                 r = oh_learn_new((const char *const *)s->direct.paths, o->learn_collapse, &s->learn);
                 if (r < 0)
                         oh_die_errno(OH_EXIT_RUN_FAILED, r, "--learn");
+        }
+}
+
+/* The mode, once the probe prepare() started has answered, and what
+ * depends on it: the command's seccomp program and, without Landlock,
+ * the direct set in the policy.  Before the broker is forked (it must be
+ * single-threaded), as late as that allows. */
+static void settle_mode(struct run_state *s)
+{
+        struct run_options *o = &s->opt;
+
+        choose_mode(o, oh_seccomp_probe_finish(&s->probe));
+        int r = oh_seccomp_filter_for(seccomp_flags(o), &s->filter);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the seccomp filter");
+        /* A supervisor without Landlock under COMMAND may not let the
+         * kernel open anything; it opens the direct set itself, under the
+         * policy, so that a dynamic program can start. */
+        if (o->unconfined && o->mode == RUN_MODE_SECCOMP) {
+                r = run_direct_add_to_policy(&s->direct, s->policy);
+                if (r < 0)
+                        oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot add the direct set to the policy");
         }
 }
 
@@ -790,6 +804,7 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 prepare_reload(s, &ceiling);
                 raise_floor(s, &ceiling);
         }
+        settle_mode(s);
 
         struct run_broker b = {
                 .reloader = s->opt.watch ? &s->reloader : NULL,

@@ -94,7 +94,8 @@ struct sc_supervisor {
         size_t n_direct;
         struct sc_nr map[128];
         size_t n_map;
-        struct seccomp_notif *req;      /* seccomp_notify_alloc()'s, reused */
+        struct seccomp_notif *req;      /* the kernel's sizes, reused */
+        size_t req_size;
         struct seccomp_notif_resp *resp;
         bool warned_read;
         /* seccomp_sockets.c threads running: on the heap, as a thread

@@ -849,7 +849,7 @@ static void answer(const struct sc_call *c, int result, struct seccomp_notif_res
         else
                 resp->error = result < 0 ? result : 0;
         /* Fails only when the task is gone or its call was interrupted. */
-        (void)seccomp_notify_respond(c->sv->listener, resp);
+        (void)ioctl(c->sv->listener, SECCOMP_IOCTL_NOTIF_SEND, resp);
 }
 
 static const struct sc_syscall *lookup(const struct sc_supervisor *sv, uint32_t arch, int nr)
@@ -916,7 +916,7 @@ static void handle(struct sc_supervisor *sv, const struct seccomp_notif *req, st
                 warn_unreadable(sv, req, r);
                 /* Whatever was read came from this task only if the task is
                  * still waiting for this very notification. */
-                if (seccomp_notify_id_valid(sv->listener, req->id) < 0) {
+                if (ioctl(sv->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0) {
                         /* fetch() may hold duplicates of its fds. */
                         call_done(&c);
                         return;
@@ -973,11 +973,11 @@ static int parse_direct(struct sc_supervisor *sv)
  * nothing to do (interrupted), -errno on failure. */
 static int serve_one(struct sc_supervisor *sv, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
 {
-        memset(req, 0, sizeof *req);
-        if (seccomp_notify_receive(sv->listener, req) < 0) {
-                /* libseccomp reports every ioctl failure as -ECANCELED and
-                 * leaves the ioctl's errno in place.  ENOENT: the task was
-                 * interrupted between poll() and here. */
+        /* The kernel takes only a zeroed buffer. */
+        memset(req, 0, sv->req_size);
+        if (ioctl(sv->listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
+                /* ENOENT: the task was interrupted between poll() and
+                 * here. */
                 if (errno == ENOENT || errno == EINTR)
                         return 0;
                 return oh_negerrno();
@@ -1003,9 +1003,28 @@ void oh_seccomp_supervisor_free(struct sc_supervisor *sv)
                 return;
         if (sv->workers)
                 wait_workers(sv);
-        seccomp_notify_free(sv->req, sv->resp);
+        free(sv->req);
+        free(sv->resp);
         free(sv->direct_buf);
         free(sv);
+}
+
+/* The buffers for one notification and its answer, as large as this
+ * kernel's structures, which may have grown past our headers.  Asked
+ * directly: libseccomp's seccomp_notify_alloc() first probes the kernel's
+ * whole API (ten seccomp() calls, five of them faulting on a NULL
+ * pointer), on the way to the command's first call. */
+static int notif_alloc(struct sc_supervisor *sv)
+{
+        struct seccomp_notif_sizes sizes;
+
+        if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
+                return oh_negerrno();
+        sv->req_size = sizes.seccomp_notif > sizeof *sv->req ? sizes.seccomp_notif : sizeof *sv->req;
+        sv->req = calloc(1, sv->req_size);
+        sv->resp = calloc(1, sizes.seccomp_notif_resp > sizeof *sv->resp ? sizes.seccomp_notif_resp
+                                                                          : sizeof *sv->resp);
+        return sv->req && sv->resp ? 0 : -ENOMEM;
 }
 
 int oh_seccomp_supervisor_new(const struct oh_supervise_args *args, struct sc_supervisor **ret)
@@ -1031,7 +1050,7 @@ int oh_seccomp_supervisor_new(const struct oh_supervise_args *args, struct sc_su
                 map_arch(sv, sv->native_arch);
                 if (compat_arch(sv->native_arch))
                         map_arch(sv, compat_arch(sv->native_arch));
-                r = seccomp_notify_alloc(&sv->req, &sv->resp);
+                r = notif_alloc(sv);
         }
         if (r < 0) {
                 oh_seccomp_supervisor_free(sv);
@@ -1527,9 +1546,12 @@ static int probe_yama(void)
 
 static void *probe_thread(void *arg)
 {
-        int r = probe_yama();
+        const struct oh_seccomp_probe *p = arg;
 
-        (void)arg;
+        if (p->beside)
+                p->beside();
+
+        int r = probe_yama();
         if (r >= 0)
                 r = probe_listener();
         return (void *)(intptr_t)r;
@@ -1537,7 +1559,7 @@ static void *probe_thread(void *arg)
 
 void oh_seccomp_probe_start(struct oh_seccomp_probe *p)
 {
-        int r = -pthread_create(&p->thread, NULL, probe_thread, NULL);
+        int r = -pthread_create(&p->thread, NULL, probe_thread, p);
 
         /* Without a thread there is no probe (it would confine this one). */
         p->result = r < 0 ? r : -EINPROGRESS;

@@ -79,10 +79,12 @@ int oh_seccomp_recv_listener(int sock, int *connector);
 /* Whether --mode seccomp can work here: user notification with fd
  * injection that completes the syscall (SECCOMP_ADDFD_FLAG_SEND, Linux
  * 5.14), and a supervisor allowed to read the program's memory.  The
- * kernel is asked in a thread of its own, while the caller goes on.  That
- * thread has a seccomp filter of its own (it allows everything) and
- * no_new_privs: it must not start processes. */
+ * kernel is asked in a thread of its own, while the caller goes on;
+ * BESIDE (if set) is called there first, for work of the caller's that
+ * can go beside its own.  That thread has a seccomp filter of its own (it
+ * allows everything) and no_new_privs: it must not start processes. */
 struct oh_seccomp_probe {
+        void (*beside)(void);
         pthread_t thread;
         int result;                     /* -EINPROGRESS until finished */
 };
