@@ -220,9 +220,9 @@ void openhook_server_set_add_conn(struct openhook_server *server, openhook_add_c
  * with the flags asked for the files (reason "sent ahead"), so a host that
  * learns a policy from the log leaves it off: the client may never use
  * them.  With OPENHOOK_AHEAD_PREPARE too, the reply a tree walker asks
- * for next is prepared (decided and logged) while it reads the last one,
- * and dropped unsent if it asks for something else: only for a host whose
- * log keeps no decisions that allowed. */
+ * for next is prepared (decided and opened) while it reads the last one,
+ * logged when it is sent and dropped unsent (unlogged) if the client asks
+ * for something else; it costs fds and work that may be wasted. */
 #define OPENHOOK_AHEAD_SEND 1
 #define OPENHOOK_AHEAD_PREPARE 2
 void openhook_server_set_ahead(struct openhook_server *server, int how);

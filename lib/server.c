@@ -337,6 +337,74 @@ static bool child_path(const char *dir, const char *name, char out[OPENHOOK_PATH
                OPENHOOK_PATH_MAX;
 }
 
+#define OH_PREPARED_TTL_NS 100000000ull
+/* Bytes of paths kept for the log per prepared reply. */
+#define OH_PREPARED_NOTES 16384u
+
+/* Flags that change nothing for a regular file or directory that is no
+ * symlink (each entry is one: listed as one, the fd's inode the listed
+ * one), or that the client applies itself (close-on-exec). */
+static bool same_open(uint32_t a, uint32_t b)
+{
+        return ((a ^ b) & ~(uint32_t) (O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_LARGEFILE)) == 0;
+}
+
+struct conn_walk {
+        struct oh_walk walk;
+        uint32_t file_flags, dir_flags;
+        size_t max;                     /* fds per reply, as last asked */
+        bool more;                      /* a reply went out and the walk goes on */
+        bool cold;                      /* a prepared reply was not asked for */
+        /* The prepared reply's request and entries' ends, for trimming. */
+        char path[OPENHOOK_PATH_MAX];
+        uint32_t flags;
+        uint64_t generation, born;
+        unsigned int reserved;          /* fds counted in the server's prepared_fds */
+        uint16_t ends[OPENHOOK_AHEAD_MAX];
+        bool ready;                     /* a reply is prepared: */
+        uint8_t out[OPENHOOK_AHEAD_REPLY_MAX];
+        size_t len, nfds;
+        int fds[1 + OPENHOOK_AHEAD_MAX];
+        /* Its decisions, logged when it is sent (never if it is not):
+         * each fd's path and flags. */
+        bool deferring;                 /* while it is being prepared */
+        size_t nnotes, notes_len;
+        uint32_t note_flags[1 + OPENHOOK_AHEAD_MAX];
+        uint16_t note_end[1 + OPENHOOK_AHEAD_MAX];
+        char notes[OH_PREPARED_NOTES];
+};
+
+/* Keeps the decision to open PATH with FLAGS, for the log once the reply
+ * being prepared is sent.  Returns false when there is no room left. */
+static bool note_prepared(struct conn_walk *cw, const char *path, uint32_t flags)
+{
+        size_t n = strlen(path) + 1;
+
+        if (cw->nnotes > OPENHOOK_AHEAD_MAX || cw->notes_len + n > sizeof(cw->notes))
+                return false;
+        memcpy(cw->notes + cw->notes_len, path, n);
+        cw->notes_len += n;
+        cw->note_flags[cw->nnotes] = flags;
+        cw->note_end[cw->nnotes++] = (uint16_t) cw->notes_len;
+        return true;
+}
+
+/* Logs the first N decisions kept: the entry asked for, then those sent
+ * with it. */
+static void log_prepared(struct openhook_conn *c, const struct conn_walk *cw, size_t n)
+{
+        for (size_t i = 0; i < n && i < cw->nnotes; i++) {
+                struct oh_request opened = {
+                        .command = OPENHOOK_CMD_OPEN,
+                        .flags = cw->note_flags[i],
+                        .path = cw->notes + (i ? cw->note_end[i - 1] : 0),
+                };
+                log_decision(c, &opened, 0, NULL, i ? "sent ahead" : NULL);
+        }
+}
+
+
+
 /* Opens DIR/NAME with FLAGS, decided and logged as that OPEN, and adds it
  * to the reply as the entry the listing named (INO).  Returns 1 with the
  * fd in *ADDED (owned by the reply), 0 when it is left out, or -ENOBUFS
@@ -365,10 +433,16 @@ static int ahead_one(struct openhook_conn *c, const struct oh_request *req, cons
         if ((flags & O_DIRECTORY) && (fstat(fd, &st) < 0 || (uint64_t) st.st_dev != dir_dev ||
                                       (uint64_t) st.st_ino != ino))
                 return 0;
+        bool deferring = c->walk && c->walk->deferring;
+        if (deferring && !note_prepared(c->walk, path, flags))
+                return -ENOBUFS;
         int r = oh_wire_ahead_add(c->out, len, dir_dev, ino, name);
-        if (r < 0)
+        if (r < 0) {
+                c->walk->nnotes -= deferring;
                 return r;
-        log_decision(c, as_open(req, path, flags, &opened), 0, &v, "sent ahead");
+        }
+        if (!deferring)
+                log_decision(c, as_open(req, path, flags, &opened), 0, &v, "sent ahead");
         *added = c->out_fds[c->out_nfds++] = TAKE_FD(fd);
         return 1;
 }
@@ -555,34 +629,6 @@ static void send_ahead(struct openhook_conn *c, const struct oh_request *req, in
  * logged (a line must not say that a file was sent that never was).
  * Anything else asked drops it, unsent, and the walk: the client is not
  * the walker it seemed, so nothing is prepared until it walks again. */
-
-#define OH_PREPARED_TTL_NS 100000000ull
-
-/* Flags that change nothing for a regular file or directory that is no
- * symlink (each entry is one: listed as one, the fd's inode the listed
- * one), or that the client applies itself (close-on-exec). */
-static bool same_open(uint32_t a, uint32_t b)
-{
-        return ((a ^ b) & ~(uint32_t) (O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_LARGEFILE)) == 0;
-}
-
-struct conn_walk {
-        struct oh_walk walk;
-        uint32_t file_flags, dir_flags;
-        size_t max;                     /* fds per reply, as last asked */
-        bool more;                      /* a reply went out and the walk goes on */
-        bool cold;                      /* a prepared reply was not asked for */
-        /* The prepared reply's request and entries' ends, for trimming. */
-        char path[OPENHOOK_PATH_MAX];
-        uint32_t flags;
-        uint64_t generation, born;
-        unsigned int reserved;          /* fds counted in the server's prepared_fds */
-        uint16_t ends[OPENHOOK_AHEAD_MAX];
-        bool ready;                     /* a reply is prepared: */
-        uint8_t out[OPENHOOK_AHEAD_REPLY_MAX];
-        size_t len, nfds;
-        int fds[1 + OPENHOOK_AHEAD_MAX];
-};
 
 static uint64_t monotonic_ns(void)
 {
@@ -777,6 +823,7 @@ static bool prepared_answers(struct openhook_conn *c, struct conn_walk *cw, cons
                 else
                         oh_wire_encode_response(req->command, 0, cw->out);
         }
+        log_prepared(c, cw, cw->nfds);
         memcpy(c->out, cw->out, cw->len);
         memcpy(c->out_fds, cw->fds, cw->nfds * sizeof(int));
         c->out_len = cw->len;
@@ -824,8 +871,8 @@ static int prepare_first(struct openhook_conn *c, struct conn_walk *cw, unsigned
                         continue;
                 if (dir && walk_enter(cw, fd, &it, budget) < 0)
                         continue;
-                struct oh_request opened = { .command = OPENHOOK_CMD_OPEN, .flags = cw->flags, .path = cw->path };
-                log_decision(c, &opened, 0, &v, "prepared");
+                if (!note_prepared(cw, cw->path, cw->flags))
+                        return -ENOBUFS;
                 return TAKE_FD(fd);
         }
         return -ENOENT;
@@ -849,6 +896,8 @@ static void walk_prepare(struct openhook_conn *c)
                 return;
         }
         oh_server_policy_get(s);
+        cw->deferring = true;
+        cw->nnotes = cw->notes_len = 0;
         int fd = prepare_first(c, cw, &budget);
         if (fd >= 0) {
                 /* Built where replies are (free now), then set aside. */
@@ -869,6 +918,7 @@ static void walk_prepare(struct openhook_conn *c)
                 cw->reserved = want;
                 cw->ready = true;
         }
+        cw->deferring = false;
         oh_server_policy_put(s);
         if (fd < 0)
                 atomic_fetch_sub(&s->prepared_fds, want);

@@ -426,11 +426,6 @@ static void log_hangup(const struct openhook_decision *d)
         write_line(STDERR_FILENO, &l);
 }
 
-bool oh_decision_log_keeps_allowed(const struct oh_decision_log *log)
-{
-        return log->fd >= 0;
-}
-
 void oh_decision_log_write(const struct openhook_decision *d, void *userdata)
 {
         struct oh_decision_log *log = userdata;

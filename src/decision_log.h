@@ -41,10 +41,6 @@ enum {
 int oh_decision_log_new(const char *file, unsigned int flags, struct oh_decision_log **ret);
 void oh_decision_log_free(struct oh_decision_log *log);
 
-/* Whether LOG records decisions that allowed (the JSON log does; stderr
- * has only denials). */
-bool oh_decision_log_keeps_allowed(const struct oh_decision_log *log);
-
 /* An openhook_log_fn: pass it with the log as USERDATA to
  * openhook_server_set_log() or oh_seccomp_supervise(). */
 void oh_decision_log_write(const struct openhook_decision *d, void *userdata);

@@ -134,11 +134,9 @@ static int broker_run(const struct run_broker *b)
         if (r < 0)
                 return r;
         openhook_server_set_log(server, broker_log, (void *)b);
-        /* --learn must see what the program opens, not what came ahead;
-         * a log, no line for a reply prepared and never sent. */
+        /* --learn must see what the program opens, not what came ahead. */
         if (!b->learn)
-                openhook_server_set_ahead(server, OPENHOOK_AHEAD_SEND |
-                                                  (oh_decision_log_keeps_allowed(b->log) ? 0 : OPENHOOK_AHEAD_PREPARE));
+                openhook_server_set_ahead(server, OPENHOOK_AHEAD_SEND | OPENHOOK_AHEAD_PREPARE);
         if (b->reloader) {
                 b->reloader->server = server;
                 r = oh_reloader_start(b->reloader);

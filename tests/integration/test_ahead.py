@@ -243,13 +243,21 @@ def grep_r_reads_every_file_under_run_as_it_does_natively(mode):
     lines, and nothing of the one denied."""
     top = deep_tree("grep-walk-" + mode)
     native = subprocess.run(["/usr/bin/grep", "-r", "", top], stdout=subprocess.PIPE, check=True).stdout.decode()
-    status, out, err = ohtest.run_confined(mode, ["/usr/bin/grep", "-r", "", top], [("r", top + "/")],
-                                           extra=["--deny", top + "/f/secret"])
-    check_eq(status, 2, "grep says one file could not be read: " + err)
     want = [l for l in native.splitlines() if not l.startswith(top + "/f/secret:")]
-    check_eq(out.splitlines(), want, "the same lines in the same order, none of the secret")
-    check("the secret" not in out, "the denied file was not read")
-    check_eq(len(want), 2 * (8 * 5 + 150), "every file was read whole")
+    check_eq(len(want), 2 * (8 * 5 + 150), "every file but the secret has two lines")
+    log = path("grep-walk-%s.jsonl" % mode)
+    for extra in ([], ["--log", log]):
+        status, out, err = ohtest.run_confined(mode, ["/usr/bin/grep", "-r", "", top], [("r", top + "/")],
+                                               extra=["--deny", top + "/f/secret"] + extra)
+        check_eq(status, 2, "grep says one file could not be read: " + err)
+        check_eq(out.splitlines(), want, "the same lines in the same order, none of the secret")
+        check("the secret" not in out, "the denied file was not read")
+    # Each file decided and logged once, when it was sent: none twice (a
+    # prepared reply is logged when it goes out, not when it is made).
+    files = [l["path"] for l in log_lines(log) if l["command"] == "open" and l["decision"] == "allow"
+             and "O_DIRECTORY" not in l["flag_names"] and (l["path"] or "").startswith(top + "/")]
+    check_eq(sorted(files), sorted(set(files)), "no file logged twice")
+    check_eq(len(files), 8 * 5 + 150, "every file read was logged")
 
 
 REOPENER = r'''

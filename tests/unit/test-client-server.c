@@ -1302,20 +1302,6 @@ static bool sent_in_order(const struct oh_ahead_rx *rx, size_t from)
         return ok;
 }
 
-/* Waits up to 10 s until the broker has logged N decisions. */
-static bool logged_at_least(struct broker *b, int n)
-{
-        for (int i = 0; i < 1000; i++) {
-                pthread_mutex_lock(&b->log_lock);
-                bool done = b->logged >= n;
-                pthread_mutex_unlock(&b->log_lock);
-                if (done)
-                        return true;
-                usleep(10 * 1000);
-        }
-        return false;
-}
-
 static int logged(struct broker *b)
 {
         pthread_mutex_lock(&b->log_lock);
@@ -1353,9 +1339,34 @@ static bool fds_become(int n)
         return false;
 }
 
+/* Asks for walk entry I (SIZE_MAX: top) and checks the answer: that
+ * entry, then the next ones, as many as MAX or as are left, each decided
+ * and logged once, as it is sent.  Closes what came. */
+static void walk_step(struct broker *b, size_t i, unsigned int max)
+{
+        size_t from = i == SIZE_MAX ? 0 : i + 1, left = order.n - from;
+        int before = logged(b);
+        int fd = walk_ask(b, i, max, &walk_rx);
+
+        CHECK(fd >= 0 && same_file(fd, i == SIZE_MAX ? at(b, "top") : order.path[i]));
+        CHECK_EQ(walk_rx.batch.count, left < max ? left : max);
+        CHECK(sent_in_order(&walk_rx, from));
+        CHECK_EQ(logged(b), before + 1 + (int) (left < max ? left : max));
+        close(fd);
+}
+
+/* The fds this process holds once the broker has settled, after a first
+ * walk (whatever the loop sets up for its first request is there). */
+static int walked_once(struct broker *b)
+{
+        walk_step(b, SIZE_MAX, WALK_MAX);
+        return settled_fds();
+}
+
 /* The walk goes down into each directory as it meets it and back up, and
  * a request for the entry a reply stopped before carries it on; with
- * OPENHOOK_AHEAD_PREPARE that reply was waiting, cut to the room asked. */
+ * OPENHOOK_AHEAD_PREPARE that reply was waiting (its fds held by the
+ * broker, nothing logged until it is sent), cut to the room asked. */
 static void walk_is_carried_on(int how)
 {
         struct broker b;
@@ -1363,31 +1374,20 @@ static void walk_is_carried_on(int how)
         start_sending_ahead(&b, how);
         walk_tree(&b);
         CHECK_EQ(order.n, 11);
-
-        _cleanup_close_ int top = walk_ask(&b, SIZE_MAX, WALK_MAX, &walk_rx);
-        CHECK(top >= 0 && same_file(top, at(&b, "top")));
-        CHECK_EQ(walk_rx.batch.count, order.n);
-        CHECK(sent_in_order(&walk_rx, 0));
+        int fds = walked_once(&b);
 
         /* Three at a time from the top: 0-2, then 3 with 4-6 ... */
-        int expect = logged(&b) + 1 + 3;
-        _cleanup_close_ int again = walk_ask(&b, SIZE_MAX, 3, &walk_rx);
-        CHECK(again >= 0 && sent_in_order(&walk_rx, 0));
+        walk_step(&b, SIZE_MAX, 3);
         for (size_t next = 3; next < order.n; next += 4) {
                 size_t left = order.n - next - 1;
-                /* Decided, and logged, before it is asked for: the entry
-                 * and what comes after it. */
-                expect += 1 + (int) (left < 3 ? left : 3);
+                int before = logged(&b);
                 if (how & OPENHOOK_AHEAD_PREPARE)
-                        CHECK(logged_at_least(&b, expect));
+                        CHECK(fds_become(fds + 1 + (int) (left < 3 ? left : 3)));
+                CHECK_EQ(logged(&b), before);
                 /* The last one asks for less room than was prepared. */
-                unsigned int max = next + 4 >= order.n ? 1 : 3;
-                int fd = walk_ask(&b, next, max, &walk_rx);
-                CHECK(fd >= 0 && same_file(fd, order.path[next]));
-                CHECK_EQ(walk_rx.batch.count, left < max ? left : max);
-                CHECK(sent_in_order(&walk_rx, next + 1));
-                close(fd);
+                walk_step(&b, next, next + 4 >= order.n ? 1 : 3);
         }
+        CHECK(fds_become(fds));
         finish(&b);
 }
 
@@ -1403,17 +1403,15 @@ static void a_policy_swapped_in_drops_the_reply_prepared_under_the_old_one(void)
 {
         struct broker b;
         struct openhook_policy *next;
-        char *error = NULL;
+        char *error = NULL, rule[300];
 
         start_sending_ahead(&b, OPENHOOK_AHEAD_SEND | OPENHOOK_AHEAD_PREPARE);
         walk_tree(&b);
-        int before = logged(&b);
-        _cleanup_close_ int top = walk_ask(&b, SIZE_MAX, 2, &walk_rx);
-        CHECK(top >= 0 && sent_in_order(&walk_rx, 0));
-        /* The request, its two entries, then the prepared reply's. */
-        CHECK(logged_at_least(&b, before + 3 + 3));
+        int fds = walked_once(&b);
+        walk_step(&b, SIZE_MAX, 2);
+        /* Held by the broker: entry 2 and the two after it. */
+        CHECK(fds_become(fds + 3));
 
-        char rule[300];
         snprintf(rule, sizeof(rule), "%s/", b.dir);
         if (openhook_policy_new(&next) < 0 || openhook_policy_allow(next, "r", rule, &error) < 0 ||
             openhook_policy_deny(next, order.path[2], &error) < 0)
@@ -1423,37 +1421,28 @@ static void a_policy_swapped_in_drops_the_reply_prepared_under_the_old_one(void)
         b.policy = next;
 
         CHECK_EQ(walk_ask(&b, 2, 2, &walk_rx), -EACCES);
-        int fd = walk_ask(&b, 3, 2, &walk_rx);
-        CHECK(fd >= 0 && same_file(fd, order.path[3]) && sent_in_order(&walk_rx, 4));
+        /* A new walk, from entry 3's directory. */
+        int before = logged(&b), fd = walk_ask(&b, 3, 2, &walk_rx);
+        CHECK(fd >= 0 && same_file(fd, order.path[3]));
+        CHECK_EQ(logged(&b), before + 1 + (int) walk_rx.batch.count);
+        CHECK(sent_in_order(&walk_rx, 4));
         close(fd);
         finish(&b);
 }
 
 /* A client that asks for something else gets it, and the reply prepared
- * for it is closed, not kept. */
+ * for it is closed, not kept, and never logged. */
 static void a_prepared_reply_not_asked_for_is_dropped(void)
 {
         struct broker b;
 
         start_sending_ahead(&b, OPENHOOK_AHEAD_SEND | OPENHOOK_AHEAD_PREPARE);
         walk_tree(&b);
-        /* Whatever the loop sets up for its first request is there. */
-        close(walk_ask(&b, SIZE_MAX, WALK_MAX, &walk_rx));
-        CHECK(sent_in_order(&walk_rx, 0));
-
-        int fds = settled_fds(), before = logged(&b);
-        int top = walk_ask(&b, SIZE_MAX, 2, &walk_rx);
-        CHECK(top >= 0 && sent_in_order(&walk_rx, 0));
-        close(top);
-        CHECK(logged_at_least(&b, before + 3 + 3));
-        /* Held by the broker: the prepared entry and its two. */
+        int fds = walked_once(&b);
+        walk_step(&b, SIZE_MAX, 2);
         CHECK(fds_become(fds + 3));
 
-        int fd = walk_ask(&b, order.n - 1, 2, &walk_rx);
-        CHECK(fd >= 0 && same_file(fd, order.path[order.n - 1]));
-        close(fd);
-        for (uint32_t i = 0; i < walk_rx.batch.count; i++)
-                close(walk_rx.fds[i]);
+        walk_step(&b, order.n - 2, 2);
         CHECK(fds_become(fds));
         finish(&b);
 }
