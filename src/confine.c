@@ -33,17 +33,6 @@
 #include "seccomp_prebuilt.h"
 #include "util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define OH_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define OH_ASAN 1
-#endif
-#endif
-#ifndef OH_ASAN
-#define OH_ASAN 0
-#endif
-
 /* ---- Landlock ----------------------------------------------------------- */
 
 static unsigned int ll_access_of(unsigned int perms)

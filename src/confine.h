@@ -13,6 +13,19 @@ enum {
         OH_CONFINE_NO_LANDLOCK = 1u << 1,        /* the floor is already raised (or must not be) */
 };
 
+/* 1 under AddressSanitizer, whose runtime makes syscalls the broker
+ * never does, and checks for leaks at exit. */
+#if defined(__SANITIZE_ADDRESS__)
+#define OH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OH_ASAN 1
+#endif
+#endif
+#ifndef OH_ASAN
+#define OH_ASAN 0
+#endif
+
 struct oh_ceiling;
 struct oh_ll_set;
 
