@@ -96,11 +96,31 @@ void oh_policy_index_free(struct oh_policy_index *ix)
         free(ix);
 }
 
+/* Where PATH's first component not shared with PREV starts (at its '/'),
+ * or its end when all are. */
+static size_t unshared(const char *path, const char *prev)
+{
+        size_t i = 0;
+
+        if (!prev)
+                return 0;
+        while (path[i] && path[i] == prev[i])
+                i++;
+        if ((path[i] == '/' || !path[i]) && (prev[i] == '/' || !prev[i]))
+                return i;
+        while (i > 0 && path[i] != '/')
+                i--;
+        return i;
+}
+
 void oh_policy_index_room_add(struct oh_policy_index_room *room, const char *path)
 {
-        for (const char *c = path; *c; c++)
+        const char *c = path + unshared(path, room->prev);
+
+        room->bytes += strlen(c);
+        for (; *c; c++)
                 room->components += *c == '/';
-        room->bytes += strlen(path);
+        room->prev = path;
 }
 
 /* Grows *V (of *ALLOC items of SIZE bytes, N used) to hold MORE items. */

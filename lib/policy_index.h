@@ -33,10 +33,14 @@ struct oh_policy_index;
 int oh_policy_index_new(struct oh_policy_index **ret);
 void oh_policy_index_free(struct oh_policy_index *ix);
 
-/* The room oh_policy_index_reserve() needs for PATH. */
+/* The room oh_policy_index_reserve() needs for paths added in the order
+ * they will be indexed: only the components a path does not share with
+ * the one before it can be new nodes (that one's are there by then), so
+ * rules of one directory need a node each, not one per component. */
 struct oh_policy_index_room {
         size_t components;
         size_t bytes;
+        const char *prev;       /* the path added last, or NULL */
 };
 void oh_policy_index_room_add(struct oh_policy_index_room *room, const char *path);
 
