@@ -227,12 +227,16 @@ int oh_ll_set_add(struct oh_ll_set *s, const char *path, size_t len, unsigned in
                 return -ENOMEM;
         s->v[s->n] = (struct oh_ll_rule) { .path = copy, .access = access };
         oh_hashtab_insert(&s->by_path, oh_hash(0, path, len), (uint32_t) s->n);
+        if (len < OH_LL_SET_LENGTHS)
+                s->lengths[len / 64] |= UINT64_C(1) << (len % 64);
         s->n++;
         return 0;
 }
 
 static unsigned int granted_at(const struct oh_ll_set *s, const char *path, size_t len)
 {
+        if (len < OH_LL_SET_LENGTHS && !(s->lengths[len / 64] & (UINT64_C(1) << (len % 64))))
+                return 0;
         uint32_t i = find(s, path, len);
 
         return i == OH_HASHTAB_NONE ? 0 : oh_ll_effective(&s->v[i]);

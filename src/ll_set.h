@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hashtab.h"
 #include "landlock.h"
@@ -43,10 +44,16 @@ unsigned int oh_ll_effective(const struct oh_ll_rule *rule);
  * -ENOMEM with the rules merged only. */
 int oh_ll_rules_reduce(struct oh_ll_rule *rules, size_t *n);
 
+#define OH_LL_SET_LENGTHS 1024
+
 struct oh_ll_set {
         struct oh_ll_rule *v;           /* unique paths, each malloc'ed */
         size_t n, allocated;
         struct oh_hashtab by_path;
+        /* Bit L: a path of L bytes was added.  A directory above a path
+         * is looked up only if a rule's path may be that long: of a
+         * file's five or six, one or none (longer paths: always). */
+        uint64_t lengths[OH_LL_SET_LENGTHS / 64];
 };
 
 void oh_ll_set_done(struct oh_ll_set *s);

@@ -208,6 +208,30 @@ static void a_set_grants_along_the_path(void)
         oh_ll_set_done(&s);
 }
 
+/* Directories are looked up by the lengths rules have (ll_set.h): a
+ * directory of any length, a long one (past OH_LL_SET_LENGTHS) and "/"
+ * grant what lies below them. */
+static void directories_of_every_length_grant_below_them(void)
+{
+        char path[OH_LL_SET_LENGTHS + 64];
+        struct oh_ll_set s = {};
+
+        memset(path, 'x', sizeof(path));
+        path[0] = '/';
+        for (size_t len = 2; len < sizeof(path) - 3; len += 97) {
+                CHECK_EQ(oh_ll_set_add(&s, path, len, R | DIR), 0);
+                memcpy(path + len, "/f", 3);
+                CHECK_EQ(oh_ll_set_granted(&s, path, false), R);
+                CHECK_EQ(oh_ll_set_granted(&s, path, true), R);
+                path[len] = path[len + 1] = path[len + 2] = 'x';
+                oh_ll_set_done(&s);
+        }
+        memcpy(path + 1, "f", 2);
+        CHECK_EQ(oh_ll_set_add(&s, "/", 1, W | DIR), 0);
+        CHECK_EQ(oh_ll_set_granted(&s, path, false), W);
+        oh_ll_set_done(&s);
+}
+
 int main(void)
 {
         RUN(files_inside_a_directory_that_grants_them_are_left_out);
@@ -221,5 +245,6 @@ int main(void)
         RUN(the_root_is_above_everything);
         RUN(rules_after_a_sorted_run_are_merged_in);
         RUN(a_set_grants_along_the_path);
+        RUN(directories_of_every_length_grant_below_them);
         return TAP_DONE();
 }
