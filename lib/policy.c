@@ -318,10 +318,13 @@ static int normalize(const char *where, const char *path, char out[static PATH_M
  * The last name of an exact rule is kept too: a rule naming a symlink is
  * about the link (it may be followed; its target needs a rule of its own),
  * never silently about whatever it pointed to at load time. */
-static int canonicalize(struct oh_pathcache *cache, const char *norm, bool subtree, char out[static PATH_MAX])
+static int canonicalize(struct oh_pathcache *cache, const char *norm, bool subtree, char out[static PATH_MAX],
+                        size_t *dir_len)
 {
         char prefix[PATH_MAX];
         size_t cut = strlen(norm);
+
+        *dir_len = 0;
 
         if (!subtree)
                 while (cut > 0 && norm[--cut] != '/')
@@ -347,6 +350,8 @@ static int canonicalize(struct oh_pathcache *cache, const char *norm, bool subtr
                                 return -ENAMETOOLONG;
                         memcpy(out, real, rl);
                         memcpy(out + rl, rest, tl + 1);
+                        if (!subtree && rest == strrchr(norm, '/'))
+                                *dir_len = rl;
                         return 0;
                 }
                 if (r == -ENOMEM || cut == 0)
@@ -473,11 +478,35 @@ static int walk_next(struct openhook_policy *p, struct oh_pathcache *cache, char
         return 1;
 }
 
-/* Records every symlink the normalised rule path NORM passes through.
- * Rules come in bunches of one directory: its components are walked for
- * the first only (the links they pass through are recorded then), and
- * where that walk got to is the directory's realpath. */
-static int record_links(struct openhook_policy *p, struct oh_pathcache *cache, const char *norm)
+/* Sets WALKED to the realpath of NORM's directory NORM[0..DL) ("" for
+ * "/"): CANON[0..CANON_DIR) when canonicalize() found it (CANON_DIR > 0).
+ * Returns false if it does not exist. */
+static bool walked_to_dir(struct oh_pathcache *cache, const char *norm, size_t dl, const char *canon,
+                          size_t canon_dir, char walked[static PATH_MAX])
+{
+        char dir[PATH_MAX];
+        const char *real;
+
+        if (canon_dir > 0) {
+                memcpy(walked, canon, canon_dir);
+                walked[canon_dir] = '\0';
+                return true;
+        }
+        memcpy(dir, norm, dl);
+        dir[dl] = '\0';
+        if (oh_pathcache_realpath(cache, dir, &real) < 0)
+                return false;
+        snprintf(walked, PATH_MAX, "%s", strcmp(real, "/") == 0 ? "" : real);
+        return true;
+}
+
+/* Records every symlink the normalised rule path NORM (canonical: CANON,
+ * whose directory is CANON[0..CANON_DIR) if CANON_DIR > 0) passes
+ * through.  Rules come in bunches of one directory: its components are
+ * walked for the first only (the links they pass through are recorded
+ * then), and where that walk got to is the directory's realpath. */
+static int record_links(struct openhook_policy *p, struct oh_pathcache *cache, const char *norm, const char *canon,
+                        size_t canon_dir)
 {
         const char *slash = strrchr(norm, '/'), *c = norm;
         size_t dl = (size_t) (slash - norm);
@@ -487,14 +516,8 @@ static int record_links(struct openhook_policy *p, struct oh_pathcache *cache, c
         if (r < 0)
                 return r;
         if (r == 0) {
-                char dir[PATH_MAX];
-                const char *real;
-
-                memcpy(dir, norm, dl);
-                dir[dl] = '\0';
-                if (oh_pathcache_realpath(cache, dir, &real) < 0)
+                if (!walked_to_dir(cache, norm, dl, canon, canon_dir, walked))
                         return 0;       /* nothing exists below: no more links */
-                snprintf(walked, sizeof(walked), "%s", strcmp(real, "/") == 0 ? "" : real);
                 c = slash;
                 r = 1;
         }
@@ -509,6 +532,7 @@ static int add_rule(struct openhook_policy *p, const char *where, bool deny, uns
 {
         char norm[PATH_MAX], canon[PATH_MAX];
         struct oh_rule r = { .perms = perms, .deny = deny, .listed_type = DT_UNKNOWN };
+        size_t canon_dir;
         int ret;
 
         ret = normalize(where, path, norm, &r.subtree, error);
@@ -523,7 +547,7 @@ static int add_rule(struct openhook_policy *p, const char *where, bool deny, uns
          * interpreter), and Landlock lets the program do both. */
         if (perms & OPENHOOK_PERM_X)
                 r.perms |= OPENHOOK_PERM_R;
-        ret = canonicalize(p->cache, norm, r.subtree, canon);
+        ret = canonicalize(p->cache, norm, r.subtree, canon, &canon_dir);
         if (ret == -ENAMETOOLONG)
                 return fail(error, "%s: path '%.*s' is too long once its symlinks are resolved",
                             where, shown(strlen(path)), path);
@@ -537,7 +561,7 @@ static int add_rule(struct openhook_policy *p, const char *where, bool deny, uns
                 rule_done(&r);
                 return ret;
         }
-        return deny ? 0 : record_links(p, p->cache, norm);
+        return deny ? 0 : record_links(p, p->cache, norm, canon, canon_dir);
 }
 
 /* Adds the rules and links added since the last commit to the index, all

@@ -698,6 +698,40 @@ static void index_knows_the_links_rules_were_written_through(void)
         openhook_policy_free(p);
 }
 
+/* Rules after the first of a directory reached through symlinks start
+ * their walk at the directory's realpath, which canonicalising the rule
+ * found: a link as their last name is recorded where the resolver meets
+ * it (real/d/f2), never at a path it never walks (lk/b/f2). */
+static void a_later_rule_of_a_linked_directory_records_its_link_at_the_real_place(void)
+{
+        struct openhook_policy *p = policy();
+        char dir[128], path[192], text[512];
+        int r;
+
+        snprintf(dir, sizeof(dir), "%s/later", tmp);
+        CHECK_EQ(mkdir(dir, 0755), 0);
+        snprintf(path, sizeof(path), "%s/real", dir);
+        CHECK_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/real/d", dir);
+        CHECK_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/lk", dir);
+        CHECK_EQ(symlink("real", path), 0);
+        snprintf(path, sizeof(path), "%s/real/b", dir);
+        CHECK_EQ(symlink("d", path), 0);
+        snprintf(path, sizeof(path), "%s/real/d/f2", dir);
+        CHECK_EQ(symlink("f1", path), 0);
+        snprintf(text, sizeof(text), "allow r %1$s/lk/b/f1\nallow r %1$s/lk/b/f2\n", dir);
+        free(parse(p, text, &r));
+        CHECK_EQ(r, 0);
+
+        size_t n;
+        const char *const *links = oh_policy_links(p, &n);
+        CHECK_EQ(n, 3);
+        if (n == 3)
+                CHECK_STREQ(links[2], path);
+        openhook_policy_free(p);
+}
+
 /* realpath and readlink through the cache answer as glibc and the
  * kernel do, whatever was asked before (ctx: one cache for all). */
 static bool agrees_with_glibc(void *ctx, const char *path)
@@ -830,6 +864,7 @@ int main(void)
         RUN(rule_through_symlink_matches_the_real_path);
         RUN(index_decides_as_a_scan_of_every_rule);
         RUN(index_knows_the_links_rules_were_written_through);
+        RUN(a_later_rule_of_a_linked_directory_records_its_link_at_the_real_place);
         RUN(path_cache_answers_as_glibc);
         RUN(rule_paths_are_typed_from_their_directory_listing);
 
