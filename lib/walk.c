@@ -8,8 +8,9 @@
 #include "util.h"
 #include "walk.h"
 
-static void level_free(struct oh_walk_level *l)
+static void level_free(struct oh_walk *w, struct oh_walk_level *l)
 {
+        w->bytes -= l->bytes;
         free(l->ents);
         free(l->names);
         *l = (struct oh_walk_level) {};
@@ -18,7 +19,7 @@ static void level_free(struct oh_walk_level *l)
 void oh_walk_end(struct oh_walk *w)
 {
         while (w->depth > 0)
-                level_free(&w->level[--w->depth]);
+                level_free(w, &w->level[--w->depth]);
 }
 
 int oh_walk_begin(struct oh_walk *w, const char *dir, uint64_t dev)
@@ -49,7 +50,10 @@ struct fill {
         size_t ents_cap, names_cap, names_used;
 };
 
-static bool grow(void **p, size_t *cap, size_t need, size_t size, size_t first)
+/* Grows *P (*CAP elements of SIZE) to hold NEED, within the walk's
+ * bytes. */
+static bool grow(struct oh_walk *w, struct oh_walk_level *l, void **p, size_t *cap, size_t need, size_t size,
+                 size_t first)
 {
         size_t n = *cap ? *cap : first;
 
@@ -57,22 +61,27 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size, size_t first)
                 n *= 2;
         if (n == *cap)
                 return true;
+        size_t more = (n - *cap) * size;
+        if (w->bytes + more > OH_WALK_BYTES)
+                return false;
         void *q = realloc(*p, n * size);
         if (!q)
                 return false;
         *p = q;
         *cap = n;
+        w->bytes += more;
+        l->bytes += more;
         return true;
 }
 
 /* Adds E to L.  Returns false once L holds all it may. */
-static bool level_add(struct oh_walk_level *l, const struct dirent64 *e, struct fill *f)
+static bool level_add(struct oh_walk *w, struct oh_walk_level *l, const struct dirent64 *e, struct fill *f)
 {
         size_t len = strlen(e->d_name) + 1;
 
         if (l->n >= OH_WALK_ENTRIES || f->names_used + len > OH_WALK_NAMES ||
-            !grow((void **) &l->ents, &f->ents_cap, l->n + 1, sizeof(*l->ents), 32) ||
-            !grow((void **) &l->names, &f->names_cap, f->names_used + len, 1, 1024))
+            !grow(w, l, (void **) &l->ents, &f->ents_cap, l->n + 1, sizeof(*l->ents), 32) ||
+            !grow(w, l, (void **) &l->names, &f->names_cap, f->names_used + len, 1, 1024))
                 return false;
         memcpy(l->names + f->names_used, e->d_name, len);
         l->ents[l->n++] = (struct oh_walk_entry) { .ino = e->d_ino, .name_off = (uint32_t) f->names_used,
@@ -82,7 +91,7 @@ static bool level_add(struct oh_walk_level *l, const struct dirent64 *e, struct 
 }
 
 /* Lists DFD into L from the entry after AFTER (NULL: the first). */
-static int level_list(struct oh_walk_level *l, int dfd, const char *after, unsigned int *budget)
+static int level_list(struct oh_walk *w, struct oh_walk_level *l, int dfd, const char *after, unsigned int *budget)
 {
         uint8_t buf[8192];
         struct fill f = {};
@@ -99,7 +108,7 @@ static int level_list(struct oh_walk_level *l, int dfd, const char *after, unsig
                                 started = strcmp(e->d_name, after) == 0;
                                 continue;
                         }
-                        if (keeps(e) && !level_add(l, e, &f))
+                        if (keeps(e) && !level_add(w, l, e, &f))
                                 return 0;
                 }
         return n < 0 && *budget > 0 ? oh_negerrno() : 0;
@@ -123,9 +132,9 @@ int oh_walk_enter(struct oh_walk *w, int dfd, uint64_t ino, const char *name, co
 
         struct oh_walk_level *l = &w->level[w->depth];
         *l = (struct oh_walk_level) { .path_len = len, .ino = ino };
-        int r = level_list(l, dfd, after, budget);
+        int r = level_list(w, l, dfd, after, budget);
         if (r < 0) {
-                level_free(l);
+                level_free(w, l);
                 if (w->depth > 0)
                         w->path[w->level[w->depth - 1].path_len] = '\0';
                 return r;
@@ -144,7 +153,7 @@ bool oh_walk_peek(struct oh_walk *w, struct oh_walk_item *it)
                         *it = (struct oh_walk_item) { l->names + e->name_off, e->ino, e->type };
                         return true;
                 }
-                level_free(l);
+                level_free(w, l);
                 if (--w->depth > 0)
                         w->path[w->level[w->depth - 1].path_len] = '\0';
         }

@@ -25,6 +25,9 @@
  * walked as far as these go; what is left out is asked for. */
 #define OH_WALK_ENTRIES 4096u
 #define OH_WALK_NAMES (64u * 1024u)
+/* In all the levels of one walk: a connection's memory stays bounded
+ * however deep and wide the tree (what does not fit is asked for). */
+#define OH_WALK_BYTES (256u * 1024u)
 
 struct oh_walk_entry {
         uint64_t ino;
@@ -37,11 +40,13 @@ struct oh_walk_level {
         char *names;
         size_t n, next;                 /* entries kept; the next one to visit */
         size_t path_len;                /* of the walk's path while in this directory */
+        size_t bytes;                   /* its arrays' */
         uint64_t ino;                   /* the directory's */
 };
 
 struct oh_walk {
         unsigned int depth;             /* levels entered and not yet left; 0: none */
+        size_t bytes;                   /* held by the levels' arrays */
         uint64_t dev;                   /* every directory's; entries of others are left out */
         char path[OPENHOOK_PATH_MAX];   /* the deepest level's directory */
         struct oh_walk_level level[OH_WALK_DEPTH];

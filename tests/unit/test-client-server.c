@@ -1447,6 +1447,63 @@ static void a_prepared_reply_not_asked_for_is_dropped(void)
         finish(&b);
 }
 
+/* A directory wider than a walk remembers (OH_WALK_ENTRIES) is walked as
+ * far as it was listed; a walker asking for the next file from there on
+ * gets every one, each once, in a batch per request or nearly. */
+static void a_directory_wider_than_a_walk_remembers_is_sent_whole(void)
+{
+        enum { N = 5000 };
+        static bool got[N];
+        static char names[N][NAME_MAX + 1];
+        struct broker b;
+        size_t n = 0, requests = 0, received = 0;
+
+        start_sending_ahead(&b, OPENHOOK_AHEAD_SEND | OPENHOOK_AHEAD_PREPARE);
+        if (mkdir(at(&b, "wide"), 0755) < 0)
+                abort();
+        for (int i = 0; i < N; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "wide/w%04d", i);
+                write_file(at(&b, name), name);
+        }
+        DIR *d = opendir(at(&b, "wide"));
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+                if (e->d_name[0] == 'w' && n < N)
+                        snprintf(names[n++], sizeof(names[0]), "%s", e->d_name);
+        if (d)
+                closedir(d);
+        CHECK_EQ(n, N);
+
+        memset(got, 0, sizeof(got));
+        for (size_t next = 0; next < n;) {
+                char p[300];
+                snprintf(p, sizeof(p), "%s/wide/%s", b.dir, names[next]);
+                int fd = oh_client_open_ahead(b.client, OPENHOOK_CMD_OPEN_WALK_AHEAD, p, WALK_FILE_FLAGS,
+                                              WALK_FILE_FLAGS, WALK_DIR_FLAGS, 64, &walk_rx);
+                requests++;
+                CHECK(fd >= 0 && same_file(fd, p));
+                close(fd);
+                got[atoi(names[next] + 1)] = true;
+                received++;
+                for (uint32_t i = 0; i < walk_rx.batch.count; i++) {
+                        const char *name = walk_rx.batch.names + walk_rx.batch.files[i].name_off;
+                        int k = atoi(name + 1);
+                        snprintf(p, sizeof(p), "%s/wide/%s", b.dir, name);
+                        CHECK(k >= 0 && k < N && !got[k] && same_file(walk_rx.fds[i], p));
+                        got[k] = true;
+                        received++;
+                        close(walk_rx.fds[i]);
+                }
+                while (next < n && got[atoi(names[next] + 1)])
+                        next++;
+        }
+        CHECK_EQ(received, N);
+        printf("#   %zu files in %zu requests\n", received, requests);
+        CHECK(requests <= N / 64 + 8);
+        finish(&b);
+}
+
 /* OH_TEST_ONLY=name runs one scenario, for debugging. */
 #define SCENARIO(fn) do { \
         const char *only = getenv("OH_TEST_ONLY"); \
@@ -1492,5 +1549,6 @@ int main(void)
         SCENARIO(a_walkers_next_reply_is_prepared_while_it_reads);
         SCENARIO(a_policy_swapped_in_drops_the_reply_prepared_under_the_old_one);
         SCENARIO(a_prepared_reply_not_asked_for_is_dropped);
+        SCENARIO(a_directory_wider_than_a_walk_remembers_is_sent_whole);
         return TAP_DONE();
 }
