@@ -37,10 +37,12 @@ struct openhook_server {
 const struct openhook_policy *oh_server_policy_get(struct openhook_server *s);
 void oh_server_policy_put(struct openhook_server *s);
 
-/* Memory per connection is fixed: one input buffer of the largest message,
- * one response with its fds (more than one only for files sent ahead).  While a response is pending no further
- * request is read, so a client that never reads its replies costs the
- * broker nothing more. */
+/* Memory per connection is bounded: one input buffer of the largest
+ * message, one response with its fds (more than one only for files sent
+ * ahead), and for a tree walker its walk (at most OH_WALK_BYTES of
+ * listings, lib/walk.h) and one prepared reply.  While a response is
+ * pending no further request is read, so a client that never reads its
+ * replies costs the broker nothing more. */
 struct openhook_conn {
         struct openhook_server *server;
         int fd;
