@@ -82,7 +82,10 @@ int oh_seccomp_recv_listener(int sock, int *connector);
  * kernel is asked in a thread of its own, while the caller goes on;
  * BESIDE (if set) is called there first, for work of the caller's that
  * can go beside its own.  That thread has a seccomp filter of its own (it
- * allows everything) and no_new_privs: it must not start processes. */
+ * allows everything) and no_new_privs: it must not start processes.  A
+ * kernel that answers for itself (5.14 or later, no filter around us) is
+ * not asked that way: then everything, BESIDE too, is done before
+ * oh_seccomp_probe_start() returns. */
 struct oh_seccomp_probe {
         void (*beside)(void);
         pthread_t thread;
