@@ -313,9 +313,11 @@ static bool wanted(const char *path)
         for (size_t i = 0; same && i < AHEAD_SLOTS; i++)
                 busy |= ahead.s[i].born && ahead.s[i].left > 0 && strncmp(ahead.s[i].dir, path, n) == 0 &&
                         ahead.s[i].dir[n] == '\0';
-        /* A walker's next read may be in any directory: the broker knows
-         * where its walk is. */
-        bool walking = ahead.reader_flags >= 0 && ahead.dir_flags >= 0 && !ahead.walk_unsupported;
+        /* A walker's next read may be in any directory (the broker knows
+         * where its walk is), once it has used up all that came: a
+         * program that reads only some of what comes does not walk. */
+        bool walking = ahead.reader_flags >= 0 && ahead.dir_flags >= 0 && !ahead.walk_unsupported &&
+                       ahead.held == 0;
         if (!same && n < sizeof(ahead.last_dir)) {
                 memcpy(ahead.last_dir, path, n);
                 ahead.last_dir[n] = '\0';
