@@ -51,7 +51,10 @@ int oh_ceiling_add_policy(struct oh_ceiling *c, const struct openhook_policy *po
 
 void oh_ceiling_done(struct oh_ceiling *c)
 {
-        oh_ceiling_unprepare(c);
+        oh_ceiling_build_end(c);
+        if (c->built)
+                close(c->ruleset);
+        c->built = false;
         oh_ll_set_done(&c->set);
 }
 
@@ -82,27 +85,37 @@ static int ceiling_ruleset(const struct oh_ceiling *c, const struct oh_ll_rule *
         return r;
 }
 
-int oh_ceiling_prepare(struct oh_ceiling *c, unsigned int flags)
+/* Only the ceiling's own rules are built ahead: what the broker itself
+ * needs beside them (under ASan) is left to oh_ceiling_apply(). */
+int oh_ceiling_build_start(struct oh_ceiling *c, unsigned int flags)
 {
-        int ruleset = ceiling_ruleset(c, NULL, 0, flags);
+        struct oh_ll_set own = {};
+        int r = oh_landlock_own_set(&own);
+        bool alone = own.n == 0;
 
-        if (ruleset < 0)
-                return ruleset;
-        oh_ceiling_unprepare(c);
-        *c = (struct oh_ceiling) { .set = c->set, .prepared = true, .ruleset = ruleset, .ruleset_flags = flags };
-        return 0;
+        oh_ll_set_done(&own);
+        if (r < 0)
+                return r;
+        if (!alone || c->building || c->built)
+                return -EOPNOTSUPP;
+        r = oh_landlock_build_start(c->set.v, c->set.n, flags, &c->building);
+        if (r == 0)
+                c->ruleset_flags = flags;
+        return r;
 }
 
-void oh_ceiling_unprepare(struct oh_ceiling *c)
+void oh_ceiling_build_end(struct oh_ceiling *c)
 {
-        if (c->prepared)
-                close(c->ruleset);
-        c->prepared = false;
+        if (!c->building)
+                return;
+        int ruleset = oh_landlock_build_finish(TAKE_PTR(c->building));
+        c->built = ruleset >= 0;
+        c->ruleset = ruleset;
 }
 
 int oh_ceiling_apply(const struct oh_ceiling *c, const struct oh_ll_rule *extra, size_t n_extra, unsigned int flags)
 {
-        if (c->prepared && n_extra == 0 && flags == c->ruleset_flags)
+        if (c->built && n_extra == 0 && flags == c->ruleset_flags)
                 return oh_landlock_restrict(c->ruleset);
 
         _cleanup_close_ int ruleset = ceiling_ruleset(c, extra, n_extra, flags);

@@ -232,6 +232,7 @@ struct ll_work {
         size_t n;
         atomic_size_t next;     /* the first rule no thread has taken */
         atomic_int error;       /* the first error, which stops both */
+        atomic_int helper_tid;  /* the second thread's, once it runs */
 };
 
 /* Consecutive rules mostly share a directory, opened once for them. */
@@ -269,31 +270,59 @@ static void *ll_helper_main(void *arg)
 {
         struct ll_work *w = arg;
 
+        atomic_store(&w->helper_tid, gettid());
         if (unshare(CLONE_FILES) == 0)
                 ll_add_chunks(w);
         return NULL;
 }
 
-/* Adds W's rules, with a second thread when they are many: the broker's
- * start-up with thousands of rules is an open and a landlock_add_rule per
- * rule, and a ruleset may be given rules from several threads at once.
- * The helper blocks every signal (the broker's handlers are the main
- * thread's business) and is joined before anything is restricted: it is
- * never confined, so nothing else runs in it.  0 or -errno. */
-static int ll_add_all(struct ll_work *w)
+/* A ruleset being built: by a second thread from the start when there
+ * are many rules, by the caller's too from oh_landlock_build_finish(). */
+struct oh_ll_build {
+        struct ll_work w;
+        pthread_t helper;
+        bool threaded;
+};
+
+/* Starts the second thread, which blocks every signal (the broker's
+ * handlers are the main thread's business). */
+static bool ll_start_helper(struct oh_ll_build *b)
 {
         sigset_t all, old;
-        pthread_t helper;
-        bool two = false;
+        bool started;
 
-        if (w->n >= LL_THREADED_MIN && sigfillset(&all) == 0 && pthread_sigmask(SIG_SETMASK, &all, &old) == 0) {
-                two = pthread_create(&helper, NULL, ll_helper_main, w) == 0;
-                pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (b->w.n < LL_THREADED_MIN || sigfillset(&all) < 0 || pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
+                return false;
+        started = pthread_create(&b->helper, NULL, ll_helper_main, &b->w) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return started;
+}
+
+/* Joins the second thread and waits until the kernel has let it go: a
+ * joined thread is still counted for a moment (pthread_join() returns
+ * once it left its memory, before it has left the thread group), and the
+ * broker confines itself only when it is alone (src/confine.c), as
+ * Landlock and capabilities are per thread. */
+static void ll_join_helper(struct oh_ll_build *b)
+{
+        pthread_join(b->helper, NULL);
+        while (syscall(SYS_tgkill, getpid(), atomic_load(&b->w.helper_tid), 0) == 0)
+                sched_yield();
+}
+
+int oh_landlock_build_finish(struct oh_ll_build *b)
+{
+        ll_add_chunks(&b->w);
+        if (b->threaded)
+                ll_join_helper(b);
+
+        int r = atomic_load(&b->w.error), ruleset = b->w.ruleset;
+        free(b);
+        if (r < 0) {
+                close(ruleset);
+                return r;
         }
-        ll_add_chunks(w);
-        if (two)
-                pthread_join(helper, NULL);
-        return atomic_load(&w->error);
+        return ruleset;
 }
 
 /* The ruleset's handled rights for FLAGS (OH_LL_APPLY_*) on ABI, and how
@@ -315,7 +344,7 @@ static size_t ll_ruleset_attr(int abi, unsigned int flags, struct oh_ll_ruleset_
         return size;
 }
 
-int oh_landlock_ruleset_reduced(const struct oh_ll_rule *rules, size_t n, unsigned int flags)
+int oh_landlock_build_start(const struct oh_ll_rule *rules, size_t n, unsigned int flags, struct oh_ll_build **ret)
 {
         int abi = oh_landlock_abi();
         if (abi < 0)
@@ -323,13 +352,26 @@ int oh_landlock_ruleset_reduced(const struct oh_ll_rule *rules, size_t n, unsign
 
         struct oh_ll_ruleset_attr attr;
         size_t size = ll_ruleset_attr(abi, flags, &attr);
-        _cleanup_close_ int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
-        if (ruleset < 0)
+        _cleanup_free_ struct oh_ll_build *b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->w.ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
+        if (b->w.ruleset < 0)
                 return oh_negerrno();
+        b->w.handled = attr.handled_access_fs;
+        b->w.v = rules;
+        b->w.n = n;
+        b->threaded = ll_start_helper(b);
+        *ret = TAKE_PTR(b);
+        return 0;
+}
 
-        struct ll_work w = { .ruleset = ruleset, .handled = attr.handled_access_fs, .v = rules, .n = n };
-        int r = ll_add_all(&w);
-        return r < 0 ? r : TAKE_FD(ruleset);
+int oh_landlock_ruleset_reduced(const struct oh_ll_rule *rules, size_t n, unsigned int flags)
+{
+        struct oh_ll_build *b;
+        int r = oh_landlock_build_start(rules, n, flags, &b);
+
+        return r < 0 ? r : oh_landlock_build_finish(b);
 }
 
 int oh_landlock_ruleset(const struct oh_ll_rule *rules, size_t n, unsigned int flags)

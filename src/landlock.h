@@ -63,6 +63,18 @@ int oh_landlock_ruleset(const struct oh_ll_rule *rules, size_t n, unsigned int f
  * sorted, merged, none that adds nothing), taken as they are. */
 int oh_landlock_ruleset_reduced(const struct oh_ll_rule *rules, size_t n, unsigned int flags);
 
+/* oh_landlock_ruleset_reduced() in two steps, so that the caller can do
+ * other work (fork a helper: it gets none of the threads) while a second
+ * thread adds the rules, when there are many: each an open and a
+ * landlock_add_rule.  RULES must stay as they are until the end. */
+struct oh_ll_build;
+int oh_landlock_build_start(const struct oh_ll_rule *rules, size_t n, unsigned int flags, struct oh_ll_build **ret);
+
+/* Adds the rules no thread has taken yet, waits until the second thread
+ * is gone (from the thread group, not only joined) and frees B: the
+ * ruleset's fd (O_CLOEXEC), or -errno. */
+int oh_landlock_build_finish(struct oh_ll_build *b);
+
 /* Sets no_new_privs and restricts the calling thread to RULESET.  Makes
  * system calls only (safe in a CLONE_VM child).  0 or -errno. */
 int oh_landlock_restrict(int ruleset);

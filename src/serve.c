@@ -579,17 +579,17 @@ int cmd_serve(int argc, char **argv)
         reloader.server = server;
         openhook_server_set_log(server, oh_decision_log_write, log);
         install_signals(server, &reloader);
-        /* The most memory start-up writes, written before any helper is
-         * forked; without it confine_self() builds the ruleset itself. */
+        /* The broker's Landlock ruleset is built while the helpers are
+         * forked; without it confine_self() builds it itself. */
         if (a.confine)
-                (void) oh_ceiling_prepare(&ceiling, 0);
+                (void) oh_ceiling_build_start(&ceiling, 0);
         r = oh_reloader_start_reader(&reloader, a.watch);
         if (r < 0)
                 oh_die_errno(OH_EXIT_FAILURE, r, "cannot start the policy reader");
 
         fd = a.listen ? listen_or_activated(a.listen, &janitor) : a.fd;
+        oh_ceiling_build_end(&ceiling);
         r = confine_self(&ceiling, &a);
-        oh_ceiling_unprepare(&ceiling);
         if (r == 0)
                 r = oh_reloader_start(&reloader);
         if (r == 0) {
