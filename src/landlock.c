@@ -277,7 +277,10 @@ static void *ll_helper_main(void *arg)
 }
 
 /* A ruleset being built: by a second thread from the start when there
- * are many rules, by the caller's too from oh_landlock_build_finish(). */
+ * are many rules, by the caller's too from oh_landlock_build_finish().
+ * The kernel takes rules for one ruleset from several threads at once
+ * (it locks the ruleset for each); the second thread is gone before the
+ * caller restricts itself with it, and never runs confined. */
 struct oh_ll_build {
         struct ll_work w;
         pthread_t helper;
