@@ -134,6 +134,7 @@ struct run_broker {
                                          * first the command hands over its seccomp
                                          * listener, then it is served as OPENHOOK_FD */
         int peer;                       /* the command's end, closed in the broker */
+        int command_ruleset;            /* the command's Landlock ruleset (or -1), closed there too */
         struct oh_decision_log *log;
         struct oh_learn *learn;         /* NULL unless --learn */
         int learn_fd;                   /* where the learned policy goes */

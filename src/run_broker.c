@@ -178,6 +178,8 @@ static int broker_setup(const struct run_broker *b)
         signal(SIGPIPE, SIG_IGN);
         (void)setpgid(0, 0);
         close(b->peer);
+        if (b->command_ruleset >= 0)
+                close(b->command_ruleset);
         /* Only stderr is ours (denial lines); holding the command's stdin
          * and stdout would keep a pipeline waiting for the broker. */
         _cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
