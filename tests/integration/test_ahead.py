@@ -260,6 +260,51 @@ def grep_r_reads_every_file_under_run_as_it_does_natively(mode):
     check_eq(len(files), 8 * 5 + 150, "every file read was logged")
 
 
+SAMPLER = r'''
+import os, sys
+top = sys.argv[1]
+for d in ("a", "b"):
+    p = os.path.join(top, d)
+    # In the directory's order, so what comes ahead is read; a is
+    # listed, b is not (the test names its first three).
+    names = os.listdir(p)[:3] if d == "a" else sys.argv[2:5]
+    for n in names:
+        fd = os.open(os.path.join(p, n), os.O_RDONLY)
+        os.read(fd, 100)
+        os.close(fd)
+print("done")
+'''
+
+
+@scenario
+def a_program_reading_some_of_what_came_walks_no_further(mode):
+    """Reading three files of a directory whose files came ahead, then
+    three of another without listing it: no walk is carried into the
+    second (what came for the first is mostly unread), so its first read
+    brings nothing with it."""
+    top = path("sampler-" + mode)
+    for d in ("a", "b"):
+        os.makedirs(os.path.join(top, d))
+        for i in range(20):
+            write(os.path.join(top, d, "f%02d" % i), b"%s/f%02d\n" % (d.encode(), i))
+    log = path("sampler-%s.jsonl" % mode)
+    order = os.listdir(os.path.join(top, "b"))[:3]
+    status, out, err = ohtest.run_confined(mode, [PYTHON, "-c", SAMPLER, top] + order, [("r", top + "/")],
+                                           extra=["--log", log])
+    check_eq((status, out.split()), (0, ["done"]), err)
+    lines = [l for l in log_lines(log) if l["command"] == "open" and (l["path"] or "").startswith(top + "/")]
+    a_requests = [l["path"] for l in lines if l["path"].startswith(top + "/a/") and l.get("reason") != "sent ahead"
+                  and "O_DIRECTORY" not in l["flag_names"]]
+    check_eq(len(a_requests), 1, "a's second and third files came with its first: %r" % a_requests)
+    # b's first read is asked for alone (its second, in the same
+    # directory, may bring the others as OPEN_AHEAD always did).
+    b0 = "%s/b/%s" % (top, order[0])
+    first = [i for i, l in enumerate(lines) if l["path"] == b0 and l.get("reason") != "sent ahead"]
+    check_eq(len(first), 1, "b's first file was asked for once")
+    check(first[0] + 1 == len(lines) or lines[first[0] + 1].get("reason") != "sent ahead",
+          "nothing came with b's first file: %r" % lines[first[0] + 1:first[0] + 3])
+
+
 REOPENER = r'''
 import os, sys
 d = sys.argv[1]
