@@ -135,8 +135,8 @@ static int ll_add_path_rule(int ruleset, int fd, unsigned int access, bool dir, 
 
 /* Opens the rules' paths, which come sorted (ll_set.h): siblings by name
  * from their directory, opened once for them all, and the fds of the
- * rules added are closed together (close_range() over each run of
- * consecutive numbers).  With thousands of rules, each of a file, that
+ * rules added and of the directories left are closed together
+ * (close_range() over each run of consecutive numbers).  With thousands of rules, each of a file, that
  * leaves an open and a landlock_add_rule per rule. */
 struct ll_opener {
         int ruleset;
@@ -148,8 +148,16 @@ struct ll_opener {
         size_t n_fds;
 };
 
+static int ll_fd_cmp(const void *a, const void *b)
+{
+        return *(const int *) a - *(const int *) b;
+}
+
+/* Directories' fds were opened before their files' and come after them:
+ * sorted, the numbers make longer runs. */
 static void ll_close_fds(struct ll_opener *o)
 {
+        qsort(o->fds, o->n_fds, sizeof(o->fds[0]), ll_fd_cmp);
         for (size_t i = 0, j; i < o->n_fds; i = j) {
                 for (j = i + 1; j < o->n_fds && o->fds[j] == o->fds[j - 1] + 1; j++)
                         ;
@@ -158,6 +166,13 @@ static void ll_close_fds(struct ll_opener *o)
                                 close(o->fds[k]);
         }
         o->n_fds = 0;
+}
+
+static void ll_keep_fd(struct ll_opener *o, int fd)
+{
+        if (o->n_fds == ELEMENTSOF(o->fds))
+                ll_close_fds(o);
+        o->fds[o->n_fds++] = fd;
 }
 
 static void ll_opener_done(struct ll_opener *o)
@@ -188,7 +203,7 @@ static int ll_open(struct ll_opener *o, const char *path, const char *next)
                         memcpy(dir, path, len);
                         dir[len] = '\0';
                         if (o->dir_fd >= 0)
-                                close(o->dir_fd);
+                                ll_keep_fd(o, o->dir_fd);
                         o->dir_fd = open(dir, O_PATH | O_CLOEXEC);
                         o->dir = path;
                         o->dir_len = len;
@@ -205,9 +220,7 @@ static int ll_add_rule(struct ll_opener *o, const struct oh_ll_rule *rule, const
 
         if (fd < 0)
                 return fd == -ENOENT || fd == -ENOTDIR ? 0 : fd;
-        if (o->n_fds == ELEMENTSOF(o->fds))
-                ll_close_fds(o);
-        o->fds[o->n_fds++] = fd;
+        ll_keep_fd(o, fd);
         int dir = ll_is_dir(fd, rule);
         if (dir < 0)
                 return dir;
