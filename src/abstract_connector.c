@@ -93,68 +93,75 @@ static int connector_detach(void *arg)
 
 #define CONNECTOR_STACK (64 * 1024)
 
-struct spawn {
-        int fd;                 /* the connector's end of the socket */
-        char *stack;            /* CONNECTOR_STACK bytes for the connector */
-};
-
-/* The go-between, sharing our memory while we wait (CLONE_VM|CLONE_VFORK,
- * as posix_spawn() does): the connector it starts is its child, not
- * ours, and it exits at once, so the connector is nobody's in the
- * confined tree.  Sharing our memory, it copies no page tables and tears
- * none down, which a forked go-between did.  clone() runs no fork
- * handlers, so the connector makes plain syscalls only (this process has
- * one thread: no lock can be held). */
+/* The go-between: sharing our memory (CLONE_VM, as posix_spawn() does),
+ * it starts the connector as its child, not ours, and exits at once, so
+ * the connector is nobody's in the confined tree.  Sharing our memory, it
+ * copies no page tables and tears none down, which a forked go-between
+ * did.  clone() runs no fork handlers, so the connector makes plain
+ * syscalls only (this process has one thread: no lock can be held).  The
+ * go-between runs beside the caller, which only makes system calls
+ * meanwhile: it writes nothing of our memory but its stack (and errno,
+ * should its clone() fail, which its status then says). */
 static int go_between(void *arg)
 {
-        const struct spawn *sp = arg;
+        const struct oh_connector_spawn *sp = arg;
 
-        _exit(clone(connector_detach, sp->stack + CONNECTOR_STACK, SIGCHLD, (void *)&sp->fd) < 0);
+        _exit(clone(connector_detach, sp->stack + CONNECTOR_STACK, SIGCHLD, (void *)&sp->theirs) < 0);
 }
+
+/* Both stacks are here, not on the caller's: the go-between runs beside
+ * it, and the connector starts from a copy of our memory made while the
+ * caller goes on.  Nothing is allocated (we may share run's memory,
+ * run_command.c). */
+static char connector_stacks[2 * CONNECTOR_STACK] __attribute__((aligned(16)));
 
 /* Not the program's child (it would see it in wait(), and wait for it
  * forever), not dumpable from its first instruction (the program, in the
  * same domain and with the same uid, must not ptrace it or read its fds
  * through /proc): the flag, which the connector's copy of our memory
- * takes with it, is cleared around its start and then given back to this
- * process, whose memory the supervisor reads.  Both stacks are in this
- * frame, which is ours until the go-between has exited: nothing is
- * allocated (we may share run's memory, run_command.c). */
-static int spawn_connector(int fd)
-{
-        char stacks[2 * CONNECTOR_STACK] __attribute__((aligned(16)));
-        struct spawn sp = { .fd = fd, .stack = stacks + CONNECTOR_STACK };
-        int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), status, r;
-
-        if (dumpable < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-                return oh_negerrno();
-        pid_t pid = clone(go_between, stacks + CONNECTOR_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &sp);
-        r = pid < 0 ? oh_negerrno() : 0;
-        while (pid > 0 && waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR) {
-                        r = -ECHILD;
-                        break;
-                }
-        if (r >= 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
-                r = -ECHILD;
-        /* 2 (SUID_DUMP_ROOT) cannot be set again; 0 asks the same of a
-         * reader (CAP_SYS_PTRACE). */
-        if (prctl(PR_SET_DUMPABLE, dumpable == 1, 0, 0, 0) < 0)
-                return oh_negerrno();   /* the connector ends with its socket */
-        return r;
-}
-
-int oh_connector_start(void)
+ * takes with it, is cleared until the go-between has exited, and then
+ * given back to this process, whose memory the supervisor reads. */
+int oh_connector_begin(struct oh_connector_spawn *sp)
 {
         int sv[2];
 
+        *sp = (struct oh_connector_spawn) { .ours = -1, .theirs = -1, .go_between = -1, .stack = connector_stacks };
+        sp->dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+        if (sp->dumpable < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return oh_connector_end(sp);
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return oh_negerrno();
-        _cleanup_close_ int ours = sv[0];
-        _cleanup_close_ int theirs = sv[1];
-        int r = spawn_connector(theirs);
+                return oh_connector_end(sp);
+        sp->ours = sv[0];
+        sp->theirs = sv[1];
+        sp->go_between = clone(go_between, connector_stacks + 2 * CONNECTOR_STACK, CLONE_VM | SIGCHLD, sp);
+        return sp->go_between < 0 ? oh_connector_end(sp) : 0;
+}
 
-        return r < 0 ? r : TAKE_FD(ours);
+static int wait_go_between(pid_t pid)
+{
+        int status;
+
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -ECHILD;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
+}
+
+int oh_connector_end(struct oh_connector_spawn *sp)
+{
+        int r = sp->go_between < 0 ? oh_negerrno() : wait_go_between(sp->go_between);
+
+        if (sp->theirs >= 0)
+                close(sp->theirs);
+        /* 2 (SUID_DUMP_ROOT) cannot be set again; 0 asks the same of a
+         * reader (CAP_SYS_PTRACE). */
+        if (sp->dumpable >= 0 && prctl(PR_SET_DUMPABLE, sp->dumpable == 1, 0, 0, 0) < 0 && r >= 0)
+                r = oh_negerrno();      /* the connector ends with its socket */
+        if (r >= 0)
+                return sp->ours;
+        if (sp->ours >= 0)
+                close(sp->ours);
+        return r;
 }
 
 /* One request and its answer at a time: the connector serves in order.

@@ -17,13 +17,27 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #define OH_CONNECTOR_DATA_MAX 65536     /* bytes one send through it may carry */
 
-/* In the program's process, between Landlock and seccomp: starts the
- * connector and returns the supervisor's end of its socket (O_CLOEXEC),
- * or -errno. */
-int oh_connector_start(void);
+/* In the program's process, after its Landlock domain: starts the
+ * connector in two steps, so that the process can load its seccomp
+ * filter meanwhile (the go-between that makes the connector was started
+ * before it, so neither has the filter).  oh_connector_begin() starts it
+ * (0 or -errno: then oh_connector_end() was done); oh_connector_end(),
+ * called once in either case, waits for it and returns the supervisor's
+ * end of its socket (O_CLOEXEC) or -errno.  In between, the process makes
+ * system calls only and keeps SP where it is. */
+struct oh_connector_spawn {
+        int ours;               /* the supervisor's end */
+        int theirs;             /* the connector's end */
+        int dumpable;           /* ours, given back at the end */
+        pid_t go_between;
+        char *stack;            /* the connector's, in the go-between's copy of our memory */
+};
+int oh_connector_begin(struct oh_connector_spawn *sp);
+int oh_connector_end(struct oh_connector_spawn *sp);
 
 /* In the supervisor, from any thread: has CONNECTOR connect SOCK to ADDR
  * (SIZE 0), or send DATA[SIZE] to it with FLAGS.  Returns 0 or the bytes

@@ -198,18 +198,28 @@ static noreturn void child_fail(const struct run_child *c, enum child_stage stag
 static int child_seccomp(const struct run_child *c)
 {
         bool supervised = !(c->filter->flags & OH_SECCOMP_NO_LISTENER);
+        struct oh_connector_spawn sp;
         int connector = -1;
 
         /* Abstract sockets: only where Landlock scopes them, so that the
-         * connector, in our domain, is held to the scope (ABI 6). */
-        if (supervised && c->landlock && c->landlock_abi >= OH_LL_ABI_SCOPE) {
-                connector = oh_connector_start();
-                if (connector < 0)
-                        return connector;
+         * connector, in our domain, is held to the scope (ABI 6).  It is
+         * made while the filter is loaded. */
+        bool connect = supervised && c->landlock && c->landlock_abi >= OH_LL_ABI_SCOPE;
+        if (connect) {
+                int r = oh_connector_begin(&sp);
+                if (r < 0)
+                        return r;
         }
         int listener = oh_seccomp_load(c->filter);
-        if (listener < 0)
-                return listener;
+        if (connect)
+                connector = oh_connector_end(&sp);
+        if (listener < 0 || connector < -1) {
+                if (listener > 0)
+                        close(listener);
+                if (connector >= 0)
+                        close(connector);
+                return listener < 0 ? listener : connector;
+        }
         int r = oh_seccomp_send_listener(c->sock, supervised ? listener : -1, connector);
         if (listener > 0)
                 close(listener);

@@ -61,7 +61,7 @@ int oh_seccomp_load(const struct oh_seccomp_filter *f);
 int oh_seccomp_install(unsigned int flags);
 
 /* From the filtered process, right after oh_seccomp_install(): hands
- * LISTENER, and CONNECTOR (oh_connector_start(), or -1), to the
+ * LISTENER, and CONNECTOR (oh_connector_end(), or -1), to the
  * supervisor at the other end of SOCK, and waits until it has taken its
  * copies.  The caller then closes both before any notified call, so that
  * the supervisor holds the only reference: should it die, the kernel
