@@ -183,11 +183,16 @@ static uint32_t rule_hash_of(const void *ctx, uint32_t item)
         return oh_hash(0, path, strlen(path));
 }
 
-static uint32_t find(const struct oh_ll_set *s, const char *path, size_t len)
+static uint32_t find_hashed(const struct oh_ll_set *s, const char *path, size_t len, uint32_t hash)
 {
         struct key k = { path, len };
 
-        return oh_hashtab_find(&s->by_path, oh_hash(0, path, len), rule_equal, s, &k);
+        return oh_hashtab_find(&s->by_path, hash, rule_equal, s, &k);
+}
+
+static uint32_t find(const struct oh_ll_set *s, const char *path, size_t len)
+{
+        return find_hashed(s, path, len, oh_hash(0, path, len));
 }
 
 void oh_ll_set_done(struct oh_ll_set *s)
@@ -213,7 +218,7 @@ static int grow(struct oh_ll_set *s)
 
 int oh_ll_set_add(struct oh_ll_set *s, const char *path, size_t len, unsigned int access)
 {
-        uint32_t i = find(s, path, len);
+        uint32_t hash = oh_hash(0, path, len), i = find_hashed(s, path, len, hash);
         char *copy;
 
         if (i != OH_HASHTAB_NONE) {
@@ -226,7 +231,7 @@ int oh_ll_set_add(struct oh_ll_set *s, const char *path, size_t len, unsigned in
         if (!copy)
                 return -ENOMEM;
         s->v[s->n] = (struct oh_ll_rule) { .path = copy, .access = access };
-        oh_hashtab_insert(&s->by_path, oh_hash(0, path, len), (uint32_t) s->n);
+        oh_hashtab_insert(&s->by_path, hash, (uint32_t) s->n);
         if (len < OH_LL_SET_LENGTHS)
                 s->lengths[len / 64] |= UINT64_C(1) << (len % 64);
         s->n++;
