@@ -30,100 +30,75 @@ static void broker_log(const struct openhook_decision *d, void *userdata)
                 oh_learn_observe(d, b->learn);
 }
 
-/* The supervisor's thread starts before the command hands over its
- * listener and gets ready meanwhile (its tables, its buffers); it takes
- * the listener itself, tells the command so and goes on to answer the
- * first notification, the command's execve.  The command closes its own
- * copy before that execve, so that ours is the last: should we die, the
- * kernel fails the execve instead of leaving it waiting for us (DESIGN.md,
- * "A broker that dies").  The main thread waits until the listener
- * message has been taken off B->sock, which it then serves. */
-struct supervisor {
-        const struct run_broker *b;
-        struct sc_supervisor *sv;
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        bool taken;
-        int listener;                   /* oh_seccomp_recv_listener()'s answer */
-        int connector;
+/* B->sock (and every connection CONNECT makes from it), served until the
+ * last of them is closed. */
+struct server_thread {
+        struct openhook_server *server;
+        int sock;
         int result;
 };
 
-static void *supervise_thread(void *userdata)
+static void *serve_thread(void *userdata)
 {
-        struct supervisor *s = userdata;
-        int connector;
-        int listener = oh_seccomp_recv_listener(s->b->sock, &connector);
+        struct server_thread *st = userdata;
 
-        pthread_mutex_lock(&s->lock);
-        s->listener = listener;
-        s->connector = connector;
-        s->taken = true;
-        pthread_cond_signal(&s->cond);
-        pthread_mutex_unlock(&s->lock);
-        if (listener > 0)
-                s->result = oh_seccomp_supervisor_run(s->sv, listener, connector);
+        st->result = openhook_server_run(st->server, st->sock, 0, 0);
         return NULL;
 }
 
-static int wait_taken(struct supervisor *s)
+/* Notifications on LISTENER (and CONNECTOR) here, the socket in a thread
+ * started only now: the command's execve, the first notification, is
+ * answered without waiting for a thread to start. */
+static int supervise_and_serve(struct sc_supervisor *sv, int listener, int connector, struct server_thread *st)
 {
-        pthread_mutex_lock(&s->lock);
-        while (!s->taken)
-                pthread_cond_wait(&s->cond, &s->lock);
-        pthread_mutex_unlock(&s->lock);
-        return s->listener;
-}
-
-static int supervisor_start(struct openhook_server *server, struct supervisor *s, pthread_t *thread)
-{
-        struct oh_supervise_args args = {
-                .server = server,
-                .flags = s->b->seccomp_flags,
-                .log = broker_log,
-                .userdata = (void *)s->b,
-        };
-        int r = oh_seccomp_supervisor_new(&args, &s->sv);
+        pthread_t thread;
+        int r = -pthread_create(&thread, NULL, serve_thread, st);
 
         if (r < 0)
                 return r;
-        r = -pthread_create(thread, NULL, supervise_thread, s);
-        if (r < 0) {
-                oh_seccomp_supervisor_free(s->sv);
-                s->sv = NULL;
-        }
-        return r;
+        r = oh_seccomp_supervisor_run(sv, listener, connector);
+        pthread_join(thread, NULL);
+        return st->result < 0 ? st->result : r;
 }
 
 /* The command installs its filter and hands us the listener right before
  * execve (fd -1: nobody can supervise it, what would be notified is
  * refused); end of stream means it failed earlier (run reports that).
- * The notifications get a thread of their own, while this one serves
- * B->sock (and every connection CONNECT makes from it) until the last of
- * them is closed; the command closed it before execve under --no-shim.
- * Both decide with SERVER's policy, which a reload swaps. */
+ * The supervisor is made ready (its tables, its buffers) before the
+ * listener comes; this thread takes it off B->sock, tells the command so
+ * and answers its notifications, while another serves B->sock, on which
+ * the listener message was the first.  The command closes its own copy
+ * of the listener before its execve, so that ours is the last: should we
+ * die, the kernel fails the execve instead of leaving it waiting for us
+ * (DESIGN.md, "A broker that dies").  Both decide with SERVER's policy,
+ * which a reload swaps. */
 static int broker_serve(const struct run_broker *b, struct openhook_server *server)
 {
-        struct supervisor s = {
-                .b = b, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .connector = -1,
+        struct oh_supervise_args args = {
+                .server = server,
+                .flags = b->seccomp_flags,
+                .log = broker_log,
+                .userdata = (void *)b,
         };
-        bool supervised = !(b->seccomp_flags & OH_SECCOMP_NO_LISTENER);
-        pthread_t thread;
-        int r = supervised ? supervisor_start(server, &s, &thread) : 0;
+        struct server_thread st = { .server = server, .sock = b->sock };
+        struct sc_supervisor *sv = NULL;
+        int connector = -1, r = 0;
 
+        if (!(b->seccomp_flags & OH_SECCOMP_NO_LISTENER))
+                r = oh_seccomp_supervisor_new(&args, &sv);
         if (r < 0)
                 return r;
-        int fd = supervised ? wait_taken(&s) : oh_seccomp_recv_listener(b->sock, &s.connector);
-        r = fd == -ENOMSG || fd > 0 ? openhook_server_run(server, b->sock, 0, 0) : fd;
-        if (supervised) {
-                pthread_join(thread, NULL);
-                oh_seccomp_supervisor_free(s.sv);
-        }
+        int fd = oh_seccomp_recv_listener(b->sock, &connector);
+        if (fd > 0 && sv)
+                r = supervise_and_serve(sv, fd, connector, &st);
+        else
+                r = fd == -ENOMSG || fd > 0 ? openhook_server_run(server, b->sock, 0, 0) : fd;
+        oh_seccomp_supervisor_free(sv);
         if (fd > 0)
                 close(fd);
-        if (s.connector >= 0)
-                close(s.connector);
-        return r < 0 ? r : s.result;
+        if (connector >= 0)
+                close(connector);
+        return r;
 }
 
 static int broker_run(const struct run_broker *b)
