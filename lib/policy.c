@@ -927,10 +927,21 @@ int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const ch
         return add_end(p, parse_lines(p, name, buf, len, error));
 }
 
+/* Room for all of FD when it is a file of known size (one read, and one
+ * more to see its end), else 0. */
+static size_t file_room(int fd)
+{
+        struct stat st;
+
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size >= POLICY_FILE_MAX)
+                return 0;
+        return (size_t) st.st_size + 1;
+}
+
 int oh_policy_read_fd(int fd, char **ret, size_t *ret_len)
 {
         _cleanup_free_ char *buf = NULL;
-        size_t len = 0, size = 0;
+        size_t len = 0, size = 0, room = file_room(fd);
 
         for (;;) {
                 ssize_t n;
@@ -940,7 +951,7 @@ int oh_policy_read_fd(int fd, char **ret, size_t *ret_len)
 
                         if (size >= POLICY_FILE_MAX)
                                 return -EFBIG;
-                        size = size ? size * 2 : 4096;
+                        size = !size ? (room ? room : 4096) : size * 2 < POLICY_FILE_MAX ? size * 2 : POLICY_FILE_MAX;
                         b = realloc(buf, size);
                         if (!b)
                                 return -ENOMEM;
