@@ -342,14 +342,15 @@ static int check_single_threaded(uint64_t *bounding)
 
 int oh_broker_confine(const struct oh_ceiling *ceiling, unsigned int flags)
 {
-        uint64_t bounding;
-        int k = check_single_threaded(&bounding);
+        uint64_t bounding = 0;
+        int k = flags & OH_CONFINE_FORKED ? 0 : check_single_threaded(&bounding);
         if (k < 0)
                 return k;
 
         /* glibc reads the time zone on first use; the log should not find
          * /etc/localtime walled off. */
-        tzset();
+        if (!(flags & OH_CONFINE_FORKED))
+                tzset();
 
         /* A seccomp supervisor must read its targets' memory, which
          * Landlock allows only into the supervisor's own domain or one

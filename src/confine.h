@@ -11,6 +11,10 @@
 enum {
         OH_CONFINE_SECCOMP_SUPERVISOR = 1u << 0, /* also needs /proc/PID access and the notify ioctls */
         OH_CONFINE_NO_LANDLOCK = 1u << 1,        /* the floor is already raised (or must not be) */
+        /* Just forked (so with one thread) by openhook run, which emptied
+         * the bounding set where it could (run_drop_bounding()) and read
+         * the time zone: none of that is looked at again. */
+        OH_CONFINE_FORKED = 1u << 2,
 };
 
 /* 1 under AddressSanitizer, whose runtime makes syscalls the broker

@@ -166,7 +166,7 @@ static int broker_setup(const struct run_broker *b)
         /* run raised our Landlock floor before forking us (none with
          * --unconfined: a supervisor under Landlock could not read the
          * memory of a command outside every domain). */
-        unsigned int flags = OH_CONFINE_NO_LANDLOCK;
+        unsigned int flags = OH_CONFINE_NO_LANDLOCK | OH_CONFINE_FORKED;
         if (!(b->seccomp_flags & OH_SECCOMP_NO_LISTENER))
                 flags |= OH_CONFINE_SECCOMP_SUPERVISOR;
         int r = oh_broker_confine(NULL, flags);
