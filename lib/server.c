@@ -640,8 +640,8 @@ static uint64_t monotonic_ns(void)
 
 static struct conn_walk *conn_walk(struct openhook_conn *c)
 {
-        if (!c->walk)
-                c->walk = calloc(1, sizeof(*c->walk));
+        if (!c->walk && (c->walk = calloc(1, sizeof(*c->walk))))
+                c->walk->walk.shared = &c->server->walk_bytes;
         return c->walk;
 }
 

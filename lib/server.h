@@ -29,6 +29,7 @@ struct openhook_server {
         bool prepare;                   /* ... and prepare a walker's next reply */
         uint64_t generation;            /* policies swapped in (under policy_lock) */
         atomic_uint prepared_fds;       /* fds in replies prepared for walkers */
+        atomic_size_t walk_bytes;       /* listings kept by walks (lib/walk.h) */
         unsigned int prepared_max;
 };
 
@@ -40,7 +41,8 @@ void oh_server_policy_put(struct openhook_server *s);
 /* Memory per connection is bounded: one input buffer of the largest
  * message, one response with its fds (more than one only for files sent
  * ahead), and for a tree walker its walk (at most OH_WALK_BYTES of
- * listings, lib/walk.h) and one prepared reply.  While a response is
+ * listings, and all walks together OH_WALK_SHARED_BYTES, lib/walk.h) and
+ * one prepared reply.  While a response is
  * pending no further request is read, so a client that never reads its
  * replies costs the broker nothing more. */
 struct openhook_conn {

@@ -11,6 +11,8 @@
 static void level_free(struct oh_walk *w, struct oh_walk_level *l)
 {
         w->bytes -= l->bytes;
+        if (w->shared)
+                atomic_fetch_sub(w->shared, l->bytes);
         free(l->ents);
         free(l->names);
         *l = (struct oh_walk_level) {};
@@ -64,9 +66,16 @@ static bool grow(struct oh_walk *w, struct oh_walk_level *l, void **p, size_t *c
         size_t more = (n - *cap) * size;
         if (w->bytes + more > OH_WALK_BYTES)
                 return false;
-        void *q = realloc(*p, n * size);
-        if (!q)
+        if (w->shared && atomic_fetch_add(w->shared, more) + more > OH_WALK_SHARED_BYTES) {
+                atomic_fetch_sub(w->shared, more);
                 return false;
+        }
+        void *q = realloc(*p, n * size);
+        if (!q) {
+                if (w->shared)
+                        atomic_fetch_sub(w->shared, more);
+                return false;
+        }
         *p = q;
         *cap = n;
         w->bytes += more;

@@ -12,6 +12,7 @@
 #ifndef OH_WALK_H
 #define OH_WALK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,8 +27,11 @@
 #define OH_WALK_ENTRIES 4096u
 #define OH_WALK_NAMES (64u * 1024u)
 /* In all the levels of one walk: a connection's memory stays bounded
- * however deep and wide the tree (what does not fit is asked for). */
+ * however deep and wide the tree (what does not fit is asked for); and
+ * in all the walks that share one count (a server's connections), so
+ * that many connections cannot add up to more. */
 #define OH_WALK_BYTES (256u * 1024u)
+#define OH_WALK_SHARED_BYTES (32u * 1024u * 1024u)
 
 struct oh_walk_entry {
         uint64_t ino;
@@ -47,6 +51,7 @@ struct oh_walk_level {
 struct oh_walk {
         unsigned int depth;             /* levels entered and not yet left; 0: none */
         size_t bytes;                   /* held by the levels' arrays */
+        atomic_size_t *shared;          /* counts them too, if not NULL */
         uint64_t dev;                   /* every directory's; entries of others are left out */
         char path[OPENHOOK_PATH_MAX];   /* the deepest level's directory */
         struct oh_walk_level level[OH_WALK_DEPTH];
@@ -62,7 +67,7 @@ struct oh_walk_item {
 
 /* Begins a walk in directory DIR (absolute), on device DEV: its first
  * level is entered with oh_walk_enter(W, DFD, NULL, ...).  Whatever W held
- * is let go first. */
+ * is let go first.  W->shared, if set, stays. */
 int oh_walk_begin(struct oh_walk *w, const char *dir, uint64_t dev);
 
 /* Lists directory DFD (inode INO) as the next level: the walk's root when
