@@ -237,7 +237,7 @@ static int ll_add_rule(struct ll_opener *o, const struct oh_ll_rule *rule, const
 }
 
 /* The rules of a ruleset being built, shared by the threads adding them:
- * each takes the next LL_CHUNK rules until none are left. */
+ * each takes the next rules (ll_take()) until none are left. */
 struct ll_work {
         int ruleset;
         uint64_t handled;
@@ -248,23 +248,44 @@ struct ll_work {
         atomic_int helper_tid;  /* the second thread's, once it runs */
 };
 
-/* Consecutive rules mostly share a directory, opened once for them. */
+/* Consecutive rules mostly share a directory, opened once for them, so
+ * they are taken LL_CHUNK at a time; fewer towards the end, so that
+ * neither thread waits long for the other's last ones. */
 #define LL_CHUNK 128
+#define LL_CHUNK_MIN 16
 
 /* Below this many rules a second thread costs more than it saves (its
  * creation and join: 60-230 us on our 2-CPU VM; a rule: 4-6 us). */
 #define LL_THREADED_MIN 512
+
+/* Takes the next rules to add: how many (0 when none are left), from
+ * *FIRST. */
+static size_t ll_take(struct ll_work *w, size_t *first)
+{
+        size_t next = atomic_load(&w->next), k;
+
+        do {
+                if (next >= w->n)
+                        return 0;
+                k = (w->n - next) / 4;
+                k = k < LL_CHUNK_MIN ? LL_CHUNK_MIN : k > LL_CHUNK ? LL_CHUNK : k;
+                if (k > w->n - next)
+                        k = w->n - next;
+        } while (!atomic_compare_exchange_weak(&w->next, &next, next + k));
+        *first = next;
+        return k;
+}
 
 static void ll_add_chunks(struct ll_work *w)
 {
         __attribute__((cleanup(ll_opener_done))) struct ll_opener o = {
                 .ruleset = w->ruleset, .handled = w->handled, .dir_fd = -1,
         };
-        size_t first;
+        size_t first, k;
         int r = 0;
 
-        while (r >= 0 && atomic_load(&w->error) == 0 && (first = atomic_fetch_add(&w->next, LL_CHUNK)) < w->n)
-                for (size_t i = first; r >= 0 && i < first + LL_CHUNK && i < w->n; i++)
+        while (r >= 0 && atomic_load(&w->error) == 0 && (k = ll_take(w, &first)) > 0)
+                for (size_t i = first; r >= 0 && i < first + k; i++)
                         r = ll_add_rule(&o, &w->v[i], i + 1 < w->n ? w->v[i + 1].path : NULL);
         if (r < 0) {
                 int none = 0;
