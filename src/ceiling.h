@@ -42,8 +42,9 @@ int oh_ceiling_apply(const struct oh_ceiling *c, const struct oh_ll_rule *extra,
 /* Starts building the Landlock ruleset oh_ceiling_apply() raises with no
  * extra rules and FLAGS, ahead of it: a second thread adds rules while
  * the caller forks its helpers (and writes little memory they would
- * share: each page written while a child shares it is copied).  0, or
- * -errno (then oh_ceiling_apply() builds the ruleset itself). */
+ * share: each page written while a child shares it is copied).  The
+ * ceiling must not change until it is built.  0, or -errno (then
+ * oh_ceiling_apply() builds the ruleset itself). */
 int oh_ceiling_build_start(struct oh_ceiling *c, unsigned int flags);
 
 /* Adds the rules left and waits for the second thread, which is gone
