@@ -596,11 +596,17 @@ struct run_state {
         struct oh_learn *learn;
         int learn_fd;
         struct oh_seccomp_probe probe;  /* started in prepare() */
+        struct oh_ceiling ceiling;      /* the broker's, built in launch() */
+        struct run_child child;         /* the command's process */
         struct oh_seccomp_filter filter; /* the command's, taken in settle_mode() */
 };
 
+/* Not called but under ASan (cmd_run()): our memory is the broker's too,
+ * copy-on-write, and freeing it would copy it. */
 static void run_state_done(struct run_state *s)
 {
+        run_child_done(&s->child);
+        oh_ceiling_done(&s->ceiling);
         oh_seccomp_filter_done(&s->filter);
         oh_learn_free(s->learn);
         oh_decision_log_free(s->log);
@@ -803,7 +809,8 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
         /* Built before the broker is forked: after the fork each page we
          * write first is copied (60-90 us on our VM), and the command's
          * way to execve, not the broker's start, is the longer one. */
-        struct run_child c = {
+        struct run_child *c = &s->child;
+        *c = (struct run_child) {
                 .path = s->command,
                 .argv = s->opt.argv,
                 .sock = command_end,
@@ -816,14 +823,13 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 .filter = &s->filter,
                 .sigmask = *old_mask,
         };
-        r = run_child_prepare(&c);
+        r = run_child_prepare(c);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot prepare COMMAND");
 
-        struct oh_ceiling ceiling = {};
         if (!s->opt.unconfined) {
-                prepare_reload(s, &ceiling);
-                raise_floor(s, &ceiling);
+                prepare_reload(s, &s->ceiling);
+                raise_floor(s, &s->ceiling);
         }
         settle_mode(s);
 
@@ -834,7 +840,7 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 .policy = s->policy,
                 .sock = broker_end,
                 .peer = command_end,
-                .command_ruleset = c.ruleset,
+                .command_ruleset = c->ruleset,
                 .log = s->log,
                 .learn = s->learn,
                 .learn_fd = s->learn_fd,
@@ -843,16 +849,16 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
         struct run_wait w = { .command_status = -1, .broker_status = -1 };
         int ready;
         w.broker = run_broker_start(&b, &ready);
-        /* The reader and the ceiling are the broker's now. */
+        /* The reader and the ceiling are the broker's now (our copy of the
+         * ceiling goes with run_state_done()). */
         if (s->opt.watch)
                 close(s->reloader.reader.fd);
-        oh_ceiling_done(&ceiling);
         if (w.broker < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, w.broker, "cannot start the broker");
         close(TAKE_FD(broker_end));
 
-        c.mode = s->opt.mode;
-        w.command = run_child_spawn(&c);
+        c->mode = s->opt.mode;
+        w.command = run_child_spawn(c);
         if (w.command < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, w.command, "cannot start COMMAND");
         close(TAKE_FD(command_end));
@@ -864,11 +870,11 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
         r = run_broker_ready(ready);
         if (r < 0 && r != -EPIPE) {
                 kill(w.command, SIGKILL);
-                run_child_done(&c);
+                run_child_close(c);
                 return OH_EXIT_RUN_FAILED;
         }
-        int failed = run_child_started(&c);
-        run_child_done(&c);
+        int failed = run_child_started(c);
+        run_child_close(c);
         if (r == -EPIPE || failed == -EPIPE)
                 return broker_gone_at_start(&w, mask);
 
@@ -891,6 +897,7 @@ int cmd_run(int argc, char **argv)
                         .private_tmp = true,
                 },
                 .learn_fd = -1,
+                .child = { .ruleset = -1, .status_fd = -1, .status_read = -1 },
         };
         sigset_t mask, old_mask;
 

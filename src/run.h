@@ -102,8 +102,11 @@ struct run_child {
 
 /* Builds in run what the child would otherwise build after the spawn:
  * COMMAND's environment and its Landlock ruleset.  0 or -errno;
- * run_child_done() in either case. */
+ * run_child_done() in either case.  run_child_close() closes its
+ * descriptors only, as soon as the command has started (the memory is
+ * freed, if at all, at the end: run_state_done() in run.c). */
 int run_child_prepare(struct run_child *c);
+void run_child_close(struct run_child *c);
 void run_child_done(struct run_child *c);
 
 /* Empties our bounding set (where CAP_SETPCAP allows) and ambient set,

@@ -143,19 +143,24 @@ int run_child_prepare(struct run_child *c)
         return 0;
 }
 
-void run_child_done(struct run_child *c)
+void run_child_close(struct run_child *c)
 {
-        free(c->envp);
-        free(c->env_fd);
-        free(c->env_direct);
-        free(c->env_preload);
         if (c->ruleset >= 0)
                 close(c->ruleset);
         if (c->status_read >= 0)
                 close(c->status_read);
+        c->ruleset = c->status_read = -1;
+}
+
+void run_child_done(struct run_child *c)
+{
+        run_child_close(c);
+        free(c->envp);
+        free(c->env_fd);
+        free(c->env_direct);
+        free(c->env_preload);
         c->envp = NULL;
         c->env_fd = c->env_direct = c->env_preload = NULL;
-        c->ruleset = c->status_read = -1;
 }
 
 int run_drop_bounding(void)
