@@ -97,7 +97,9 @@ void oh_policy_index_free(struct oh_policy_index *ix)
 }
 
 /* Where PATH's first component not shared with PREV starts (at its '/'),
- * or its end when all are. */
+ * or its end when all are.  Where the two part in the middle of a name
+ * ("/a/b" and "/ab"), that name is not shared either: back to the '/'
+ * before it. */
 static size_t unshared(const char *path, const char *prev)
 {
         size_t i = 0;
@@ -108,8 +110,8 @@ static size_t unshared(const char *path, const char *prev)
                 i++;
         if ((path[i] == '/' || !path[i]) && (prev[i] == '/' || !prev[i]))
                 return i;
-        while (i > 0 && path[i] != '/')
-                i--;
+        while (i > 0 && path[--i] != '/')
+                ;
         return i;
 }
 

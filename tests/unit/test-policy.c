@@ -732,6 +732,32 @@ static void a_later_rule_of_a_linked_directory_records_its_link_at_the_real_plac
         openhook_policy_free(p);
 }
 
+/* The index reserves room for the components a path does not share with
+ * the one before it: "/qK/a/b" after "/qK/ab" shares "/qK" only, and
+ * needs nodes for "a" and "b" (with one too few, 40 such pairs overflow
+ * the nodes reserved). */
+static void paths_sharing_only_the_start_of_a_name_are_indexed(void)
+{
+        struct openhook_policy *p = policy();
+        char text[4096], path[64];
+        size_t o = 0;
+        int r;
+
+        for (int k = 0; k < 40; k++)
+                o += (size_t) snprintf(text + o, sizeof(text) - o, "allow r /q%d/ab\nallow rw /q%d/a/b\n", k, k);
+        free(parse(p, text, &r));
+        CHECK_EQ(r, 0);
+        for (int k = 0; k < 40; k++) {
+                snprintf(path, sizeof(path), "/q%d/ab", k);
+                CHECK_EQ(oh_policy_letters(p, path), OPENHOOK_PERM_R);
+                snprintf(path, sizeof(path), "/q%d/a/b", k);
+                CHECK_EQ(oh_policy_letters(p, path), OPENHOOK_PERM_R | OPENHOOK_PERM_W);
+                snprintf(path, sizeof(path), "/q%d/a", k);
+                CHECK_EQ(oh_policy_letters(p, path), 0);
+        }
+        openhook_policy_free(p);
+}
+
 /* realpath and readlink through the cache answer as glibc and the
  * kernel do, whatever was asked before (ctx: one cache for all). */
 static bool agrees_with_glibc(void *ctx, const char *path)
@@ -865,6 +891,7 @@ int main(void)
         RUN(index_decides_as_a_scan_of_every_rule);
         RUN(index_knows_the_links_rules_were_written_through);
         RUN(a_later_rule_of_a_linked_directory_records_its_link_at_the_real_place);
+        RUN(paths_sharing_only_the_start_of_a_name_are_indexed);
         RUN(path_cache_answers_as_glibc);
         RUN(rule_paths_are_typed_from_their_directory_listing);
 
