@@ -928,12 +928,12 @@ int oh_policy_parse_buffer(struct openhook_policy *p, const char *name, const ch
 }
 
 /* Room for all of FD when it is a file of known size (one read, and one
- * more to see its end), else 0. */
+ * more to see its end), else 0 (a size of 0 may be unknown: /proc). */
 static size_t file_room(int fd)
 {
         struct stat st;
 
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size >= POLICY_FILE_MAX)
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size >= POLICY_FILE_MAX)
                 return 0;
         return (size_t) st.st_size + 1;
 }
