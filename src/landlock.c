@@ -136,8 +136,9 @@ static int ll_add_path_rule(int ruleset, int fd, unsigned int access, bool dir, 
 /* Opens the rules' paths, which come sorted (ll_set.h): siblings by name
  * from their directory, opened once for them all, and the fds of the
  * rules added and of the directories left are closed together
- * (close_range() over each run of consecutive numbers).  With thousands of rules, each of a file, that
- * leaves an open and a landlock_add_rule per rule. */
+ * (close_range() over each run of consecutive numbers).  With thousands
+ * of rules, each of a file, that leaves an open and a landlock_add_rule
+ * per rule. */
 struct ll_opener {
         int ruleset;
         uint64_t handled;
