@@ -514,9 +514,9 @@ static void *heap_below_huge;
  * the heap grows by HUGE_HEAP_SPAN at once and is never trimmed, and
  * all of it above the first 2 MB boundary is advised to be huge; what
  * lies below is taken by one block left untouched (address space only).
- * The cost: memory in steps of 2 MB, a few MB for a broker of a small
- * policy.  Best effort: where the heap is not the brk heap (ASan's
- * allocator) nothing is advised. */
+ * The cost: memory in steps of 2 MB, so only for a big policy.  Best
+ * effort: where the heap is not the brk heap (ASan's allocator) nothing
+ * is advised. */
 static void heap_in_huge_pages(void)
 {
         const uintptr_t huge = 2u << 20;
@@ -540,6 +540,28 @@ static void heap_in_huge_pages(void)
         free(probe);
 }
 
+/* Policy files from this size on (some 3,000 rules) are worth 2 MB pages;
+ * a smaller policy would only pay their memory. */
+#define HUGE_POLICY_BYTES (128u << 10)
+
+/* The bytes of the --policy files on the command line, looked at before
+ * they are read (getopt's abbreviations of --policy are not recognised
+ * here: such a policy is loaded in 4 KB pages, nothing worse). */
+static uint64_t policy_bytes(int argc, char **argv)
+{
+        uint64_t total = 0;
+        struct stat st;
+
+        for (int i = 1; i < argc; i++) {
+                const char *file = strncmp(argv[i], "--policy=", 9) == 0 ? argv[i] + 9
+                                   : strcmp(argv[i], "--policy") == 0 && i + 1 < argc ? argv[i + 1]
+                                   : NULL;
+                if (file && stat(file, &st) == 0 && S_ISREG(st.st_mode))
+                        total += (uint64_t) st.st_size;
+        }
+        return total;
+}
+
 int cmd_serve(int argc, char **argv)
 {
         struct serve_args a = { .fd = -1, .confine = 1 };
@@ -551,7 +573,8 @@ int cmd_serve(int argc, char **argv)
         struct janitor janitor = { .fd = -1 };
         int fd, r;
 
-        heap_in_huge_pages();
+        if (policy_bytes(argc, argv) >= HUGE_POLICY_BYTES)
+                heap_in_huge_pages();
         parse_args(argc, argv, &a, &pol);
         if (a.fd >= 0)
                 check_client_fd(a.fd);
