@@ -1034,6 +1034,15 @@ for i in range(300):
 '''
 
 
+def sleeping(pid):
+    """Whether PID waits in nanosleep or clock_nanosleep now."""
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            return "nanosleep" in f.read()
+    except OSError:
+        return False
+
+
 def kill_the_broker(mode, cmd, allow, command_comm=None):
     """Starts CMD under run, SIGKILLs the broker once the command works,
     and checks run ends it and exits 125 within a few seconds, saying
@@ -1062,7 +1071,11 @@ def kill_the_broker(mode, cmd, allow, command_comm=None):
         if command_comm is None and lines and lines[0].startswith("pid "):
             pids["command"] = int(lines[0].split()[1])
         elif command_comm is not None:
-            found = [k for k, comm in children(p.pid).items() if comm == command_comm]
+            # Named so from its execve on, but working only once its
+            # loader is done (a broker killed while the loader's opens
+            # wait for it leaves ld.so's 127: DESIGN.md, "A broker that
+            # dies"): in its sleep.
+            found = [k for k, comm in children(p.pid).items() if comm == command_comm and sleeping(k)]
             if found:
                 pids["command"] = found[0]
         if "command" in pids and (command_comm is not None or "open ok\n" in lines):
