@@ -310,12 +310,16 @@ class Terminal:
             self.proc.wait()
 
     def pump(self, timeout):
+        """Reads what the terminal shows, once. Returns whether it read."""
         r, _, _ = select.select([self.master], [], [], timeout)
         if r:
             try:
-                self.out += os.read(self.master, 65536)
+                data = os.read(self.master, 65536)
             except OSError:
-                pass
+                return False
+            self.out += data
+            return bool(data)
+        return False
 
     def send(self, data):
         self.mark = len(self.out)
@@ -336,7 +340,11 @@ class Terminal:
                 raise Failure("still running after %ds; the terminal shows:\n%s" % (
                     timeout, self.out.decode(errors="replace")))
             self.pump(0.05)
-        self.pump(0.2)
+        # A read takes one chunk of what waits: all of it, once the
+        # program is gone, however far behind a loaded machine left us.
+        if self.pump(0.2):
+            while self.pump(0):
+                pass
         no_sanitizer_report(self.out.decode(errors="replace"))
         return self.proc.returncode
 
