@@ -93,13 +93,21 @@ static uint64_t ll_rights(unsigned int access)
         return fs;
 }
 
+/* Asked once: the answer cannot change while we run, and run asks for it
+ * at each step of its start (a system call each).  Any thread may store
+ * it, all store the same. */
 int oh_landlock_abi(void)
 {
-        long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+        static atomic_int known;
+        int abi = atomic_load_explicit(&known, memory_order_relaxed);
 
-        if (abi < 0)
-                return -EOPNOTSUPP;     /* ENOSYS: not built in; EOPNOTSUPP: disabled at boot */
-        return (int)abi;
+        if (abi != 0)
+                return abi;
+        long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+        /* ENOSYS: not built in; EOPNOTSUPP: disabled at boot */
+        abi = v < 0 ? -EOPNOTSUPP : (int)v;
+        atomic_store_explicit(&known, abi, memory_order_relaxed);
+        return abi;
 }
 
 /* Whether FD's file is a directory, as RULE says or else as the kernel

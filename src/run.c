@@ -901,6 +901,8 @@ int cmd_run(int argc, char **argv)
         };
         sigset_t mask, old_mask;
 
+        /* Deepest before the fork: the policy's path walks, ~70 KiB. */
+        run_prefault(80 * 1024, true);
         parse_options(&s.opt, argc, argv);
         prepare(&s);
 

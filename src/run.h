@@ -77,6 +77,11 @@ void run_direct_done(struct run_direct *d);
 
 struct oh_seccomp_filter;
 
+/* Maps openhook's code and constant data, STACK bytes of the stack
+ * below the caller's frame and with HEAP the heap malloc() has, in one go
+ * (run_prefault.c).  Only a hint. */
+void run_prefault(size_t stack, bool heap);
+
 struct run_child {
         enum run_mode mode;
         const char *path;               /* what to execute */

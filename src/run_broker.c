@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,10 +32,16 @@ static void broker_log(const struct openhook_decision *d, void *userdata)
 }
 
 /* B->sock (and every connection CONNECT makes from it), served until the
- * last of them is closed. */
+ * last of them is closed, by a thread started before the listener comes
+ * (creating it takes 60-230 us on our VM, which would otherwise stand
+ * between the listener and the command's execve, the first
+ * notification).  It waits at GO until the listener message, the first
+ * on B->sock, has been taken off it: SERVE then says whether to serve. */
 struct server_thread {
         struct openhook_server *server;
         int sock;
+        sem_t go;
+        bool serve;
         int result;
 };
 
@@ -42,36 +49,57 @@ static void *serve_thread(void *userdata)
 {
         struct server_thread *st = userdata;
 
-        st->result = openhook_server_run(st->server, st->sock, 0, 0);
+        while (sem_wait(&st->go) < 0)
+                ;       /* EINTR only */
+        st->result = st->serve ? openhook_server_run(st->server, st->sock, 0, 0) : 0;
         return NULL;
 }
 
-/* Notifications on LISTENER (and CONNECTOR) here, the socket in a thread
- * started only now: the command's execve, the first notification, is
- * answered without waiting for a thread to start. */
-static int supervise_and_serve(struct sc_supervisor *sv, int listener, int connector, struct server_thread *st)
+static int server_thread_start(struct server_thread *st, pthread_t *thread)
 {
-        pthread_t thread;
-        int r = -pthread_create(&thread, NULL, serve_thread, st);
-
+        if (sem_init(&st->go, 0, 0) < 0)
+                return oh_negerrno();
+        int r = -pthread_create(thread, NULL, serve_thread, st);
         if (r < 0)
-                return r;
-        r = oh_seccomp_supervisor_run(sv, listener, connector);
+                sem_destroy(&st->go);
+        return r;
+}
+
+/* Lets the thread go, to serve or to end. */
+static void server_thread_go(struct server_thread *st, bool serve)
+{
+        st->serve = serve;
+        sem_post(&st->go);
+}
+
+static int server_thread_join(struct server_thread *st, pthread_t thread)
+{
         pthread_join(thread, NULL);
-        return st->result < 0 ? st->result : r;
+        sem_destroy(&st->go);
+        return st->result;
+}
+
+/* Notifications on LISTENER (and CONNECTOR) here, B->sock in the thread. */
+static int supervise_and_serve(struct sc_supervisor *sv, int listener, int connector, struct server_thread *st,
+                               pthread_t thread)
+{
+        server_thread_go(st, true);
+        int r = oh_seccomp_supervisor_run(sv, listener, connector);
+        int served = server_thread_join(st, thread);
+        return served < 0 ? served : r;
 }
 
 /* The command installs its filter and hands us the listener right before
  * execve (fd -1: nobody can supervise it, what would be notified is
  * refused); end of stream means it failed earlier (run reports that).
- * The supervisor is made ready (its tables, its buffers) before the
- * listener comes; this thread takes it off B->sock, tells the command so
- * and answers its notifications, while another serves B->sock, on which
- * the listener message was the first.  The command closes its own copy
- * of the listener before its execve, so that ours is the last: should we
- * die, the kernel fails the execve instead of leaving it waiting for us
- * (DESIGN.md, "A broker that dies").  Both decide with SERVER's policy,
- * which a reload swaps. */
+ * The supervisor and the server's thread are made ready (its tables, its
+ * buffers) before the listener comes; this thread takes it off B->sock,
+ * tells the command so and answers its notifications, while the other
+ * serves B->sock, on which the listener message was the first.  The
+ * command closes its own copy of the listener before its execve, so that
+ * ours is the last: should we die, the kernel fails the execve instead of
+ * leaving it waiting for us (DESIGN.md, "A broker that dies").  Both
+ * decide with SERVER's policy, which a reload swaps. */
 static int broker_serve(const struct run_broker *b, struct openhook_server *server)
 {
         struct oh_supervise_args args = {
@@ -82,17 +110,31 @@ static int broker_serve(const struct run_broker *b, struct openhook_server *serv
         };
         struct server_thread st = { .server = server, .sock = b->sock };
         struct sc_supervisor *sv = NULL;
+        pthread_t thread;
         int connector = -1, r = 0;
 
         if (!(b->seccomp_flags & OH_SECCOMP_NO_LISTENER))
                 r = oh_seccomp_supervisor_new(&args, &sv);
+        if (r >= 0 && sv) {
+                r = server_thread_start(&st, &thread);
+                if (r < 0) {
+                        oh_seccomp_supervisor_free(sv);
+                        sv = NULL;
+                }
+        }
         if (r < 0)
                 return r;
         int fd = oh_seccomp_recv_listener(b->sock, &connector);
+        bool serve = fd == -ENOMSG || fd > 0;
         if (fd > 0 && sv)
-                r = supervise_and_serve(sv, fd, connector, &st);
-        else
-                r = fd == -ENOMSG || fd > 0 ? openhook_server_run(server, b->sock, 0, 0) : fd;
+                r = supervise_and_serve(sv, fd, connector, &st, thread);
+        else if (sv) {
+                server_thread_go(&st, serve);
+                r = server_thread_join(&st, thread);
+        } else if (serve)
+                r = openhook_server_run(server, b->sock, 0, 0);
+        if (!serve)
+                r = fd;
         oh_seccomp_supervisor_free(sv);
         if (fd > 0)
                 close(fd);
@@ -186,6 +228,9 @@ pid_t run_broker_start(const struct run_broker *b, int *ready)
         if (pid < 0)
                 return oh_negerrno();
         if (pid == 0) {
+                /* What we run next is faulted in again, or copied, page
+                 * by page; the deepest: a notification's path walk. */
+                run_prefault(48 * 1024, false);
                 close(TAKE_FD(ready_read));
                 int r = broker_setup(b);
                 (void)!write(ready_write, &r, sizeof(r));
