@@ -295,13 +295,17 @@ int oh_pathcache_visit(struct oh_pathcache *c, const char *path, size_t len)
         return 1;
 }
 
+/* Asked of every rule of a load: its directory is looked up only when
+ * the listing does not hold it. */
 int oh_pathcache_listed_type(struct oh_pathcache *c, const char *path)
 {
-        size_t len = strlen(path), dl = listed_dir_len(path, len);
-        uint32_t i = find(c, path, len), d = dl ? find(c, path, dl) : OH_HASHTAB_NONE;
+        size_t len = strlen(path), dl;
+        uint32_t i = find(c, path, len), d;
 
         if (i != OH_HASHTAB_NONE && c->v[i].in_listing)
                 return c->v[i].d_type;
+        dl = listed_dir_len(path, len);
+        d = dl ? find(c, path, dl) : OH_HASHTAB_NONE;
         if (d != OH_HASHTAB_NONE && c->v[d].listing == LISTING_DONE)
                 return -ENOENT;
         return DT_UNKNOWN;

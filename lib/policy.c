@@ -566,7 +566,13 @@ static int add_rule(struct openhook_policy *p, const char *where, bool deny, uns
                 rule_done(&r);
                 return ret;
         }
-        return deny ? 0 : record_links(p, p->cache, norm, canon, canon_dir);
+        if (deny)
+                return 0;
+        ret = record_links(p, p->cache, norm, canon, canon_dir);
+        /* Asked now, while the cache has the path at hand; add_end() asks
+         * again of the rules whose directory was not listed yet. */
+        p->rules[p->n_rules - 1].listed_type = oh_pathcache_listed_type(p->cache, canon);
+        return ret;
 }
 
 /* Adds the rules and links added since the last commit to the index, all
@@ -604,9 +610,10 @@ static int add_begin(struct openhook_policy *p)
 static int add_end(struct openhook_policy *p, int r)
 {
         /* Directories are listed once many names in them were asked
-         * about: what they said is known for every rule only now. */
+         * about: what they said of a rule added before is known only now
+         * (a listing never takes back what it said). */
         for (size_t i = p->n_indexed; r >= 0 && i < p->n_rules; i++)
-                if (!p->rules[i].deny)
+                if (!p->rules[i].deny && p->rules[i].listed_type == DT_UNKNOWN)
                         p->rules[i].listed_type = oh_pathcache_listed_type(p->cache, p->rules[i].path);
         oh_pathcache_free(p->cache);
         p->cache = NULL;
