@@ -160,40 +160,53 @@ static void remember(struct oh_cli_policy *cp, int opt, const char *arg)
         }
 }
 
-int oh_cli_policy_option(struct oh_cli_policy *cp, int opt, const char *arg)
+/* Adds the rules of the option SRC.  Returns 1, as
+ * oh_cli_policy_option(). */
+static int load_source(struct oh_cli_policy *cp, const struct oh_cli_source *src)
 {
         _cleanup_free_ char *error = NULL;
         const char *what;
         int r;
-
-        if (opt != OH_OPT_POLICY && opt != OH_OPT_ALLOW && opt != OH_OPT_DENY)
-                return 0;
 
         if (!cp->policy) {
                 r = openhook_policy_new(&cp->policy);
                 if (r < 0)
                         oh_die_errno(cp->file_status, r, "cannot create a policy");
         }
-        cp->n_options++;
-        remember(cp, opt, arg);
-
-        switch (opt) {
+        switch (src->opt) {
         case OH_OPT_POLICY:
                 what = "--policy";
-                r = openhook_policy_load_file(cp->policy, arg, &error);
+                r = openhook_policy_load_file(cp->policy, src->arg, &error);
                 break;
         case OH_OPT_ALLOW:
                 what = "--allow";
-                r = openhook_policy_allow_arg(cp->policy, arg, &error);
+                r = openhook_policy_allow_arg(cp->policy, src->arg, &error);
                 break;
         default:
                 what = "--deny";
-                r = openhook_policy_deny(cp->policy, arg, &error);
+                r = openhook_policy_deny(cp->policy, src->arg, &error);
                 break;
         }
         if (r < 0)
-                return policy_error(cp, opt == OH_OPT_POLICY, what, arg, r, error);
+                return policy_error(cp, src->opt == OH_OPT_POLICY, what, src->arg, r, error);
         return 1;
+}
+
+int oh_cli_policy_option(struct oh_cli_policy *cp, int opt, const char *arg)
+{
+        if (opt != OH_OPT_POLICY && opt != OH_OPT_ALLOW && opt != OH_OPT_DENY)
+                return 0;
+
+        cp->n_options++;
+        remember(cp, opt, arg);
+        return cp->defer ? 1 : load_source(cp, &cp->sources[cp->n_sources - 1]);
+}
+
+void oh_cli_policy_load(struct oh_cli_policy *cp)
+{
+        for (size_t i = 0; cp->defer && i < cp->n_sources; i++)
+                (void) load_source(cp, &cp->sources[i]);
+        cp->defer = false;
 }
 
 struct openhook_policy *oh_cli_policy_take(struct oh_cli_policy *cp)

@@ -28,6 +28,7 @@
 
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdnoreturn.h>
 
 #include "openhook.h"
@@ -104,6 +105,7 @@ struct oh_cli_policy {
         int usage_status;               /* exit status for a bad --allow/--deny */
         int file_status;                /* exit status for a bad policy file */
         int keep_going;                 /* print errors and continue (openhook check) */
+        bool defer;                     /* options are only recorded: oh_cli_policy_load() adds their rules */
         unsigned int n_options;         /* policy options seen */
         unsigned int n_usage_errors;    /* bad --allow/--deny (keep_going) */
         unsigned int n_file_errors;     /* bad or unreadable --policy files (keep_going) */
@@ -128,6 +130,10 @@ struct oh_policy_snapshot;
  * rule or file is printed as "openhook CMD: what" and, unless keep_going,
  * ends the program with usage_status or file_status. */
 int oh_cli_policy_option(struct oh_cli_policy *cp, int opt, const char *arg);
+
+/* With CP->defer, adds the rules of the options recorded, in order, as
+ * oh_cli_policy_option() would have (with the same errors). */
+void oh_cli_policy_load(struct oh_cli_policy *cp);
 
 /* Hands out the policy (never NULL: an empty one if no option was given);
  * the caller frees it with openhook_policy_free(). */

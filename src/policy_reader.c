@@ -193,14 +193,24 @@ int oh_policy_reader_start(const char *const *files, size_t n, bool watch, struc
                 syscall(SYS_close_range, 4, ~0U, 0);
                 reader_main(3, files, n, watch);
         }
-        char ready;
-        int r = read_all(ours, &ready, 1);
-        if (r < 0) {
-                close(ours);
-                waitpid(pid, NULL, 0);
-                return r == -EPIPE ? -ECHILD : r;
-        }
         *ret = (struct oh_policy_reader) { .fd = ours, .pid = pid };
+        return 0;
+}
+
+int oh_policy_reader_ready(struct oh_policy_reader *r)
+{
+        char ready;
+
+        if (r->fd < 0 || r->ready)
+                return 0;
+        int k = read_all(r->fd, &ready, 1);
+        if (k < 0) {
+                close(r->fd);
+                waitpid(r->pid, NULL, 0);
+                *r = (struct oh_policy_reader) { .fd = -1 };
+                return k == -EPIPE ? -ECHILD : k;
+        }
+        r->ready = true;
         return 0;
 }
 

@@ -37,12 +37,20 @@ struct oh_policy_snapshot {
 struct oh_policy_reader {
         int fd;                         /* the broker's end, -1 without a reader */
         pid_t pid;
+        bool ready;                     /* it said it watches (oh_policy_reader_ready()) */
 };
 
 /* Forks the reader for FILES[N] (names kept by the caller, which must stay
  * valid), watching them with WATCH.  The reader ends when the broker's end
- * is closed.  0 or -errno. */
+ * is closed.  It is not waited for: the broker's start-up goes on while
+ * the reader starts.  0 or -errno. */
 int oh_policy_reader_start(const char *const *files, size_t n, bool watch, struct oh_policy_reader *ret);
+
+/* Waits until the reader watches the files (once: later calls return at
+ * once), so that no change made after it is missed: before the broker
+ * answers anyone.  0, or -ECHILD (the reader is gone, and R has none any
+ * more) or -errno. */
+int oh_policy_reader_ready(struct oh_policy_reader *r);
 
 /* Reads one snapshot from FD into SNAP (names from FILES[N]), blocking.
  * 0, -EPIPE when the reader is gone, or -errno. */

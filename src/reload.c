@@ -94,9 +94,11 @@ static void *reload_thread(void *userdata)
 
 int oh_reloader_start(struct oh_reloader *r)
 {
-        if (r->reader.fd < 0)
-                return 0;
-        int k = -pthread_create(&r->thread, NULL, reload_thread, r);
+        int k = oh_policy_reader_ready(&r->reader);
+
+        if (k < 0 || r->reader.fd < 0)
+                return k;
+        k = -pthread_create(&r->thread, NULL, reload_thread, r);
 
         r->running = k == 0;
         return k;

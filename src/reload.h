@@ -36,11 +36,13 @@ struct oh_reloader {
 /* Starts the reader (before the broker confines itself: it must open the
  * files) for R->cli's files; R->current is the start policy, now owned by
  * R.  Without --policy files there is nothing to read again: 0 and no
- * reader.  0 or -errno. */
+ * reader.  The reader is waited for by oh_reloader_start().  0 or
+ * -errno. */
 int oh_reloader_start_reader(struct oh_reloader *r, bool watch);
 
-/* Starts the thread, once the server exists (and the broker is confined).
- * 0 or -errno. */
+/* Waits until the reader watches the files, then starts the thread, once
+ * the server exists (and the broker is confined), before it serves.
+ * 0 or -errno (-ECHILD: the reader is gone). */
 int oh_reloader_start(struct oh_reloader *r);
 
 /* Async-signal-safe: asks for a reload (SIGHUP). */

@@ -573,11 +573,27 @@ int cmd_serve(int argc, char **argv)
         struct janitor janitor = { .fd = -1 };
         int fd, r;
 
-        if (policy_bytes(argc, argv) >= HUGE_POLICY_BYTES)
-                heap_in_huge_pages();
+        pol.defer = true;
         parse_args(argc, argv, &a, &pol);
         if (a.fd >= 0)
                 check_client_fd(a.fd);
+        /* Only now: the reader, forked next, must not share a 2 MB page
+         * we write to (each 4 KB of it written would be copied). */
+        if (policy_bytes(argc, argv) >= HUGE_POLICY_BYTES)
+                heap_in_huge_pages();
+
+        struct oh_reloader reloader = {
+                .cli = &pol, .ceiling = &ceiling, .quiet = a.quiet,
+                .adjust = reveal_missing, .adjust_data = &a,
+        };
+        /* The policy reader is forked before the policy is loaded, while
+         * we are small: forked later, it would share the pages of the
+         * policy, and each of them written by either process while shared
+         * is copied (at a loaded rule's 10,000, about 110 such faults). */
+        r = oh_reloader_start_reader(&reloader, a.watch);
+        if (r < 0)
+                oh_die_errno(OH_EXIT_FAILURE, r, "cannot start the policy reader");
+        oh_cli_policy_load(&pol);
 
         /* Everything that can fail comes before the socket exists, so a
          * failure never leaves one behind. */
@@ -586,10 +602,7 @@ int cmd_serve(int argc, char **argv)
                 oh_warn("--log %s: %s", a.log, strerror(-r));
                 return OH_EXIT_FAILURE;
         }
-        struct oh_reloader reloader = {
-                .cli = &pol, .ceiling = &ceiling, .log = log, .quiet = a.quiet,
-                .adjust = reveal_missing, .adjust_data = &a,
-        };
+        reloader.log = log;
         reloader.current = oh_cli_policy_take(&pol);
         reveal_missing(reloader.current, &a);
         make_ceiling(&ceiling, reloader.current, &a);
@@ -602,19 +615,23 @@ int cmd_serve(int argc, char **argv)
         reloader.server = server;
         openhook_server_set_log(server, oh_decision_log_write, log);
         install_signals(server, &reloader);
-        /* The broker's Landlock ruleset is built while the helpers are
-         * forked; without it confine_self() builds it itself. */
+        /* The broker's Landlock ruleset is built while the socket is made;
+         * without it confine_self() builds it itself. */
         if (a.confine)
                 (void) oh_ceiling_build_start(&ceiling, 0);
-        r = oh_reloader_start_reader(&reloader, a.watch);
+        /* Clients may connect once the socket exists, and no change to
+         * the policy files made from then on may be missed: the reader
+         * must watch them by then.  A client of --fd is answered only
+         * once oh_reloader_start() has waited for it. */
+        r = a.listen ? oh_policy_reader_ready(&reloader.reader) : 0;
         if (r < 0)
                 oh_die_errno(OH_EXIT_FAILURE, r, "cannot start the policy reader");
 
         fd = a.listen ? listen_or_activated(a.listen, &janitor) : a.fd;
         oh_ceiling_build_end(&ceiling);
         r = confine_self(&ceiling, &a);
-        if (r == 0)
-                r = oh_reloader_start(&reloader);
+        if (r == 0 && (r = oh_reloader_start(&reloader)) < 0)
+                oh_warn("cannot start the policy reader: %s", strerror(-r));
         if (r == 0) {
                 /* The server owns a client fd from here on; a listening one
                  * stays ours. */
