@@ -727,7 +727,7 @@ static void raise_floor(const struct run_state *s, const struct oh_ceiling *ceil
         if (!extra)
                 oh_die_errno(OH_EXIT_RUN_FAILED, -ENOMEM, "Landlock");
         memcpy(extra, d->rules, d->n * sizeof(*extra));
-        extra[n++] = (struct oh_ll_rule) { "/proc", OH_LL_READ };
+        extra[n++] = (struct oh_ll_rule) { "/proc", OH_LL_READ | OH_LL_IS_DIR };
         if (s->learn)
                 extra[n++] = (struct oh_ll_rule) { "/", OH_LL_EXEC | OH_LL_READ };
         r = oh_ceiling_apply(ceiling, extra, n, OH_LL_APPLY_SCOPE);

@@ -16,49 +16,56 @@
 #include "util.h"
 
 #define RX (OH_LL_READ | OH_LL_EXEC)
+/* What each entry is everywhere (landlock.h), so that neither run's
+ * ruleset for the command nor the broker's floor asks the kernel (an
+ * fstat() each).  A directory that turned out a file is asked again; a
+ * file that were a directory would get a file's rights there, less than
+ * the rule says, never more. */
+#define ISDIR OH_LL_IS_DIR
+#define ISFILE OH_LL_IS_FILE
 
 static const struct oh_ll_rule default_direct[] = {
         /* Programs, the dynamic loader, shared libraries, and the data
          * everything reads under /usr (locales, zoneinfo, python's
          * library).  Read and execute, never write. */
-        { "/usr", RX },
-        { "/bin", RX },
-        { "/sbin", RX },
-        { "/lib", RX },
-        { "/lib64", RX },
-        { "/lib32", RX },
-        { "/etc/ld.so.cache", OH_LL_READ },
-        { "/etc/ld.so.preload", OH_LL_READ },
+        { "/usr", RX | ISDIR },
+        { "/bin", RX | ISDIR },
+        { "/sbin", RX | ISDIR },
+        { "/lib", RX | ISDIR },
+        { "/lib64", RX | ISDIR },
+        { "/lib32", RX | ISDIR },
+        { "/etc/ld.so.cache", OH_LL_READ | ISFILE },
+        { "/etc/ld.so.preload", OH_LL_READ | ISFILE },
         /* glibc opens these itself (NSS, the resolver), out of the shim's
          * reach: user and group names (ls -l, id, whoami) and host names.
          * They hold nothing secret; /etc/shadow is not among them. */
-        { "/etc/nsswitch.conf", OH_LL_READ },
-        { "/etc/passwd", OH_LL_READ },
-        { "/etc/group", OH_LL_READ },
-        { "/etc/hosts", OH_LL_READ },
-        { "/etc/host.conf", OH_LL_READ },
-        { "/etc/resolv.conf", OH_LL_READ },
-        { "/etc/gai.conf", OH_LL_READ },
+        { "/etc/nsswitch.conf", OH_LL_READ | ISFILE },
+        { "/etc/passwd", OH_LL_READ | ISFILE },
+        { "/etc/group", OH_LL_READ | ISFILE },
+        { "/etc/hosts", OH_LL_READ | ISFILE },
+        { "/etc/host.conf", OH_LL_READ | ISFILE },
+        { "/etc/resolv.conf", OH_LL_READ | ISFILE },
+        { "/etc/gai.conf", OH_LL_READ | ISFILE },
         /* localtime(3); on most systems a symlink into /usr/share/zoneinfo. */
-        { "/etc/localtime", OH_LL_READ },
+        { "/etc/localtime", OH_LL_READ | ISFILE },
         /* The program's own state: /proc/self/maps, /proc/self/fd, ...
          * (a rule for /proc/self would not follow its children).
          * Trade-off: it can read what /proc shows its user about other
          * processes, environ included; files reached through
          * /proc/PID/{root,cwd,fd} links are still checked by Landlock. */
-        { "/proc", OH_LL_READ },
+        { "/proc", OH_LL_READ | ISDIR },
         /* sysconf(_SC_NPROCESSORS_ONLN) and friends. */
-        { "/sys/devices/system/cpu", OH_LL_READ },
+        { "/sys/devices/system/cpu", OH_LL_READ | ISDIR },
         /* The NUMA topology (node count, each node's CPUs and memory):
          * glib and QEMU read it at start-up.  Hardware layout, no secrets. */
-        { "/sys/devices/system/node", OH_LL_READ },
+        { "/sys/devices/system/node", OH_LL_READ | ISDIR },
         /* The standard devices. */
-        { "/dev/null", OH_LL_READ | OH_LL_WRITE },
-        { "/dev/zero", OH_LL_READ | OH_LL_WRITE },
-        { "/dev/full", OH_LL_READ | OH_LL_WRITE },
-        { "/dev/random", OH_LL_READ },
-        { "/dev/urandom", OH_LL_READ },
-        { "/dev/tty", OH_LL_READ | OH_LL_WRITE | OH_LL_DEV },
+        { "/dev/null", OH_LL_READ | OH_LL_WRITE | ISFILE },
+        { "/dev/zero", OH_LL_READ | OH_LL_WRITE | ISFILE },
+        { "/dev/full", OH_LL_READ | OH_LL_WRITE | ISFILE },
+        { "/dev/random", OH_LL_READ | ISFILE },
+        { "/dev/urandom", OH_LL_READ | ISFILE },
+        { "/dev/tty", OH_LL_READ | OH_LL_WRITE | OH_LL_DEV | ISFILE },
 };
 
 int run_direct_add_defaults(struct run_direct *d)
