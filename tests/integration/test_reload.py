@@ -92,6 +92,25 @@ def watch_sees_a_write_in_place_and_a_save_by_rename():
 
 
 @case
+def watch_on_an_inherited_socket_sees_a_change_made_just_after_the_first_answer():
+    """The reader is forked before the policy is loaded and waited for
+    only before the first answer: a change made right after it counts."""
+    data_tree()
+    pf = policy_file("allow r %s" % path("data", "a"))
+    br = Broker(["--policy", pf, "--watch", "--confine-to", path("data")], log=True, quiet=True)
+
+    def open_b():
+        reply = ohtest.request(br.sock, ohtest.open_msg(path("data", "b")))
+        reply.close()
+        return reply.result
+
+    check_eq(open_b(), -EACCES, "b before the change")
+    policy_file("allow r %s" % path("data", "b"))
+    check_eq(settle(open_b, 0), 0, "b after a write in place")
+    check_eq(settle(lambda: [l["result"] for l in reload_lines(br)], ["ok"]), ["ok"], "reload log lines")
+
+
+@case
 def a_policy_file_with_an_error_keeps_the_policy_in_force():
     data_tree()
     pf = policy_file("allow r %s" % path("data", "a"))
