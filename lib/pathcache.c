@@ -68,6 +68,7 @@ struct oh_pathcache {
         struct entry *v;
         size_t n, alloc;
         struct oh_hashtab table;
+        uint32_t last;          /* the entry found or made last, if < N */
 };
 
 /* A key while it is looked up. */
@@ -119,20 +120,42 @@ static uint32_t find_hashed(const struct oh_pathcache *c, const char *s, size_t 
         return oh_hashtab_find(&c->table, hash, entry_equal, c, &k);
 }
 
-static uint32_t find(const struct oh_pathcache *c, const char *s, size_t len)
+/* S[0..LEN) if it is the entry found or made last: a rule's directory,
+ * and then its path, are each asked about twice in a row (the realpath
+ * of the directory, then its visit; the readlink of the path, then its
+ * listed type), and comparing bytes at hand costs less than hashing them
+ * and probing the table again. */
+static uint32_t recent(const struct oh_pathcache *c, const char *s, size_t len)
 {
-        return find_hashed(c, s, len, oh_hash(0, s, len));
+        const struct entry *e = c->last < c->n ? &c->v[c->last] : NULL;
+
+        return e && e->len == len && memcmp(e->key, s, len) == 0 ? c->last : OH_HASHTAB_NONE;
+}
+
+static uint32_t find(struct oh_pathcache *c, const char *s, size_t len)
+{
+        uint32_t i = recent(c, s, len);
+
+        if (i == OH_HASHTAB_NONE && (i = find_hashed(c, s, len, oh_hash(0, s, len))) != OH_HASHTAB_NONE)
+                c->last = i;
+        return i;
 }
 
 /* The entry for S[0..LEN), made if need be; NULL when out of memory.  The
  * pointer holds until the next call. */
 static struct entry *entry(struct oh_pathcache *c, const char *s, size_t len)
 {
-        uint32_t hash = oh_hash(0, s, len), i = find_hashed(c, s, len, hash);
+        uint32_t i = recent(c, s, len), hash;
         struct entry *e;
 
         if (i != OH_HASHTAB_NONE)
                 return &c->v[i];
+        hash = oh_hash(0, s, len);
+        i = find_hashed(c, s, len, hash);
+        if (i != OH_HASHTAB_NONE) {
+                c->last = i;
+                return &c->v[i];
+        }
         if (c->n == c->alloc) {
                 size_t n = c->alloc ? 2 * c->alloc : 64;
 
@@ -148,7 +171,7 @@ static struct entry *entry(struct oh_pathcache *c, const char *s, size_t len)
         if (!e->key)
                 return NULL;
         oh_hashtab_insert(&c->table, e->hash, (uint32_t) c->n);
-        c->n++;
+        c->last = (uint32_t) c->n++;
         return e;
 }
 
@@ -378,7 +401,7 @@ static int extend(struct oh_pathcache *c, const char *path, size_t k, size_t end
 }
 
 /* The remembered realpath of S[0..LEN), or NULL. */
-static const struct entry *known(const struct oh_pathcache *c, const char *s, size_t len)
+static const struct entry *known(struct oh_pathcache *c, const char *s, size_t len)
 {
         uint32_t i = find(c, s, len);
 
