@@ -779,8 +779,13 @@ static int act_exec(struct sc_call *c)
                 return 0;       /* no Landlock under the program (--unconfined) */
         if (c->sys->flags_arg != ARG_NONE && (c->flags & AT_EMPTY_PATH))
                 return 0;       /* fexecve: a file the program holds open */
+        /* The path as given first: the common case (the direct set)
+         * needs no realpath(), a readlink() a component, while the
+         * program waits. */
+        if (executable(c->sv, c->path[0]))
+                return 0;
         real = realpath(c->path[0], NULL);
-        if (!real || executable(c->sv, c->path[0]) || executable(c->sv, real))
+        if (!real || executable(c->sv, real))
                 return 0;
         snprintf(c->path[0], sizeof c->path[0], "%s", real);
         if (c->sv->flags & OH_SECCOMP_LEARN_EXEC) {
