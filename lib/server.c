@@ -786,11 +786,14 @@ static void send_walk(struct openhook_conn *c, const struct oh_request *req, int
         } else {
                 r = walk_begin(c, cw, req, fd, &st, &budget);
         }
-        if (r == -EIO) {
-                /* The fd answered was listed and cannot be rewound. */
+        if (r < 0) {
+                /* Nothing to carry on (and nothing of a walk before). */
                 oh_walk_end(&cw->walk);
-                close_out_fds(c);
-                queue_response(c, req->command, -EIO, -1);
+                if (r == -EIO) {
+                        /* The fd answered was listed and cannot be rewound. */
+                        close_out_fds(c);
+                        queue_response(c, req->command, -EIO, -1);
+                }
                 return;
         }
         cw->max = 1 + (req->mode < OPENHOOK_AHEAD_MAX ? req->mode : OPENHOOK_AHEAD_MAX);

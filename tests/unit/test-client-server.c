@@ -1447,6 +1447,44 @@ static void a_prepared_reply_not_asked_for_is_dropped(void)
         finish(&b);
 }
 
+/* A walk that cannot begin (the file's directory may not be listed)
+ * sends nothing, not what the walk before it would have sent next. */
+static void a_walk_that_cannot_begin_sends_nothing_of_the_last(void)
+{
+        struct broker b;
+        struct openhook_policy *next;
+        char *error = NULL, top[300], x[300];
+
+        start_sending_ahead(&b, OPENHOOK_AHEAD_SEND);
+        walk_tree(&b);
+        if (mkdir(at(&b, "other"), 0755) < 0)
+                abort();
+        write_file(at(&b, "other/x"), "x");
+        snprintf(top, sizeof(top), "%s/top/", b.dir);
+        snprintf(x, sizeof(x), "%s/other/x", b.dir);
+        if (openhook_policy_new(&next) < 0 || openhook_policy_allow(next, "r", top, &error) < 0 ||
+            openhook_policy_allow(next, "r", x, &error) < 0)
+                abort();
+        CHECK_EQ(openhook_server_set_policy(b.server, next), 0);
+        openhook_policy_free(b.policy);
+        b.policy = next;
+
+        walk_step(&b, SIZE_MAX, 2);
+        int fd = oh_client_open_ahead(b.client, OPENHOOK_CMD_OPEN_WALK_AHEAD, x, WALK_FILE_FLAGS, WALK_FILE_FLAGS,
+                                      WALK_DIR_FLAGS, 5, &walk_rx);
+        CHECK(fd >= 0 && same_file(fd, x));
+        CHECK_EQ(walk_rx.batch.count, 0);
+        for (uint32_t i = 0; i < walk_rx.batch.count; i++)
+                close(walk_rx.fds[i]);
+        close(fd);
+        /* And the walk before is over: its next entry begins a new one,
+         * in that entry's directory. */
+        fd = walk_ask(&b, 2, 2, &walk_rx);
+        CHECK(fd >= 0 && same_file(fd, order.path[2]) && sent_in_order(&walk_rx, 3));
+        close(fd);
+        finish(&b);
+}
+
 /* A directory wider than a walk remembers (OH_WALK_ENTRIES) is walked as
  * far as it was listed; a walker asking for the next file from there on
  * gets every one, each once, in a batch per request or nearly. */
@@ -1549,6 +1587,7 @@ int main(void)
         SCENARIO(a_walkers_next_reply_is_prepared_while_it_reads);
         SCENARIO(a_policy_swapped_in_drops_the_reply_prepared_under_the_old_one);
         SCENARIO(a_prepared_reply_not_asked_for_is_dropped);
+        SCENARIO(a_walk_that_cannot_begin_sends_nothing_of_the_last);
         SCENARIO(a_directory_wider_than_a_walk_remembers_is_sent_whole);
         return TAP_DONE();
 }
