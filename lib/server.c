@@ -20,6 +20,7 @@
 
 #include "fdpass.h"
 #include "resolve.h"
+#include "spin.h"
 #include "server.h"
 #include "util.h"
 #include "walk.h"
@@ -278,6 +279,13 @@ static const struct oh_request *as_open(const struct oh_request *req, const char
         out->ahead_flags = 0;
         out->path = path;
         return out;
+}
+
+/* The fds a reply to REQ may hold: the file asked for and what its max
+ * lets come with it. */
+static size_t reply_fds_max(const struct oh_request *req)
+{
+        return 1 + (req->mode < OPENHOOK_AHEAD_MAX ? req->mode : OPENHOOK_AHEAD_MAX);
 }
 
 /* Entries looked at per request, to find the name and then the files. */
@@ -540,7 +548,7 @@ static bool ahead_plan(const struct oh_request *req, int fd, struct ahead_plan *
         *plan = (struct ahead_plan) {
                 .flags = dir ? req->ahead_flags : req->flags,
                 .dir_flags = dir ? req->flags : 0,
-                .max = 1 + (req->mode < OPENHOOK_AHEAD_MAX ? req->mode : OPENHOOK_AHEAD_MAX),
+                .max = reply_fds_max(req),
         };
         if (!ahead_flags_ok(plan->flags) || (dir && !dir_flags_ok(plan->dir_flags)))
                 return false;
@@ -624,19 +632,12 @@ static void send_ahead(struct openhook_conn *c, const struct oh_request *req, in
  * through what it got, on another CPU.  A prepared reply is the reply the
  * request for its first entry would get, decided under the same policy: it
  * is handed out only for exactly that request (path and flags), under the
- * policy it was decided with (a swap drops it), within
- * OH_PREPARED_TTL_NS of the decision, and never while decisions are
- * logged (a line must not say that a file was sent that never was).
- * Anything else asked drops it, unsent, and the walk: the client is not
- * the walker it seemed, so nothing is prepared until it walks again. */
-
-static uint64_t monotonic_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
+ * policy it was decided with (a swap drops it) and within
+ * OH_PREPARED_TTL_NS of the decision; its decisions are logged as it is
+ * sent (a line must not say that a file was sent that never was).  A
+ * walk asked for anywhere else drops it, unsent, and the walk: the client
+ * is not the walker it seemed, so nothing is prepared until it walks
+ * again (a request that fails, or is no walk, leaves it). */
 
 static struct conn_walk *conn_walk(struct openhook_conn *c)
 {
@@ -658,14 +659,21 @@ static int walk_add(struct openhook_conn *c, struct conn_walk *cw, const struct 
         return r;
 }
 
+/* The length of a reply OUT cut to its first N entries (it stays in the
+ * form that lists them, so more can be added). */
+static size_t walk_cut(const struct conn_walk *cw, uint8_t *out, size_t n)
+{
+        size_t len = n ? cw->ends[n - 1] : OH_AHEAD_HEADER_SIZE;
+
+        oh_wire_ahead_trim(out, (uint32_t) n, len);
+        return len;
+}
+
 /* Takes the last entry out of the reply (its fd could not be rewound). */
 static void walk_drop_last(struct openhook_conn *c, struct conn_walk *cw, size_t *len)
 {
-        size_t n = c->out_nfds - 2;
-
         close(c->out_fds[--c->out_nfds]);
-        *len = n ? cw->ends[n - 1] : OH_AHEAD_HEADER_SIZE;
-        oh_wire_ahead_trim(c->out, (uint32_t) n, *len);
+        *len = walk_cut(cw, c->out, c->out_nfds - 1);
 }
 
 /* Enters directory FD, the walk's entry IT just stepped past, and rewinds
@@ -721,6 +729,8 @@ static int walk_begin(struct openhook_conn *c, struct conn_walk *cw, const struc
         cw->file_flags = req->ahead_flags;
         cw->dir_flags = req->dir_flags;
         if (S_ISDIR(st->st_mode)) {
+                if (!plain_data_fs(fd))
+                        return -EPERM;
                 int r = oh_walk_begin(&cw->walk, req->path, (uint64_t) st->st_dev);
                 if (r == 0)
                         r = oh_walk_enter(&cw->walk, fd, (uint64_t) st->st_ino, NULL, NULL, budget);
@@ -780,9 +790,6 @@ static void send_walk(struct openhook_conn *c, const struct oh_request *req, int
                 cw->cold = false;
                 oh_walk_step(&cw->walk);
                 r = it.type == DT_DIR ? walk_enter(cw, fd, &it, &budget) : 0;
-        } else if (S_ISDIR(st.st_mode) && !plain_data_fs(fd)) {
-                oh_walk_end(&cw->walk);
-                return;
         } else {
                 r = walk_begin(c, cw, req, fd, &st, &budget);
         }
@@ -796,7 +803,7 @@ static void send_walk(struct openhook_conn *c, const struct oh_request *req, int
                 }
                 return;
         }
-        cw->max = 1 + (req->mode < OPENHOOK_AHEAD_MAX ? req->mode : OPENHOOK_AHEAD_MAX);
+        cw->max = reply_fds_max(req);
         size_t len = oh_wire_ahead_begin(c->out, req->command, cw->walk.dev, oh_walk_dir_ino(&cw->walk));
         walk_fill(c, cw, req, cw->max, &len, &budget);
         if (c->out_nfds <= 1)
@@ -810,21 +817,22 @@ static void send_walk(struct openhook_conn *c, const struct oh_request *req, int
  * files REQ has room for. */
 static bool prepared_answers(struct openhook_conn *c, struct conn_walk *cw, const struct oh_request *req)
 {
-        size_t max = 1 + (req->mode < OPENHOOK_AHEAD_MAX ? req->mode : OPENHOOK_AHEAD_MAX);
+        size_t max = reply_fds_max(req);
 
         if (!same_open(req->flags, cw->flags) || !same_open(req->ahead_flags, cw->file_flags) ||
             !same_open(req->dir_flags, cw->dir_flags) || cw->generation != c->server->generation ||
-            monotonic_ns() - cw->born > OH_PREPARED_TTL_NS || strcmp(req->path, cw->path) != 0)
+            oh_spin_now_ns() - cw->born > OH_PREPARED_TTL_NS || strcmp(req->path, cw->path) != 0)
                 return false;
         for (size_t i = max; i < cw->nfds; i++)
                 close(cw->fds[i]);
         if (cw->nfds > max) {
                 cw->nfds = max;
-                cw->len = max > 1 ? cw->ends[max - 2] : OH_RESPONSE_SIZE;
-                if (max > 1)
-                        oh_wire_ahead_trim(cw->out, (uint32_t) (max - 1), cw->len);
-                else
+                if (max > 1) {
+                        cw->len = walk_cut(cw, cw->out, max - 1);
+                } else {
                         oh_wire_encode_response(req->command, 0, cw->out);
+                        cw->len = OH_RESPONSE_SIZE;
+                }
         }
         log_prepared(c, cw, cw->nfds);
         memcpy(c->out, cw->out, cw->len);
@@ -917,7 +925,7 @@ static void walk_prepare(struct openhook_conn *c)
                 cw->nfds = c->out_nfds;
                 c->out_len = c->out_nfds = 0;
                 cw->generation = s->generation;
-                cw->born = monotonic_ns();
+                cw->born = oh_spin_now_ns();
                 cw->reserved = want;
                 cw->ready = true;
         }
