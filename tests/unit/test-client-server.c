@@ -1447,6 +1447,36 @@ static void a_prepared_reply_not_asked_for_is_dropped(void)
         finish(&b);
 }
 
+/* Flags that would do more than read, for the files or the directories
+ * sent, or that are not the entry's own, send nothing ahead: only the
+ * entry asked for is opened, as an OPEN with its flags. */
+static void walk_flags_that_do_more_than_read_send_nothing(void)
+{
+        static const struct { int flags, file_flags, dir_flags; } bad[] = {
+                { WALK_DIR_FLAGS, O_RDWR, WALK_DIR_FLAGS },
+                { WALK_DIR_FLAGS, WALK_FILE_FLAGS | O_TRUNC, WALK_DIR_FLAGS },
+                { WALK_DIR_FLAGS, WALK_FILE_FLAGS | O_DIRECTORY, WALK_DIR_FLAGS },
+                { O_RDONLY, WALK_FILE_FLAGS, O_RDONLY },
+                { WALK_DIR_FLAGS | O_APPEND, WALK_FILE_FLAGS, WALK_DIR_FLAGS | O_APPEND },
+                { WALK_DIR_FLAGS, WALK_FILE_FLAGS, WALK_DIR_FLAGS | O_NONBLOCK },
+        };
+        struct broker b;
+
+        start_sending_ahead(&b, OPENHOOK_AHEAD_SEND | OPENHOOK_AHEAD_PREPARE);
+        const char *top = walk_tree(&b);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int fd = oh_client_open_ahead(b.client, OPENHOOK_CMD_OPEN_WALK_AHEAD, top, bad[i].flags,
+                                              bad[i].file_flags, bad[i].dir_flags, 8, &walk_rx);
+                CHECK(fd >= 0 && same_file(fd, top));
+                CHECK_EQ(walk_rx.batch.count, 0);
+                for (uint32_t j = 0; j < walk_rx.batch.count; j++)
+                        close(walk_rx.fds[j]);
+                if (fd >= 0)
+                        close(fd);
+        }
+        finish(&b);
+}
+
 /* A walk that cannot begin (the file's directory may not be listed)
  * sends nothing, not what the walk before it would have sent next. */
 static void a_walk_that_cannot_begin_sends_nothing_of_the_last(void)
@@ -1587,6 +1617,7 @@ int main(void)
         SCENARIO(a_walkers_next_reply_is_prepared_while_it_reads);
         SCENARIO(a_policy_swapped_in_drops_the_reply_prepared_under_the_old_one);
         SCENARIO(a_prepared_reply_not_asked_for_is_dropped);
+        SCENARIO(walk_flags_that_do_more_than_read_send_nothing);
         SCENARIO(a_walk_that_cannot_begin_sends_nothing_of_the_last);
         SCENARIO(a_directory_wider_than_a_walk_remembers_is_sent_whole);
         return TAP_DONE();
