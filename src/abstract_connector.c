@@ -9,11 +9,9 @@
 #include <stdlib.h>
 #include <stdnoreturn.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "abstract_connector.h"
@@ -93,74 +91,45 @@ static int connector_detach(void *arg)
 
 #define CONNECTOR_STACK (64 * 1024)
 
-/* The go-between: sharing our memory (CLONE_VM, as posix_spawn() does),
- * it starts the connector as its child, not ours, and exits at once, so
- * the connector is nobody's in the confined tree.  Sharing our memory, it
- * copies no page tables and tears none down, which a forked go-between
- * did.  clone() runs no fork handlers, so the connector makes plain
- * syscalls only (this process has one thread: no lock can be held).  The
- * go-between runs beside the caller, which only makes system calls
- * meanwhile: it writes nothing of our memory but its stack (and errno,
- * should its clone() fail, which its status then says). */
+/* Both stacks, and the go-between's one argument, are in static storage:
+ * the go-between shares our memory (CLONE_VM), and may still run when
+ * the caller has moved on, even when the caller has executed its command
+ * and run, whose memory this is, has resumed.  Nothing here is written
+ * after the go-between starts.  Nothing is allocated either (we may
+ * share run's memory, run_command.c). */
+static char connector_stacks[2 * CONNECTOR_STACK] __attribute__((aligned(16)));
+static int connector_end;
+
+/* The go-between: run's child, not the program's (CLONE_PARENT), it
+ * starts the connector as its own child and exits at once, so the
+ * connector is nobody's in the confined tree, and run reaps the
+ * go-between as it reaps any child.  Sharing our memory, it copies no
+ * page tables (its child, the connector, does: a fork of them).  It
+ * writes nothing of that memory but its stack and, should clone() fail,
+ * errno (run's; the connector is then missing and the supervisor's calls
+ * through it fail).  clone() runs no fork handlers, and the connector's
+ * copy of our memory may be taken while run runs: so the connector makes
+ * plain system calls only, and takes no lock. */
 static int go_between(void *arg)
 {
-        const struct oh_connector_spawn *sp = arg;
-
-        _exit(clone(connector_detach, sp->stack + CONNECTOR_STACK, SIGCHLD, (void *)&sp->theirs) < 0);
+        (void)arg;
+        _exit(clone(connector_detach, connector_stacks + CONNECTOR_STACK, SIGCHLD, &connector_end) < 0);
 }
 
-/* Both stacks are here, not on the caller's: the go-between runs beside
- * it, and the connector starts from a copy of our memory made while the
- * caller goes on.  Nothing is allocated (we may share run's memory,
- * run_command.c). */
-static char connector_stacks[2 * CONNECTOR_STACK] __attribute__((aligned(16)));
-
-/* Not the program's child (it would see it in wait(), and wait for it
- * forever), not dumpable from its first instruction (the program, in the
- * same domain and with the same uid, must not ptrace it or read its fds
- * through /proc): the flag, which the connector's copy of our memory
- * takes with it, is cleared until the go-between has exited, and then
- * given back to this process, whose memory the supervisor reads. */
-int oh_connector_begin(struct oh_connector_spawn *sp)
+int oh_connector_start(void)
 {
         int sv[2];
 
-        *sp = (struct oh_connector_spawn) { .ours = -1, .theirs = -1, .go_between = -1, .stack = connector_stacks };
-        sp->dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-        if (sp->dumpable < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-                return oh_connector_end(sp);
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return oh_connector_end(sp);
-        sp->ours = sv[0];
-        sp->theirs = sv[1];
-        sp->go_between = clone(go_between, connector_stacks + 2 * CONNECTOR_STACK, CLONE_VM | SIGCHLD, sp);
-        return sp->go_between < 0 ? oh_connector_end(sp) : 0;
-}
+                return oh_negerrno();
+        connector_end = sv[1];
+        pid_t pid = clone(go_between, connector_stacks + 2 * CONNECTOR_STACK, CLONE_VM | CLONE_PARENT | SIGCHLD,
+                          NULL);
+        int r = pid < 0 ? oh_negerrno() : sv[0];
 
-static int wait_go_between(pid_t pid)
-{
-        int status;
-
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -ECHILD;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
-}
-
-int oh_connector_end(struct oh_connector_spawn *sp)
-{
-        int r = sp->go_between < 0 ? oh_negerrno() : wait_go_between(sp->go_between);
-
-        if (sp->theirs >= 0)
-                close(sp->theirs);
-        /* 2 (SUID_DUMP_ROOT) cannot be set again; 0 asks the same of a
-         * reader (CAP_SYS_PTRACE). */
-        if (sp->dumpable >= 0 && prctl(PR_SET_DUMPABLE, sp->dumpable == 1, 0, 0, 0) < 0 && r >= 0)
-                r = oh_negerrno();      /* the connector ends with its socket */
-        if (r >= 0)
-                return sp->ours;
-        if (sp->ours >= 0)
-                close(sp->ours);
+        close(sv[1]);           /* the go-between has its own copy of our fds */
+        if (r < 0)
+                close(sv[0]);
         return r;
 }
 

@@ -7,10 +7,14 @@
  * sockets of the same domain or one nested in it) would not apply to it.
  * The connector is a small process started from the program's side after
  * its Landlock domain and before its seccomp filter: not the program's
- * child, not dumpable, in a session of its own, holding nothing but its
- * socket to the supervisor.  It connects (or sends) for the supervisor, on
- * the supervisor's duplicate of the program's socket, and the kernel holds
- * it to the program's scope. */
+ * child, in a session of its own, holding nothing but its socket to the
+ * supervisor.  The program is then nested one Landlock layer deeper, so
+ * that it cannot ptrace, signal or reach into the connector (Landlock
+ * allows those only into one's own domain or one nested in it).  The
+ * connector connects (or sends) for the supervisor, on the supervisor's
+ * duplicate of the program's socket, and the kernel holds it to the scope
+ * of the domain the program's own is nested in: the program's sockets,
+ * and the connector's (it makes none). */
 #ifndef OH_ABSTRACT_CONNECTOR_H
 #define OH_ABSTRACT_CONNECTOR_H
 
@@ -21,23 +25,13 @@
 
 #define OH_CONNECTOR_DATA_MAX 65536     /* bytes one send through it may carry */
 
-/* In the program's process, after its Landlock domain: starts the
- * connector in two steps, so that the process can load its seccomp
- * filter meanwhile (the go-between that makes the connector was started
- * before it, so neither has the filter).  oh_connector_begin() starts it
- * (0 or -errno: then oh_connector_end() was done); oh_connector_end(),
- * called once in either case, waits for it and returns the supervisor's
- * end of its socket (O_CLOEXEC) or -errno.  In between, the process makes
- * system calls only and keeps SP where it is. */
-struct oh_connector_spawn {
-        int ours;               /* the supervisor's end */
-        int theirs;             /* the connector's end */
-        int dumpable;           /* ours, given back at the end */
-        pid_t go_between;
-        char *stack;            /* the connector's, in the go-between's copy of our memory */
-};
-int oh_connector_begin(struct oh_connector_spawn *sp);
-int oh_connector_end(struct oh_connector_spawn *sp);
+/* In the program's process, after its Landlock domain and before its
+ * seccomp filter: starts the connector, without waiting for it (it is
+ * made while the filter is loaded, and beyond).  The caller then adds
+ * one more Landlock layer (the program's) before it runs anything else.
+ * Returns the supervisor's end of the connector's socket (O_CLOEXEC), or
+ * -errno.  The process makes system calls only (see run_command.c). */
+int oh_connector_start(void);
 
 /* In the supervisor, from any thread: has CONNECTOR connect SOCK to ADDR
  * (SIZE 0), or send DATA[SIZE] to it with FLAGS.  Returns 0 or the bytes

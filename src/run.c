@@ -897,7 +897,7 @@ int cmd_run(int argc, char **argv)
                         .private_tmp = true,
                 },
                 .learn_fd = -1,
-                .child = { .ruleset = -1, .status_fd = -1, .status_read = -1 },
+                .child = { .ruleset = -1, .exec_fd = -1, .status_fd = -1, .status_read = -1 },
         };
         sigset_t mask, old_mask;
 

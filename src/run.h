@@ -100,6 +100,7 @@ struct run_child {
         char **envp;                    /* COMMAND's environment */
         char *env_fd, *env_direct, *env_preload; /* the entries of it that are ours */
         int ruleset;                    /* the command's Landlock ruleset, or -1 */
+        int exec_fd;                    /* O_PATH: COMMAND, to execute as such, or -1 */
         int landlock_abi;
         int status_fd;                  /* CLOEXEC: a failure before or at exec */
         int status_read;                /* run's end of it */

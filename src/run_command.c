@@ -4,8 +4,9 @@
  * Everything that allocates or can be computed once is done by run before
  * the spawn: the environment, the Landlock ruleset, the seccomp filter.
  * The child then only makes system calls: restrict itself with the
- * ruleset, drop its capabilities, start the abstract connector, load the
- * filter, hand the listener to the broker and execute COMMAND.  That lets
+ * ruleset, drop its capabilities, start the abstract connector and
+ * restrict itself again (out of the connector's reach), load the filter,
+ * hand the listener to the broker and execute COMMAND.  That lets
  * it share run's memory (CLONE_VM|CLONE_VFORK, as posix_spawn() does)
  * instead of being a copy: no page tables copied, no copy-on-write fault
  * in either process, none torn down at execve.  run waits meanwhile (it
@@ -39,11 +40,13 @@
 #include <stdnoreturn.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "abstract_connector.h"
 #include "cli.h"
+#include "kernel_version.h"
 #include "run.h"
 #include "seccomp_notify.h"
 #include "util.h"
@@ -126,12 +129,32 @@ static int command_ruleset(const struct run_child *c)
         return oh_landlock_ruleset(rules, d->n + c->exec_anywhere, c->landlock_flags);
 }
 
+/* COMMAND executed through an fd is not notified (the broker would only
+ * say to go on: the file is in the direct set).  The kernel then names
+ * the process after the file itself: so not where PATH is a symlink
+ * (sh is not to be called dash), nor before 6.14, where it took the fd's
+ * number for the name.  -1 for none. */
+static int command_fd(const char *path)
+{
+        struct stat st;
+
+        if (!oh_kernel_at_least(6, 14))
+                return -1;
+        int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
 int run_child_prepare(struct run_child *c)
 {
         int r;
 
-        c->ruleset = c->status_read = c->status_fd = -1;
+        c->ruleset = c->status_read = c->status_fd = c->exec_fd = -1;
         c->landlock_abi = c->landlock ? oh_landlock_abi() : -1;
+        c->exec_fd = command_fd(c->path);
         r = command_env(c);
         if (r < 0)
                 return r;
@@ -149,7 +172,9 @@ void run_child_close(struct run_child *c)
                 close(c->ruleset);
         if (c->status_read >= 0)
                 close(c->status_read);
-        c->ruleset = c->status_read = -1;
+        if (c->exec_fd >= 0)
+                close(c->exec_fd);
+        c->ruleset = c->status_read = c->exec_fd = -1;
 }
 
 void run_child_done(struct run_child *c)
@@ -195,41 +220,33 @@ static noreturn void child_fail(const struct run_child *c, enum child_stage stag
 }
 
 /* The listener reaches the broker before execve, so the filter's first
- * notification (execve itself) already has someone to answer.  Without
- * one the broker is told so (fd -1).  Once the broker says it has taken
- * them, the listener and the connector's socket are closed here: the
- * broker's copies are then the only ones, and its death fails whatever
- * is notified instead of leaving it to wait (the header above). */
+ * notification already has someone to answer.  Without one the broker is
+ * told so (fd -1).  Once the broker says it has taken them, the listener
+ * and the connector's socket are closed here: the broker's copies are
+ * then the only ones, and its death fails whatever is notified instead of
+ * leaving it to wait (the header above). */
 static int child_seccomp(const struct run_child *c)
 {
         bool supervised = !(c->filter->flags & OH_SECCOMP_NO_LISTENER);
-        struct oh_connector_spawn sp;
-        int connector = -1;
+        _cleanup_close_ int connector = -1;
 
         /* Abstract sockets: only where Landlock scopes them, so that the
-         * connector, in our domain, is held to the scope (ABI 6).  It is
-         * made while the filter is loaded. */
-        bool connect = supervised && c->landlock && c->landlock_abi >= OH_LL_ABI_SCOPE;
-        if (connect) {
-                int r = oh_connector_begin(&sp);
+         * connector, in our domain, is held to the scope (ABI 6); the
+         * program goes one layer deeper, out of the connector's reach. */
+        if (supervised && c->landlock && c->landlock_abi >= OH_LL_ABI_SCOPE) {
+                connector = oh_connector_start();
+                if (connector < 0)
+                        return connector;
+                int r = oh_landlock_restrict(c->ruleset);
                 if (r < 0)
                         return r;
         }
-        int listener = oh_seccomp_load(c->filter);
-        if (connect)
-                connector = oh_connector_end(&sp);
-        if (listener < 0 || connector < -1) {
-                if (listener > 0)
-                        close(listener);
-                if (connector >= 0)
-                        close(connector);
-                return listener < 0 ? listener : connector;
-        }
+        int listener = oh_seccomp_load(c->filter);     /* 0 without one */
+        if (listener < 0)
+                return listener;
         int r = oh_seccomp_send_listener(c->sock, supervised ? listener : -1, connector);
         if (listener > 0)
                 close(listener);
-        if (connector >= 0)
-                close(connector);
         return r;
 }
 
@@ -245,6 +262,16 @@ static int drop_capabilities(void)
         struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
 
         return syscall(SYS_capset, &header, data) < 0 ? oh_negerrno() : 0;
+}
+
+/* Through the fd run opened, the very file the Landlock rule was made
+ * for; the path when that fails (a script: its interpreter could not
+ * open an O_CLOEXEC fd's /dev/fd/N), which gives the error to report. */
+static void exec_command(const struct run_child *c)
+{
+        if (c->exec_fd >= 0)
+                syscall(SYS_execveat, c->exec_fd, "", c->argv, c->envp, AT_EMPTY_PATH);
+        execve(c->path, c->argv, c->envp);
 }
 
 /* Shares run's memory: writes nothing of it but its own stack (and errno,
@@ -270,7 +297,7 @@ static int child_main(void *arg)
                 child_fail(c, STAGE_SECCOMP, r);
         if (!c->preload)
                 close(c->sock);
-        execve(c->path, c->argv, c->envp);
+        exec_command(c);
         child_fail(c, STAGE_EXEC, oh_negerrno());
 }
 

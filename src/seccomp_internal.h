@@ -50,6 +50,7 @@ enum {
         /* In preload mode (no OH_SECCOMP_OPENS) a path metadata call is
          * refused with EPERM in the filter: the shim brokers libc's. */
         SC_PATH_META = 1u << 13,
+        SC_PATH_ONLY = 1u << 14,        /* not notified with AT_EMPTY_PATH in the flags argument */
 };
 
 #define SC_TIMES (SC_UTIMBUF | SC_TIMEVAL | SC_TIMESPEC)

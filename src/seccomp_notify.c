@@ -34,10 +34,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "kernel_version.h"
 #include "open_mark.h"
 #include "policy.h"
 #include "resolve.h"
@@ -153,9 +153,13 @@ static const struct sc_syscall syscalls[] = {
         { "request_key", sc_act_keyring, { NOP, NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS, EPERM, NULL },
         /* A program is run by the kernel, and Landlock decides whether it
          * may be (the direct set, x rules); the supervisor only tells a
-         * refusal apart, with the rule that would allow it. */
+         * refusal apart, with the rule that would allow it.  The filter
+         * lets execveat with AT_EMPTY_PATH through (fexecve, and run's own
+         * start of COMMAND): a file named by an fd has no path to tell a
+         * refusal by.  Given a path as well, the flag changes nothing, and
+         * Landlock's refusal then comes without a denial line. */
         { "execve",     act_exec,     { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS, 0, NULL },
-        { "execveat",   act_exec,     { P(1, 0), NOP }, 4, ARG_NONE, 0, SC_ALWAYS, 0, NULL },
+        { "execveat",   act_exec,     { P(1, 0), NOP }, 4, ARG_NONE, 0, SC_ALWAYS | SC_PATH_ONLY, 0, NULL },
         /* --no-network: sockets other than AF_UNIX. */
         { "socket",     sc_act_socket,   { NOP, NOP }, ARG_NONE, ARG_NONE, 0,
           SC_ALWAYS | SC_NATIVE | SC_NOT_UNIX | SC_NO_NETWORK, EAFNOSUPPORT, NULL },
@@ -777,8 +781,6 @@ static int act_exec(struct sc_call *c)
         c->cont = true;
         if (c->sv->n_direct == 0)
                 return 0;       /* no Landlock under the program (--unconfined) */
-        if (c->sys->flags_arg != ARG_NONE && (c->flags & AT_EMPTY_PATH))
-                return 0;       /* fexecve: a file the program holds open */
         /* The path as given first: the common case (the direct set)
          * needs no realpath(), a readlink() a component, while the
          * program waits. */
@@ -1299,6 +1301,10 @@ static int add_syscall(scmp_filter_ctx ctx, const struct sc_syscall *sys, unsign
                 cmp = (struct scmp_arg_cmp) SCMP_A4(SCMP_CMP_NE, 0);
                 return add_rule(ctx, action, sys->name, 1, &cmp);
         }
+        if (conditions && (sys->opts & SC_PATH_ONLY)) {
+                cmp = (struct scmp_arg_cmp) SCMP_CMP((unsigned int)sys->flags_arg, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0);
+                return add_rule(ctx, action, sys->name, 1, &cmp);
+        }
         if (conditions && (sys->opts & SC_NOT_UNIX)) {
                 cmp = (struct scmp_arg_cmp) SCMP_A0(SCMP_CMP_NE, AF_UNIX);
                 return add_rule(ctx, action, sys->name, 1, &cmp);
@@ -1572,13 +1578,9 @@ static void *probe_thread(void *arg)
 static bool answers_for_itself(void)
 {
         uint32_t notify = SECCOMP_RET_USER_NOTIF;
-        unsigned int major, minor;
-        struct utsname u;
 
         return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0 &&
-               syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &notify) == 0 &&
-               uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
-               (major > 5 || (major == 5 && minor >= 14));
+               syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &notify) == 0 && oh_kernel_at_least(5, 14);
 }
 
 void oh_seccomp_probe_start(struct oh_seccomp_probe *p)

@@ -607,8 +607,10 @@ def abstract_unix_socket(mode):
 # whether the victim, the broker and run are still alive while the program
 # waits, then how run ended.
 SIGNALS_WRAPPER = PROC + r'''
-import json, select, subprocess, sys, time
+import ctypes, json, select, subprocess, sys, time
 argv, body, err_path, contained = json.loads(sys.argv[1])
+# The abstract connector, orphaned at start, becomes our child too.
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)        # PR_SET_CHILD_SUBREAPER
 victim = subprocess.Popen(["/bin/sleep", "120"])
 err = open(err_path, "wb")
 p = subprocess.Popen(argv + [body, str(victim.pid), contained], stdin=subprocess.PIPE,
@@ -623,7 +625,15 @@ if first.startswith("pid "):
     command = int(first.split()[1])
     others = [k for k in processes(ppid=p.pid) if k != command]
     res["broker"] = broker = others[0] if len(others) == 1 else 0
-    p.stdin.write(b"%d\n" % broker)
+    connector = 0
+    for _ in range(200):
+        found = [k for k in processes(ppid=os.getpid()) if k not in (p.pid, victim.pid)]
+        if len(found) == 1 and proc_stat(found[0])[0] == "openhook":
+            connector = found[0]
+            break
+        time.sleep(0.01)
+    res["connector"] = connector
+    p.stdin.write(b"%d %d\n" % (broker, connector))
     p.stdin.flush()
     while True:
         l = line()
@@ -632,6 +642,11 @@ if first.startswith("pid "):
         res["out"] += l
     time.sleep(0.2)
     res.update(victim=alive(victim.pid), broker_alive=alive(broker), run=p.poll() is None)
+    if connector:
+        st = proc_stat(connector)
+        res["connector_state"] = st[1][0] if st else "gone"
+        with open("/proc/%d/status" % connector) as f:
+            res["connector_tracer"] = [int(l.split()[1]) for l in f if l.startswith("TracerPid:")][0]
     p.stdin.write(b"exit\n")
 else:
     res["out"] = first
@@ -646,9 +661,13 @@ SIGNALS = r'''
 import subprocess
 victim, contained = int(sys.argv[1]), sys.argv[2] == "1"
 print("pid", os.getpid(), flush=True)
-broker = int(sys.stdin.readline())
-outside = {"victim": victim, "broker": broker, "run": os.getppid()}
+broker, connector = map(int, sys.stdin.readline().split())
+outside = {"victim": victim, "broker": broker, "run": os.getppid(), "connector": connector}
 probes = {n: say("probe " + n, raw(62, pid, 0)) for n, pid in outside.items()}
+# The abstract connector: in the domain ours is nested in, out of reach.
+say("stop connector raw", raw(62, connector, signal.SIGSTOP))
+say("PTRACE_ATTACH connector", raw(101, 16, connector, 0, 0))
+say("PTRACE_SEIZE connector", raw(101, 0x4206, connector, 0, 0))
 child = subprocess.Popen(["/bin/sleep", "60"])
 attempt("own child", lambda: os.kill(child.pid, signal.SIGTERM))
 print("= own child status", child.wait(), flush=True)
@@ -696,13 +715,18 @@ def signals(mode):
     res = json.loads(last)
     ohtest.diag(res["out"])
     check(res.get("broker"), "no broker found: %r\n%s" % (res, err))
+    check(res.get("connector"), "no abstract connector found: %r\n%s" % (res, err))
+    check_eq(res.get("connector_state"), "S", "the connector's state (not stopped, not gone)")
+    check_eq(res.get("connector_tracer"), 0, "the connector's TracerPid")
     check_eq(res.get("victim"), True, "the victim outside is alive")
     check_eq(res.get("broker_alive"), True, "the broker is alive")
     check_eq(res.get("run"), True, "openhook run is alive")
     check_eq(res["status"], 0, "status: " + err)
     got = results(res["out"])
     check_all(got, "EPERM", ["probe victim", "probe broker", "probe run", "kill victim python",
-                             "kill victim raw", "kill broker python", "kill broker raw"], "signals outside")
+                             "kill victim raw", "kill broker python", "kill broker raw", "probe connector",
+                             "stop connector raw", "PTRACE_ATTACH connector", "PTRACE_SEIZE connector"],
+              "signals and ptrace outside")
     check_all(got, "ok", ["own child", "own child raw"], "signals to its own child")
     check_eq(got.get("own child status"), "-15", "its own child ended by SIGTERM")
     if not missing:
