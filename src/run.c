@@ -841,6 +841,7 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 .sock = broker_end,
                 .peer = command_end,
                 .command_ruleset = c->ruleset,
+                .command_fd = c->exec_fd,
                 .log = s->log,
                 .learn = s->learn,
                 .learn_fd = s->learn_fd,

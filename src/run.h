@@ -144,6 +144,7 @@ struct run_broker {
                                          * listener, then it is served as OPENHOOK_FD */
         int peer;                       /* the command's end, closed in the broker */
         int command_ruleset;            /* the command's Landlock ruleset (or -1), closed there too */
+        int command_fd;                 /* the command's file (run_child.exec_fd, or -1), idem */
         struct oh_decision_log *log;
         struct oh_learn *learn;         /* NULL unless --learn */
         int learn_fd;                   /* where the learned policy goes */

@@ -32,11 +32,15 @@ static void broker_log(const struct openhook_decision *d, void *userdata)
 }
 
 /* B->sock (and every connection CONNECT makes from it), served until the
- * last of them is closed, by a thread started before the listener comes
- * (creating it takes 60-230 us on our VM, which would otherwise stand
- * between the listener and the command's execve, the first
- * notification).  It waits at GO until the listener message, the first
- * on B->sock, has been taken off it: SERVE then says whether to serve. */
+ * last of them is closed, by a thread of its own.  Creating it takes
+ * 60-230 us on our VM: it is started where it stands in nobody's way.
+ * That is before the listener comes where the command's execve is the
+ * first notification (a command run by its path): it then waits at GO
+ * until the listener message, the first on B->sock, has been taken off
+ * it, and SERVE says whether to serve.  Otherwise (run executes the
+ * command's file through an fd, which is not notified) it is started
+ * once the listener is ours, while the command executes: the broker's
+ * start would stand between the hand-over and execve. */
 struct server_thread {
         struct openhook_server *server;
         int sock;
@@ -79,21 +83,28 @@ static int server_thread_join(struct server_thread *st, pthread_t thread)
         return st->result;
 }
 
-/* Notifications on LISTENER (and CONNECTOR) here, B->sock in the thread. */
+/* Notifications on LISTENER (and CONNECTOR) here, B->sock in the
+ * thread, which is started here unless it was (STARTED).  Without it we
+ * end, and what the command calls then fails. */
 static int supervise_and_serve(struct sc_supervisor *sv, int listener, int connector, struct server_thread *st,
-                               pthread_t thread)
+                               pthread_t *thread, bool started)
 {
+        int r = started ? 0 : server_thread_start(st, thread);
+
+        if (r < 0)
+                return r;
         server_thread_go(st, true);
-        int r = oh_seccomp_supervisor_run(sv, listener, connector);
-        int served = server_thread_join(st, thread);
+        r = oh_seccomp_supervisor_run(sv, listener, connector);
+        int served = server_thread_join(st, *thread);
         return served < 0 ? served : r;
 }
 
 /* The command installs its filter and hands us the listener right before
  * execve (fd -1: nobody can supervise it, what would be notified is
  * refused); end of stream means it failed earlier (run reports that).
- * The supervisor and the server's thread are made ready (its tables, its
- * buffers) before the listener comes; this thread takes it off B->sock,
+ * The supervisor is made ready (its tables, its buffers) before the
+ * listener comes, the server's thread where struct server_thread says;
+ * this thread takes the listener off B->sock,
  * tells the command so and answers its notifications, while the other
  * serves B->sock, on which the listener message was the first.  The
  * command closes its own copy of the listener before its execve, so that
@@ -115,20 +126,18 @@ static int broker_serve(const struct run_broker *b, struct openhook_server *serv
 
         if (!(b->seccomp_flags & OH_SECCOMP_NO_LISTENER))
                 r = oh_seccomp_supervisor_new(&args, &sv);
-        if (r >= 0 && sv) {
+        bool early = sv && b->command_fd < 0;   /* the thread before the listener */
+        if (r >= 0 && early)
                 r = server_thread_start(&st, &thread);
-                if (r < 0) {
-                        oh_seccomp_supervisor_free(sv);
-                        sv = NULL;
-                }
-        }
-        if (r < 0)
+        if (r < 0) {
+                oh_seccomp_supervisor_free(sv);
                 return r;
+        }
         int fd = oh_seccomp_recv_listener(b->sock, &connector);
         bool serve = fd == -ENOMSG || fd > 0;
         if (fd > 0 && sv)
-                r = supervise_and_serve(sv, fd, connector, &st, thread);
-        else if (sv) {
+                r = supervise_and_serve(sv, fd, connector, &st, &thread, early);
+        else if (early) {
                 server_thread_go(&st, serve);
                 r = server_thread_join(&st, thread);
         } else if (serve)
@@ -197,6 +206,8 @@ static int broker_setup(const struct run_broker *b)
         close(b->peer);
         if (b->command_ruleset >= 0)
                 close(b->command_ruleset);
+        if (b->command_fd >= 0)
+                close(b->command_fd);
         /* Only stderr is ours (denial lines); holding the command's stdin
          * and stdout would keep a pipeline waiting for the broker. */
         _cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
