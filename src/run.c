@@ -841,7 +841,6 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 .sock = broker_end,
                 .peer = command_end,
                 .command_ruleset = c->ruleset,
-                .command_fd = c->exec_fd,
                 .log = s->log,
                 .learn = s->learn,
                 .learn_fd = s->learn_fd,
@@ -898,7 +897,7 @@ int cmd_run(int argc, char **argv)
                         .private_tmp = true,
                 },
                 .learn_fd = -1,
-                .child = { .ruleset = -1, .exec_fd = -1, .status_fd = -1, .status_read = -1 },
+                .child = { .ruleset = -1, .status_fd = -1, .status_read = -1 },
         };
         sigset_t mask, old_mask;
 

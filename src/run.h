@@ -100,7 +100,6 @@ struct run_child {
         char **envp;                    /* COMMAND's environment */
         char *env_fd, *env_direct, *env_preload; /* the entries of it that are ours */
         int ruleset;                    /* the command's Landlock ruleset, or -1 */
-        int exec_fd;                    /* O_PATH: COMMAND, to execute as such, or -1 */
         int landlock_abi;
         int status_fd;                  /* CLOEXEC: a failure before or at exec */
         int status_read;                /* run's end of it */
@@ -144,7 +143,6 @@ struct run_broker {
                                          * listener, then it is served as OPENHOOK_FD */
         int peer;                       /* the command's end, closed in the broker */
         int command_ruleset;            /* the command's Landlock ruleset (or -1), closed there too */
-        int command_fd;                 /* the command's file (run_child.exec_fd, or -1), idem */
         struct oh_decision_log *log;
         struct oh_learn *learn;         /* NULL unless --learn */
         int learn_fd;                   /* where the learned policy goes */

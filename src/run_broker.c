@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,19 +32,12 @@ static void broker_log(const struct openhook_decision *d, void *userdata)
 
 /* B->sock (and every connection CONNECT makes from it), served until the
  * last of them is closed, by a thread of its own.  Creating it takes
- * 60-230 us on our VM: it is started where it stands in nobody's way.
- * That is before the listener comes where the command's execve is the
- * first notification (a command run by its path): it then waits at GO
- * until the listener message, the first on B->sock, has been taken off
- * it, and SERVE says whether to serve.  Otherwise (run executes the
- * command's file through an fd, which is not notified) it is started
- * once the listener is ours, while the command executes: the broker's
- * start would stand between the hand-over and execve. */
+ * 60-650 us on our VM: it is started once the listener is ours, while the
+ * command executes (which the filter does not notify, run_command.c), not
+ * before, where it would stand between the hand-over and execve. */
 struct server_thread {
         struct openhook_server *server;
         int sock;
-        sem_t go;
-        bool serve;
         int result;
 };
 
@@ -53,64 +45,36 @@ static void *serve_thread(void *userdata)
 {
         struct server_thread *st = userdata;
 
-        while (sem_wait(&st->go) < 0)
-                ;       /* EINTR only */
-        st->result = st->serve ? openhook_server_run(st->server, st->sock, 0, 0) : 0;
+        st->result = openhook_server_run(st->server, st->sock, 0, 0);
         return NULL;
 }
 
-static int server_thread_start(struct server_thread *st, pthread_t *thread)
-{
-        if (sem_init(&st->go, 0, 0) < 0)
-                return oh_negerrno();
-        int r = -pthread_create(thread, NULL, serve_thread, st);
-        if (r < 0)
-                sem_destroy(&st->go);
-        return r;
-}
-
-/* Lets the thread go, to serve or to end. */
-static void server_thread_go(struct server_thread *st, bool serve)
-{
-        st->serve = serve;
-        sem_post(&st->go);
-}
-
-static int server_thread_join(struct server_thread *st, pthread_t thread)
-{
-        pthread_join(thread, NULL);
-        sem_destroy(&st->go);
-        return st->result;
-}
-
 /* Notifications on LISTENER (and CONNECTOR) here, B->sock in the
- * thread, which is started here unless it was (STARTED).  Without it we
- * end, and what the command calls then fails. */
-static int supervise_and_serve(struct sc_supervisor *sv, int listener, int connector, struct server_thread *st,
-                               pthread_t *thread, bool started)
+ * thread.  Without the thread we end, and what the command calls then
+ * fails. */
+static int supervise_and_serve(struct sc_supervisor *sv, int listener, int connector, struct server_thread *st)
 {
-        int r = started ? 0 : server_thread_start(st, thread);
+        pthread_t thread;
+        int r = -pthread_create(&thread, NULL, serve_thread, st);
 
         if (r < 0)
                 return r;
-        server_thread_go(st, true);
         r = oh_seccomp_supervisor_run(sv, listener, connector);
-        int served = server_thread_join(st, *thread);
-        return served < 0 ? served : r;
+        pthread_join(thread, NULL);
+        return st->result < 0 ? st->result : r;
 }
 
 /* The command installs its filter and hands us the listener right before
  * execve (fd -1: nobody can supervise it, what would be notified is
  * refused); end of stream means it failed earlier (run reports that).
  * The supervisor is made ready (its tables, its buffers) before the
- * listener comes, the server's thread where struct server_thread says;
- * this thread takes the listener off B->sock,
- * tells the command so and answers its notifications, while the other
- * serves B->sock, on which the listener message was the first.  The
+ * listener comes; this thread takes it off B->sock, tells the command so,
+ * starts the server's thread, which serves B->sock (the listener message
+ * was the first on it), and answers the command's notifications.  The
  * command closes its own copy of the listener before its execve, so that
- * ours is the last: should we die, the kernel fails the execve instead of
- * leaving it waiting for us (DESIGN.md, "A broker that dies").  Both
- * decide with SERVER's policy, which a reload swaps. */
+ * ours is the last: should we die, the kernel fails what is notified
+ * instead of leaving it waiting for us (DESIGN.md, "A broker that dies").
+ * Both decide with SERVER's policy, which a reload swaps. */
 static int broker_serve(const struct run_broker *b, struct openhook_server *server)
 {
         struct oh_supervise_args args = {
@@ -121,26 +85,17 @@ static int broker_serve(const struct run_broker *b, struct openhook_server *serv
         };
         struct server_thread st = { .server = server, .sock = b->sock };
         struct sc_supervisor *sv = NULL;
-        pthread_t thread;
         int connector = -1, r = 0;
 
         if (!(b->seccomp_flags & OH_SECCOMP_NO_LISTENER))
                 r = oh_seccomp_supervisor_new(&args, &sv);
-        bool early = sv && b->command_fd < 0;   /* the thread before the listener */
-        if (r >= 0 && early)
-                r = server_thread_start(&st, &thread);
-        if (r < 0) {
-                oh_seccomp_supervisor_free(sv);
+        if (r < 0)
                 return r;
-        }
         int fd = oh_seccomp_recv_listener(b->sock, &connector);
         bool serve = fd == -ENOMSG || fd > 0;
         if (fd > 0 && sv)
-                r = supervise_and_serve(sv, fd, connector, &st, &thread, early);
-        else if (early) {
-                server_thread_go(&st, serve);
-                r = server_thread_join(&st, thread);
-        } else if (serve)
+                r = supervise_and_serve(sv, fd, connector, &st);
+        else if (serve)
                 r = openhook_server_run(server, b->sock, 0, 0);
         if (!serve)
                 r = fd;
@@ -206,8 +161,6 @@ static int broker_setup(const struct run_broker *b)
         close(b->peer);
         if (b->command_ruleset >= 0)
                 close(b->command_ruleset);
-        if (b->command_fd >= 0)
-                close(b->command_fd);
         /* Only stderr is ours (denial lines); holding the command's stdin
          * and stdout would keep a pipeline waiting for the broker. */
         _cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);

@@ -40,13 +40,11 @@
 #include <stdnoreturn.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "abstract_connector.h"
 #include "cli.h"
-#include "kernel_version.h"
 #include "run.h"
 #include "seccomp_notify.h"
 #include "util.h"
@@ -129,32 +127,12 @@ static int command_ruleset(const struct run_child *c)
         return oh_landlock_ruleset(rules, d->n + c->exec_anywhere, c->landlock_flags);
 }
 
-/* COMMAND executed through an fd is not notified (the broker would only
- * say to go on: the file is in the direct set).  The kernel then names
- * the process after the file itself: so not where PATH is a symlink
- * (sh is not to be called dash), nor before 6.14, where it took the fd's
- * number for the name.  -1 for none. */
-static int command_fd(const char *path)
-{
-        struct stat st;
-
-        if (!oh_kernel_at_least(6, 14))
-                return -1;
-        int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
-                close(fd);
-                return -1;
-        }
-        return fd;
-}
-
 int run_child_prepare(struct run_child *c)
 {
         int r;
 
-        c->ruleset = c->status_read = c->status_fd = c->exec_fd = -1;
+        c->ruleset = c->status_read = c->status_fd = -1;
         c->landlock_abi = c->landlock ? oh_landlock_abi() : -1;
-        c->exec_fd = command_fd(c->path);
         r = command_env(c);
         if (r < 0)
                 return r;
@@ -172,9 +150,7 @@ void run_child_close(struct run_child *c)
                 close(c->ruleset);
         if (c->status_read >= 0)
                 close(c->status_read);
-        if (c->exec_fd >= 0)
-                close(c->exec_fd);
-        c->ruleset = c->status_read = c->exec_fd = -1;
+        c->ruleset = c->status_read = -1;
 }
 
 void run_child_done(struct run_child *c)
@@ -264,14 +240,16 @@ static int drop_capabilities(void)
         return syscall(SYS_capset, &header, data) < 0 ? oh_negerrno() : 0;
 }
 
-/* Through the fd run opened, the very file the Landlock rule was made
- * for; the path when that fails (a script: its interpreter could not
- * open an O_CLOEXEC fd's /dev/fd/N), which gives the error to report. */
+/* COMMAND is in the direct set: Landlock lets it run, and the supervisor
+ * would only say to go on.  So it is started with AT_EMPTY_PATH, which
+ * changes nothing for a path but that the filter lets the call through
+ * (seccomp_notify.c): one round trip fewer, to a broker that has just
+ * started.  execve where execveat is missing (before Linux 3.19). */
 static void exec_command(const struct run_child *c)
 {
-        if (c->exec_fd >= 0)
-                syscall(SYS_execveat, c->exec_fd, "", c->argv, c->envp, AT_EMPTY_PATH);
-        execve(c->path, c->argv, c->envp);
+        syscall(SYS_execveat, AT_FDCWD, c->path, c->argv, c->envp, AT_EMPTY_PATH);
+        if (errno == ENOSYS)
+                execve(c->path, c->argv, c->envp);
 }
 
 /* Shares run's memory: writes nothing of it but its own stack (and errno,

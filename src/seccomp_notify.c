@@ -34,10 +34,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "kernel_version.h"
 #include "open_mark.h"
 #include "policy.h"
 #include "resolve.h"
@@ -154,10 +154,11 @@ static const struct sc_syscall syscalls[] = {
         /* A program is run by the kernel, and Landlock decides whether it
          * may be (the direct set, x rules); the supervisor only tells a
          * refusal apart, with the rule that would allow it.  The filter
-         * lets execveat with AT_EMPTY_PATH through (fexecve, and run's own
-         * start of COMMAND): a file named by an fd has no path to tell a
-         * refusal by.  Given a path as well, the flag changes nothing, and
-         * Landlock's refusal then comes without a denial line. */
+         * lets execveat with AT_EMPTY_PATH through: a file named by an fd
+         * (fexecve) has no path to tell a refusal by.  Given a path as
+         * well, the flag changes nothing, and Landlock's refusal then comes
+         * without a denial line; run starts COMMAND so (run_command.c), a
+         * file it has put in the direct set. */
         { "execve",     act_exec,     { P(0, DIRFD_CWD), NOP }, ARG_NONE, ARG_NONE, 0, SC_ALWAYS, 0, NULL },
         { "execveat",   act_exec,     { P(1, 0), NOP }, 4, ARG_NONE, 0, SC_ALWAYS | SC_PATH_ONLY, 0, NULL },
         /* --no-network: sockets other than AF_UNIX. */
@@ -1578,9 +1579,13 @@ static void *probe_thread(void *arg)
 static bool answers_for_itself(void)
 {
         uint32_t notify = SECCOMP_RET_USER_NOTIF;
+        unsigned int major, minor;
+        struct utsname u;
 
         return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0 &&
-               syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &notify) == 0 && oh_kernel_at_least(5, 14);
+               syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &notify) == 0 &&
+               uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+               (major > 5 || (major == 5 && minor >= 14));
 }
 
 void oh_seccomp_probe_start(struct oh_seccomp_probe *p)

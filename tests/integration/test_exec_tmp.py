@@ -67,6 +67,51 @@ def program_built_without_x_is_refused(mode):
     check(os.path.exists(path("proj", "build", "app")), "gcc did not build the program")
 
 
+MARKER_C = r'''#include <stdio.h>
+int main(int argc, char **argv) { FILE *f = fopen(argv[1], "w"); return f ? 0 : 1; }
+'''
+
+FD_EXEC = r'''
+import ctypes, os, sys
+app, marker = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+argv = (ctypes.c_char_p * 3)(app.encode(), marker.encode(), None)
+envp = (ctypes.c_char_p * 1)(None)
+def execveat(fd, name, flags):
+    ctypes.set_errno(0)
+    r = libc.syscall(ctypes.c_long(322), ctypes.c_long(fd), name, argv, envp, ctypes.c_long(flags))
+    return os.strerror(ctypes.get_errno()) if r < 0 else "ran"
+fd = os.open(app, os.O_RDONLY)
+print("fd:", execveat(fd, b"", 0x1000))                      # fexecve: AT_EMPTY_PATH
+print("path:", execveat(-100, app.encode(), 0x1000))         # AT_FDCWD, a path, AT_EMPTY_PATH
+'''
+
+
+@scenario
+def exec_through_an_fd_is_refused_without_x(mode):
+    """execveat with AT_EMPTY_PATH is not notified (run starts COMMAND so),
+    and Landlock alone refuses a file outside the direct set, by an fd
+    and by a path: judged by the marker the program would make."""
+    if os.uname().machine != "x86_64":
+        raise ohtest.Skip("the raw execveat number here is x86_64's")
+    proj = project()
+    write(path("proj", "marker.c"), MARKER_C)
+    app = path("proj", "app")
+    subprocess.run(["gcc", "-o", app, path("proj", "marker.c")], check=True)
+    marker = path("proj", "out", "ran")
+    os.makedirs(path("proj", "out"))
+    # The judge works: outside, the program makes its marker.
+    subprocess.run([app, marker], check=True)
+    check(os.path.exists(marker), "the marker program does not make its marker")
+    os.unlink(marker)
+    status, out, err = run(mode, [PYTHON, "-c", FD_EXEC, app, marker],
+                           [("r", proj + "/"), ("rwcd", proj + "/out/")], cwd=proj)
+    check_eq(status, 0, "status: " + err)
+    check_eq(out, "fd: Permission denied\npath: Permission denied\n", "what the program was told")
+    check(not os.path.exists(marker), "the program outside the direct set ran")
+
+
 @scenario
 def refused_exec_says_which_x_rule_would_allow_it(mode):
     """The supervisor, in every mode, tells Landlock's refusal of an exec
