@@ -54,6 +54,9 @@ struct openhook_policy {
         bool reveal_missing;
         /* What this broker created in t directories (lib/created.h). */
         struct oh_created *created;
+        /* Told of each allow rule as it is added (oh_policy_on_rule()). */
+        oh_policy_rule_fn *on_rule;
+        void *on_rule_data;
 };
 
 /* In the order of the OPENHOOK_PERM_* bits. */
@@ -83,6 +86,12 @@ void oh_policy_share_created(struct openhook_policy *dst, const struct openhook_
 {
         oh_created_unref(dst->created);
         dst->created = oh_created_ref(src->created);
+}
+
+void oh_policy_on_rule(struct openhook_policy *p, oh_policy_rule_fn *fn, void *data)
+{
+        p->on_rule = fn;
+        p->on_rule_data = data;
 }
 
 void openhook_policy_reveal_missing(struct openhook_policy *p, int reveal)
@@ -572,6 +581,8 @@ static int add_rule(struct openhook_policy *p, const char *where, bool deny, uns
         /* Asked now, while the cache has the path at hand; add_end() asks
          * again of the rules whose directory was not listed yet. */
         p->rules[p->n_rules - 1].listed_type = oh_pathcache_listed_type(p->cache, canon);
+        if (ret == 0 && p->on_rule)
+                p->on_rule(p->on_rule_data, &p->rules[p->n_rules - 1]);
         return ret;
 }
 
@@ -619,6 +630,8 @@ static int add_end(struct openhook_policy *p, int r)
         p->cache = NULL;
         if (r >= 0)
                 r = commit(p);
+        if (r < 0 && p->on_rule)
+                p->on_rule(p->on_rule_data, NULL);
         if (r < 0)
                 truncate_rules(p, p->n_indexed, p->n_links_indexed);
         return r;

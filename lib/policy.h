@@ -33,6 +33,15 @@ struct oh_rule {
         int listed_type;
 };
 
+/* Tells FN, with DATA, of each allow rule as it is added, before the
+ * rules added with it are indexed (the policy may not be asked about
+ * it yet), so that work on it can start early (src/ceiling.h); then of
+ * NULL when the rules added since the last commit are dropped (a policy
+ * file with an error: none of its rules is added).  A rule's strings
+ * live only until then.  FN NULL: no longer told. */
+typedef void oh_policy_rule_fn(void *data, const struct oh_rule *r);
+void oh_policy_on_rule(struct openhook_policy *p, oh_policy_rule_fn *fn, void *data);
+
 /* The rules in the order they were added.  Several rules may share a path
  * (allows of one path merge; a deny beats an allow of the same path).
  * Every query below looks them up in an index by path component

@@ -9,6 +9,7 @@
 #include "ceiling.h"
 #include "confine.h"
 #include "ll_set.h"
+#include "policy.h"
 #include "util.h"
 
 #define ALL_RIGHTS (OH_LL_READ | OH_LL_WRITE | OH_LL_CREATE | OH_LL_DELETE)
@@ -32,12 +33,58 @@ static int ceiling_from_paths(struct oh_ceiling *c, const char *const *paths, si
         return oh_ll_set_reduce(&c->set);
 }
 
+/* Each allow rule of the policy being loaded (lib/policy.h) whose
+ * Landlock rule the load alone tells goes into the set at once, marked
+ * as added, and to the ruleset being built.  R NULL: the rules given so
+ * far may be dropped from the policy, and the set and ruleset hold them:
+ * of no use any more. */
+static void ceiling_take_rule(void *data, const struct oh_rule *r)
+{
+        struct oh_ceiling *c = data;
+        unsigned int access;
+
+        if (!r)
+                c->stale = true;
+        else if (!c->stale && oh_landlock_policy_rule_known(r, &access) &&
+                 (oh_ll_set_add(&c->set, r->path, r->len, access | OH_LL_ADDED) < 0 ||
+                  oh_landlock_build_add(c->building, r->path, r->len, access) < 0))
+                c->stale = true;
+}
+
+int oh_ceiling_stream(struct oh_ceiling *c, struct openhook_policy *policy, unsigned int flags)
+{
+        *c = (struct oh_ceiling) {};
+        int r = oh_landlock_build_start(NULL, 0, flags, &c->building);
+        if (r < 0)
+                return r;
+        c->ruleset_flags = flags;
+        c->streamed = policy;
+        oh_policy_on_rule(policy, ceiling_take_rule, c);
+        return 0;
+}
+
+/* Stops being told of POLICY's rules.  True if the rules it was told of
+ * are all there and may stay: POLICY is the one streamed, and the
+ * ceiling is made of it. */
+static bool ceiling_stream_end(struct oh_ceiling *c, const struct openhook_policy *policy, size_t n_confine_to)
+{
+        bool keep = !c->stale && c->streamed == policy && n_confine_to == 0;
+
+        oh_policy_on_rule(TAKE_PTR(c->streamed), NULL, NULL);
+        if (!keep) {
+                oh_landlock_build_cancel(TAKE_PTR(c->building));
+                oh_ll_set_done(&c->set);
+        }
+        return keep;
+}
+
 int oh_ceiling_init(struct oh_ceiling *c, const struct openhook_policy *policy, const char *const *confine_to,
                     size_t n)
 {
         int r;
 
-        *c = (struct oh_ceiling) {};
+        if (!c->streamed || !ceiling_stream_end(c, policy, n))
+                *c = (struct oh_ceiling) {};
         r = n > 0 ? ceiling_from_paths(c, confine_to, n) : oh_landlock_policy_set(policy, &c->set);
         if (r < 0)
                 oh_ceiling_done(c);
@@ -51,10 +98,14 @@ int oh_ceiling_add_policy(struct oh_ceiling *c, const struct openhook_policy *po
 
 void oh_ceiling_done(struct oh_ceiling *c)
 {
-        oh_ceiling_build_end(c);
+        if (c->streamed)
+                oh_policy_on_rule(TAKE_PTR(c->streamed), NULL, NULL);
+        if (c->building)
+                oh_landlock_build_cancel(TAKE_PTR(c->building));
         if (c->built)
                 close(c->ruleset);
         c->built = false;
+        free(TAKE_PTR(c->rest));
         oh_ll_set_done(&c->set);
 }
 
@@ -85,22 +136,52 @@ static int ceiling_ruleset(const struct oh_ceiling *c, const struct oh_ll_rule *
         return r;
 }
 
-/* Only the ceiling's own rules are built ahead: what the broker itself
- * needs beside them (under ASan) is left to oh_ceiling_apply(). */
-int oh_ceiling_build_start(struct oh_ceiling *c, unsigned int flags)
+/* The rules of the set the ruleset does not hold yet: all, unless it was
+ * streamed (then C->REST, in the set's order); queued. */
+static int ceiling_queue_rest(struct oh_ceiling *c, bool streamed)
+{
+        size_t n = 0;
+
+        if (!streamed)
+                return oh_landlock_build_queue(c->building, c->set.v, c->set.n);
+        c->rest = reallocarray(NULL, c->set.n ? c->set.n : 1, sizeof(*c->rest));
+        if (!c->rest)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->set.n; i++)
+                if (!(c->set.v[i].access & OH_LL_ADDED))
+                        c->rest[n++] = c->set.v[i];
+        return oh_landlock_build_queue(c->building, c->rest, n);
+}
+
+/* What the broker itself needs (under ASan) is queued too, copied. */
+static int ceiling_queue_own(struct oh_ceiling *c)
 {
         struct oh_ll_set own = {};
         int r = oh_landlock_own_set(&own);
-        bool alone = own.n == 0;
 
+        for (size_t i = 0; r >= 0 && i < own.n; i++)
+                r = oh_landlock_build_add(c->building, own.v[i].path, strlen(own.v[i].path), own.v[i].access);
         oh_ll_set_done(&own);
+        return r;
+}
+
+int oh_ceiling_build_start(struct oh_ceiling *c, unsigned int flags)
+{
+        bool streamed = c->building != NULL;
+        int r = 0;
+
+        if (c->built || c->streamed || (streamed && flags != c->ruleset_flags))
+                return -EOPNOTSUPP;
+        if (!streamed)
+                r = oh_landlock_build_start(NULL, 0, flags, &c->building);
         if (r < 0)
                 return r;
-        if (!alone || c->building || c->built)
-                return -EOPNOTSUPP;
-        r = oh_landlock_build_start(c->set.v, c->set.n, flags, &c->building);
-        if (r == 0)
-                c->ruleset_flags = flags;
+        c->ruleset_flags = flags;
+        r = ceiling_queue_rest(c, streamed);
+        if (r >= 0)
+                r = ceiling_queue_own(c);
+        if (r < 0)
+                oh_landlock_build_cancel(TAKE_PTR(c->building));
         return r;
 }
 
@@ -111,6 +192,7 @@ void oh_ceiling_build_end(struct oh_ceiling *c)
         int ruleset = oh_landlock_build_finish(TAKE_PTR(c->building));
         c->built = ruleset >= 0;
         c->ruleset = ruleset;
+        free(TAKE_PTR(c->rest));
 }
 
 int oh_ceiling_apply(const struct oh_ceiling *c, const struct oh_ll_rule *extra, size_t n_extra, unsigned int flags)

@@ -19,14 +19,18 @@
 
 struct oh_ceiling {
         struct oh_ll_set set;           /* the broker's Landlock rules, reduced (ll_set.h) */
-        struct oh_ll_build *building;   /* oh_ceiling_build_start() to oh_ceiling_build_end() */
+        struct oh_ll_build *building;   /* oh_ceiling_stream() or _build_start() to _build_end() */
+        struct openhook_policy *streamed; /* oh_ceiling_stream() to oh_ceiling_init() */
+        bool stale;                     /* what was streamed is of no use */
+        struct oh_ll_rule *rest;        /* the rules of SET not streamed, queued */
         bool built;                     /* RULESET holds them, built for RULESET_FLAGS */
         int ruleset;
         unsigned int ruleset_flags;
 };
 
-/* From CONFINE_TO[N] (absolute paths) if N > 0, else from POLICY.
- * 0 or -errno (-EINVAL: a relative or missing --confine-to path). */
+/* From CONFINE_TO[N] (absolute paths) if N > 0, else from POLICY.  C is
+ * all zero, or as oh_ceiling_stream() left it.  0 or -errno (-EINVAL: a
+ * relative or missing --confine-to path). */
 int oh_ceiling_init(struct oh_ceiling *c, const struct openhook_policy *policy, const char *const *confine_to,
                     size_t n);
 void oh_ceiling_done(struct oh_ceiling *c);
@@ -43,9 +47,24 @@ int oh_ceiling_apply(const struct oh_ceiling *c, const struct oh_ll_rule *extra,
  * extra rules and FLAGS, ahead of it: a second thread adds rules while
  * the caller forks its helpers (and writes little memory they would
  * share: each page written while a child shares it is copied).  The
- * ceiling must not change until it is built.  0, or -errno (then
+ * ceiling must not change until it is built.  Streamed (above), only
+ * the rules not streamed are queued.  0, or -errno (then
  * oh_ceiling_apply() builds the ruleset itself). */
 int oh_ceiling_build_start(struct oh_ceiling *c, unsigned int flags);
+
+/* Starts building the ruleset oh_ceiling_build_start() would, before
+ * POLICY is loaded: each allow rule whose Landlock rule the load alone
+ * tells (a file it listed: most rules of a learned policy) goes into
+ * the ceiling and to a second thread at once, which adds them while the
+ * rest are loaded.  Then oh_ceiling_init() with POLICY (and no
+ * --confine-to) adds the others, and oh_ceiling_build_start() queues
+ * those.  Rules of one file more than once, or that others turn out to
+ * hold, are in the ruleset as they would be without the set's reduction
+ * (ll_set.h): a file's rule gives its letters to the file and to nothing
+ * else (never a symlink's target).  If the load drops rules (a policy
+ * file with an error), or given other flags, all is built again.  0 or
+ * -errno (then C is as if zeroed). */
+int oh_ceiling_stream(struct oh_ceiling *c, struct openhook_policy *policy, unsigned int flags);
 
 /* Adds the rules left and waits for the second thread, which is gone
  * afterwards: call it before confining (Landlock is per thread).  The

@@ -127,13 +127,11 @@ static bool ll_on_directory(const struct oh_rule *r)
  * would land, is not even looked up (ll_set.h).  Deny rules add nothing:
  * Landlock cannot subtract, so the outer wall is the union of the allow
  * rules. */
-/* What R's path P is: OH_LL_IS_DIR, OH_LL_IS_FILE, 0 for a symlink that
- * leads to something, or -errno.  Its directory's listing, made when the
- * policy was loaded, tells most (lib/pathcache.h); else lstat. */
-static int ll_look(const struct oh_rule *r, const char *p)
+/* What R's path is as its directory's listing told when the policy was
+ * loaded (lib/pathcache.h): OH_LL_IS_DIR, OH_LL_IS_FILE, -ENOENT, or 0
+ * when it did not tell (a symlink, or not listed). */
+static int ll_listed(const struct oh_rule *r)
 {
-        struct stat st;
-
         switch (r->listed_type) {
         case -ENOENT:
                 return -ENOENT;
@@ -141,10 +139,22 @@ static int ll_look(const struct oh_rule *r, const char *p)
                 return OH_LL_IS_DIR;
         case DT_LNK:
         case DT_UNKNOWN:
-                break;
+                return 0;
         default:
                 return OH_LL_IS_FILE;
         }
+}
+
+/* What R's path P is: OH_LL_IS_DIR, OH_LL_IS_FILE, 0 for a symlink that
+ * leads to something, or -errno.  Its directory's listing tells most;
+ * else lstat. */
+static int ll_look(const struct oh_rule *r, const char *p)
+{
+        struct stat st;
+        int type = ll_listed(r);
+
+        if (type != 0)
+                return type;
         if (lstat(p, &st) < 0)
                 return oh_negerrno();
         if (!S_ISLNK(st.st_mode))
@@ -152,10 +162,22 @@ static int ll_look(const struct oh_rule *r, const char *p)
         return stat(p, &st) < 0 ? oh_negerrno() : 0;
 }
 
+/* An exact-file rule with c or d gives its letters to the directory. */
+static bool ll_on_parent(const struct oh_rule *r)
+{
+        return !r->subtree && (r->perms & (OPENHOOK_PERM_C | OPENHOOK_PERM_D));
+}
+
+bool oh_landlock_policy_rule_known(const struct oh_rule *r, unsigned int *access)
+{
+        *access = ll_access_of(r->perms) | OH_LL_IS_FILE;
+        return !r->deny && !ll_on_parent(r) && ll_access_of(r->perms) != 0 && ll_listed(r) == OH_LL_IS_FILE;
+}
+
 static int ll_add_policy_rule(struct oh_ll_set *s, const struct oh_rule *r)
 {
         unsigned int access = ll_access_of(r->perms);
-        bool on_parent = !r->subtree && (r->perms & (OPENHOOK_PERM_C | OPENHOOK_PERM_D));
+        bool on_parent = ll_on_parent(r);
         char p[PATH_MAX];
 
         if (access == 0 || (access & ~oh_ll_set_granted(s, r->path, !on_parent)) == 0)

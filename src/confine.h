@@ -4,6 +4,8 @@
 #ifndef OH_CONFINE_H
 #define OH_CONFINE_H
 
+#include <stdbool.h>
+
 #include "openhook.h"
 
 #include "landlock.h"
@@ -36,6 +38,14 @@ struct oh_ll_set;
 /* Adds to S the Landlock rules that hold the union of what POLICY can
  * grant, and drops from S what adds nothing (ll_set.h).  0 or -errno. */
 int oh_landlock_policy_set(const struct openhook_policy *policy, struct oh_ll_set *s);
+
+struct oh_rule;
+
+/* True if the load alone tells R's Landlock rule (an allow rule that
+ * gives its letters to the file it names, listed as one: no system call
+ * needed), with *ACCESS its OH_LL_* rights and OH_LL_IS_FILE: the rule
+ * oh_landlock_policy_set() adds for R, unless others hold its rights. */
+bool oh_landlock_policy_rule_known(const struct oh_rule *r, unsigned int *access);
 
 /* Adds what the broker itself needs beyond any policy (under a sanitizer:
  * its runtime's files).  0 or -errno. */

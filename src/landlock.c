@@ -245,21 +245,54 @@ static int ll_add_rule(struct ll_opener *o, const struct oh_ll_rule *rule, const
         return r;
 }
 
-/* The rules of a ruleset being built, shared by the threads adding them:
- * each takes the next rules (ll_take()) until none are left. */
-struct ll_work {
-        int ruleset;
-        uint64_t handled;
+/* Rules queued for a ruleset being built, in order: the caller's array,
+ * or a batch of copies (struct ll_batch).  Both live until the end. */
+struct ll_segment {
+        struct ll_segment *next;
         const struct oh_ll_rule *v;
         size_t n;
-        atomic_size_t next;     /* the first rule no thread has taken */
-        atomic_int error;       /* the first error, which stops both */
-        atomic_int helper_tid;  /* the second thread's, once it runs */
+        size_t taken;           /* the first rule no thread has taken */
+};
+
+/* Rules queued one by one (oh_landlock_build_add()), their paths copied
+ * here: the caller's may be gone by the time a thread adds them.  A
+ * batch is queued once full, so the other thread takes a lock per batch,
+ * not per rule. */
+#define LL_BATCH 128
+#define LL_BATCH_BYTES 8192     /* holds PATH_MAX */
+
+struct ll_batch {
+        struct ll_segment seg;
+        size_t used;            /* bytes of PATHS */
+        struct oh_ll_rule v[LL_BATCH];
+        char paths[LL_BATCH_BYTES];
+};
+
+/* A ruleset being built: by a second thread once there are many rules,
+ * and by the caller's too from oh_landlock_build_finish().  The kernel
+ * takes rules for one ruleset from several threads at once (it locks the
+ * ruleset for each); the second thread is gone before the caller
+ * restricts itself with it, and never runs confined. */
+struct oh_ll_build {
+        int ruleset;
+        uint64_t handled;
+        pthread_mutex_t lock;           /* for everything down to ERROR */
+        pthread_cond_t queued;          /* more rules, the last ones, or an error */
+        struct ll_segment *first, *last;
+        struct ll_segment *next;        /* the first with rules no thread has taken */
+        size_t left;                    /* rules queued and not taken */
+        bool complete;                  /* no more will be queued */
+        int error;                      /* the first, which stops both threads */
+        struct ll_batch *filling;       /* the caller's, not queued yet */
+        size_t n_queued;
+        pthread_t helper;
+        bool threaded;
+        atomic_int helper_tid;          /* the second thread's, once it runs */
 };
 
 /* Consecutive rules mostly share a directory, opened once for them, so
- * they are taken LL_CHUNK at a time; fewer towards the end, so that
- * neither thread waits long for the other's last ones. */
+ * they are taken LL_CHUNK at a time; once all are queued, fewer towards
+ * the end, so that neither thread waits long for the other's last ones. */
 #define LL_CHUNK 128
 #define LL_CHUNK_MIN 16
 
@@ -267,40 +300,68 @@ struct ll_work {
  * creation and join: 60-230 us on our 2-CPU VM; a rule: 4-6 us). */
 #define LL_THREADED_MIN 512
 
-/* Takes the next rules to add: how many (0 when none are left), from
- * *FIRST. */
-static size_t ll_take(struct ll_work *w, size_t *first)
-{
-        size_t next = atomic_load(&w->next), k;
+/* Rules taken to add: V[N], and whether V[N] is the next rule queued
+ * (ll_open() looks at it). */
+struct ll_chunk {
+        const struct oh_ll_rule *v;
+        size_t n;
+        bool more;
+};
 
-        do {
-                if (next >= w->n)
-                        return 0;
-                k = (w->n - next) / 4;
-                k = k < LL_CHUNK_MIN ? LL_CHUNK_MIN : k > LL_CHUNK ? LL_CHUNK : k;
-                if (k > w->n - next)
-                        k = w->n - next;
-        } while (!atomic_compare_exchange_weak(&w->next, &next, next + k));
-        *first = next;
-        return k;
+static size_t ll_chunk_size(const struct oh_ll_build *b, size_t in_segment)
+{
+        size_t k = b->complete ? b->left / 4 : LL_CHUNK;
+
+        k = k < LL_CHUNK_MIN ? LL_CHUNK_MIN : k > LL_CHUNK ? LL_CHUNK : k;
+        return k < in_segment ? k : in_segment;
 }
 
-static void ll_add_chunks(struct ll_work *w)
+/* Takes the next rules to add into *C: false when none are left, or on
+ * an error.  Waits for rules while more may be queued. */
+static bool ll_take(struct oh_ll_build *b, struct ll_chunk *c)
+{
+        pthread_mutex_lock(&b->lock);
+        for (;;) {
+                while (b->next && b->next->taken == b->next->n)
+                        b->next = b->next->next;
+                if (b->error < 0 || b->next || b->complete)
+                        break;
+                pthread_cond_wait(&b->queued, &b->lock);
+        }
+        struct ll_segment *s = b->error < 0 ? NULL : b->next;
+        if (s) {
+                size_t k = ll_chunk_size(b, s->n - s->taken);
+
+                *c = (struct ll_chunk) { s->v + s->taken, k, s->taken + k < s->n };
+                s->taken += k;
+                b->left -= k;
+        }
+        pthread_mutex_unlock(&b->lock);
+        return s != NULL;
+}
+
+static void ll_fail(struct oh_ll_build *b, int error)
+{
+        pthread_mutex_lock(&b->lock);
+        if (b->error == 0)
+                b->error = error;
+        pthread_cond_broadcast(&b->queued);
+        pthread_mutex_unlock(&b->lock);
+}
+
+static void ll_add_chunks(struct oh_ll_build *b)
 {
         __attribute__((cleanup(ll_opener_done))) struct ll_opener o = {
-                .ruleset = w->ruleset, .handled = w->handled, .dir_fd = -1,
+                .ruleset = b->ruleset, .handled = b->handled, .dir_fd = -1,
         };
-        size_t first, k;
+        struct ll_chunk c;
         int r = 0;
 
-        while (r >= 0 && atomic_load(&w->error) == 0 && (k = ll_take(w, &first)) > 0)
-                for (size_t i = first; r >= 0 && i < first + k; i++)
-                        r = ll_add_rule(&o, &w->v[i], i + 1 < w->n ? w->v[i + 1].path : NULL);
-        if (r < 0) {
-                int none = 0;
-
-                atomic_compare_exchange_strong(&w->error, &none, r);
-        }
+        while (r >= 0 && ll_take(b, &c))
+                for (size_t i = 0; r >= 0 && i < c.n; i++)
+                        r = ll_add_rule(&o, &c.v[i], i + 1 < c.n || c.more ? c.v[i + 1].path : NULL);
+        if (r < 0)
+                ll_fail(b, r);
 }
 
 /* The second thread.  With a file table of its own, the fds it opens are
@@ -311,24 +372,13 @@ static void ll_add_chunks(struct ll_work *w)
  * Without a table of its own it leaves every rule to the first thread. */
 static void *ll_helper_main(void *arg)
 {
-        struct ll_work *w = arg;
+        struct oh_ll_build *b = arg;
 
-        atomic_store(&w->helper_tid, gettid());
+        atomic_store(&b->helper_tid, gettid());
         if (unshare(CLONE_FILES) == 0)
-                ll_add_chunks(w);
+                ll_add_chunks(b);
         return NULL;
 }
-
-/* A ruleset being built: by a second thread from the start when there
- * are many rules, by the caller's too from oh_landlock_build_finish().
- * The kernel takes rules for one ruleset from several threads at once
- * (it locks the ruleset for each); the second thread is gone before the
- * caller restricts itself with it, and never runs confined. */
-struct oh_ll_build {
-        struct ll_work w;
-        pthread_t helper;
-        bool threaded;
-};
 
 /* Starts the second thread, which blocks every signal (the broker's
  * handlers are the main thread's business). */
@@ -337,11 +387,74 @@ static bool ll_start_helper(struct oh_ll_build *b)
         sigset_t all, old;
         bool started;
 
-        if (b->w.n < LL_THREADED_MIN || sigfillset(&all) < 0 || pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
+        if (sigfillset(&all) < 0 || pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
                 return false;
-        started = pthread_create(&b->helper, NULL, ll_helper_main, &b->w) == 0;
+        started = pthread_create(&b->helper, NULL, ll_helper_main, b) == 0;
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return started;
+}
+
+/* Queues S (V[N] set); from THREADED_MIN rules on, a second thread adds
+ * them (without it, oh_landlock_build_finish() adds them all). */
+static void ll_queue(struct oh_ll_build *b, struct ll_segment *s, size_t threaded_min)
+{
+        pthread_mutex_lock(&b->lock);
+        if (b->last)
+                b->last->next = s;
+        else
+                b->first = s;
+        b->last = s;
+        if (!b->next)
+                b->next = s;
+        b->left += s->n;
+        pthread_cond_signal(&b->queued);
+        pthread_mutex_unlock(&b->lock);
+        b->n_queued += s->n;
+        if (!b->threaded && b->n_queued >= threaded_min)
+                b->threaded = ll_start_helper(b);
+}
+
+/* A full batch starts the second thread: the caller is still finding
+ * rules, time in which the thread adds them (a rule costs about as
+ * long to add as to find). */
+static void ll_queue_filling(struct oh_ll_build *b)
+{
+        struct ll_batch *f = TAKE_PTR(b->filling);
+
+        if (f) {
+                f->seg.v = f->v;
+                ll_queue(b, &f->seg, f->seg.n == LL_BATCH ? 0 : LL_THREADED_MIN);
+        }
+}
+
+int oh_landlock_build_add(struct oh_ll_build *b, const char *path, size_t len, unsigned int access)
+{
+        if (len >= LL_BATCH_BYTES)
+                return -ENAMETOOLONG;
+        if (b->filling && (b->filling->seg.n == LL_BATCH || b->filling->used + len + 1 > LL_BATCH_BYTES))
+                ll_queue_filling(b);
+        if (!b->filling && !(b->filling = calloc(1, sizeof(*b->filling))))
+                return -ENOMEM;
+
+        struct ll_batch *f = b->filling;
+        char *copy = memcpy(f->paths + f->used, path, len);
+
+        copy[len] = '\0';
+        f->used += len + 1;
+        f->v[f->seg.n++] = (struct oh_ll_rule) { .path = copy, .access = access };
+        return 0;
+}
+
+int oh_landlock_build_queue(struct oh_ll_build *b, const struct oh_ll_rule *rules, size_t n)
+{
+        struct ll_segment *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return -ENOMEM;
+        ll_queue_filling(b);
+        *s = (struct ll_segment) { .v = rules, .n = n };
+        ll_queue(b, s, LL_THREADED_MIN);
+        return 0;
 }
 
 /* Joins the second thread and waits until the kernel has let it go: a
@@ -352,23 +465,47 @@ static bool ll_start_helper(struct oh_ll_build *b)
 static void ll_join_helper(struct oh_ll_build *b)
 {
         pthread_join(b->helper, NULL);
-        while (syscall(SYS_tgkill, getpid(), atomic_load(&b->w.helper_tid), 0) == 0)
+        while (syscall(SYS_tgkill, getpid(), atomic_load(&b->helper_tid), 0) == 0)
                 sched_yield();
+}
+
+/* Batches are segments at their start: freed as one. */
+static void ll_build_free(struct oh_ll_build *b)
+{
+        for (struct ll_segment *s = b->first, *next; s; s = next) {
+                next = s->next;
+                free(s);
+        }
+        free(b->filling);
+        pthread_cond_destroy(&b->queued);
+        pthread_mutex_destroy(&b->lock);
+        free(b);
 }
 
 int oh_landlock_build_finish(struct oh_ll_build *b)
 {
-        ll_add_chunks(&b->w);
+        ll_queue_filling(b);
+        pthread_mutex_lock(&b->lock);
+        b->complete = true;
+        pthread_cond_broadcast(&b->queued);
+        pthread_mutex_unlock(&b->lock);
+        ll_add_chunks(b);
         if (b->threaded)
                 ll_join_helper(b);
 
-        int r = atomic_load(&b->w.error), ruleset = b->w.ruleset;
-        free(b);
+        int r = b->error, ruleset = b->ruleset;
+        ll_build_free(b);
         if (r < 0) {
                 close(ruleset);
                 return r;
         }
         return ruleset;
+}
+
+void oh_landlock_build_cancel(struct oh_ll_build *b)
+{
+        ll_fail(b, -ECANCELED);
+        (void) oh_landlock_build_finish(b);
 }
 
 /* The ruleset's handled rights for FLAGS (OH_LL_APPLY_*) on ABI, and how
@@ -398,17 +535,21 @@ int oh_landlock_build_start(const struct oh_ll_rule *rules, size_t n, unsigned i
 
         struct oh_ll_ruleset_attr attr;
         size_t size = ll_ruleset_attr(abi, flags, &attr);
-        _cleanup_free_ struct oh_ll_build *b = calloc(1, sizeof(*b));
+        struct oh_ll_build *b = calloc(1, sizeof(*b));
         if (!b)
                 return -ENOMEM;
-        b->w.ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
-        if (b->w.ruleset < 0)
-                return oh_negerrno();
-        b->w.handled = attr.handled_access_fs;
-        b->w.v = rules;
-        b->w.n = n;
-        b->threaded = ll_start_helper(b);
-        *ret = TAKE_PTR(b);
+        pthread_mutex_init(&b->lock, NULL);
+        pthread_cond_init(&b->queued, NULL);
+        b->handled = attr.handled_access_fs;
+        b->ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
+        int r = b->ruleset < 0 ? oh_negerrno() : n > 0 ? oh_landlock_build_queue(b, rules, n) : 0;
+        if (r < 0) {
+                if (b->ruleset >= 0)
+                        close(b->ruleset);
+                ll_build_free(b);
+                return r;
+        }
+        *ret = b;
         return 0;
 }
 

@@ -64,16 +64,31 @@ int oh_landlock_ruleset(const struct oh_ll_rule *rules, size_t n, unsigned int f
 int oh_landlock_ruleset_reduced(const struct oh_ll_rule *rules, size_t n, unsigned int flags);
 
 /* oh_landlock_ruleset_reduced() in two steps, so that the caller can do
- * other work (fork a helper: it gets none of the threads) while a second
- * thread adds the rules, when there are many: each an open and a
- * landlock_add_rule.  RULES must stay as they are until the end. */
+ * other work (fork a helper: it gets none of the threads; load the rest
+ * of a policy) while a second thread adds the rules, when there are
+ * many: each an open and a landlock_add_rule.  RULES[N] (none if N is 0)
+ * are queued, and must stay as they are until the end. */
 struct oh_ll_build;
 int oh_landlock_build_start(const struct oh_ll_rule *rules, size_t n, unsigned int flags, struct oh_ll_build **ret);
+
+/* Queues the rule PATH[0..LEN) (copied) with ACCESS, as they are found:
+ * a second thread starts adding queued rules once there are many, while
+ * the caller finds the others.  0, -ENAMETOOLONG or -ENOMEM (then the
+ * ruleset lacks the rule: cancel it). */
+int oh_landlock_build_add(struct oh_ll_build *b, const char *path, size_t len, unsigned int access);
+
+/* Queues RULES[N], which must stay as they are until the end.  0 or
+ * -ENOMEM (then the ruleset lacks them: cancel it). */
+int oh_landlock_build_queue(struct oh_ll_build *b, const struct oh_ll_rule *rules, size_t n);
 
 /* Adds the rules no thread has taken yet, waits until the second thread
  * is gone (from the thread group, not only joined) and frees B: the
  * ruleset's fd (O_CLOEXEC), or -errno. */
 int oh_landlock_build_finish(struct oh_ll_build *b);
+
+/* Stops adding rules, waits as oh_landlock_build_finish() does, and
+ * frees B and the ruleset. */
+void oh_landlock_build_cancel(struct oh_ll_build *b);
 
 /* Sets no_new_privs and restricts the calling thread to RULESET.  Makes
  * system calls only (safe in a CLONE_VM child).  0 or -errno. */

@@ -20,9 +20,29 @@
  * LL_FILE_RIGHTS) are those of these letters and no others. */
 #define OH_LL_FILE_ACCESS (OH_LL_READ | OH_LL_WRITE | OH_LL_EXEC | OH_LL_DEV)
 
+static unsigned int rights_of(unsigned int access)
+{
+        return access & ~(OH_LL_IS_ANY | OH_LL_ADDED);
+}
+
 static unsigned int rights(const struct oh_ll_rule *rule)
 {
-        return rule->access & ~OH_LL_IS_ANY;
+        return rights_of(rule->access);
+}
+
+/* The rights of X, part of the rule M, that the ruleset being built
+ * holds already: added as M would be, of the same type. */
+static unsigned int added_rights(unsigned int x, unsigned int m)
+{
+        return (x & OH_LL_ADDED) && (x & OH_LL_IS_ANY) == (m & OH_LL_IS_ANY) ? rights_of(x) : 0;
+}
+
+/* A and B of one path as one rule: added, if all of it is. */
+static unsigned int merged(unsigned int a, unsigned int b)
+{
+        unsigned int m = (a | b) & ~OH_LL_ADDED;
+
+        return rights_of(m) & ~(added_rights(a, m) | added_rights(b, m)) ? m : m | OH_LL_ADDED;
 }
 
 static bool is_dir(const struct oh_ll_rule *rule)
@@ -113,7 +133,7 @@ static size_t merge_same_paths(struct oh_ll_rule *v, size_t n)
 
         for (size_t i = 0; i < n; i++) {
                 if (k > 0 && strcmp(v[k - 1].path, v[i].path) == 0) {
-                        v[k - 1].access |= v[i].access;
+                        v[k - 1].access = merged(v[k - 1].access, v[i].access);
                         continue;
                 }
                 swap(&v[k++], &v[i]);
@@ -222,7 +242,7 @@ int oh_ll_set_add(struct oh_ll_set *s, const char *path, size_t len, unsigned in
         char *copy;
 
         if (i != OH_HASHTAB_NONE) {
-                s->v[i].access |= access;
+                s->v[i].access = merged(s->v[i].access, access);
                 return 0;
         }
         if ((s->n == s->allocated && grow(s) < 0) || oh_hashtab_reserve(&s->by_path, 1, rule_hash_of, s) < 0)

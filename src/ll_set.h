@@ -44,6 +44,12 @@ unsigned int oh_ll_effective(const struct oh_ll_rule *rule);
  * -ENOMEM with the rules merged only. */
 int oh_ll_rules_reduce(struct oh_ll_rule *rules, size_t *n);
 
+/* Not a right: a rule of the set that the ruleset being built holds
+ * already, with all its rights, so that it need not be added again
+ * (ceiling.h).  oh_ll_set_add() keeps it only while that stays true;
+ * nothing else looks at it. */
+#define OH_LL_ADDED (1u << 10)
+
 #define OH_LL_SET_LENGTHS 1024
 
 struct oh_ll_set {
@@ -58,8 +64,9 @@ struct oh_ll_set {
 
 void oh_ll_set_done(struct oh_ll_set *s);
 
-/* Adds PATH[0..LEN) (copied) with ACCESS (OH_LL_*, OH_LL_IS_*); with a
- * rule of that path already there, ORs ACCESS into it.  0 or -ENOMEM. */
+/* Adds PATH[0..LEN) (copied) with ACCESS (OH_LL_*, OH_LL_IS_*,
+ * OH_LL_ADDED); with a rule of that path already there, ORs ACCESS into
+ * it.  0 or -ENOMEM. */
 int oh_ll_set_add(struct oh_ll_set *s, const char *path, size_t len, unsigned int access);
 
 /* The union of what the rules on the directories above PATH grant it,

@@ -362,6 +362,18 @@ static void make_ceiling(struct oh_ceiling *c, const struct openhook_policy *pol
                 oh_die(OH_EXIT_FAILURE, "the policy does not fit --confine-to: %s", why);
 }
 
+/* The broker's Landlock ruleset is built while the policy is loaded
+ * (ceiling.h), by a second thread started once there are many rules: so
+ * only after the policy reader is forked.  Without it, the ruleset is
+ * built from oh_ceiling_build_start() on, or by confine_self(). */
+static void stream_ceiling(struct oh_ceiling *c, struct oh_cli_policy *pol)
+{
+        /* oh_cli_policy_load() adds the rules to this one. */
+        if (!pol->policy && openhook_policy_new(&pol->policy) < 0)
+                return;
+        (void) oh_ceiling_stream(c, pol->policy, 0);
+}
+
 /* Landlock on the ceiling (so reloads may grant anything beneath it),
  * then the other layers.  Returns 0 (also when the system offers no way
  * to confine: then with a warning) or -errno. */
@@ -569,7 +581,7 @@ int cmd_serve(int argc, char **argv)
                 struct oh_cli_policy pol = OH_CLI_POLICY_INIT("serve", OH_EXIT_USAGE, OH_EXIT_FAILURE);
         __attribute__((cleanup(decision_log_freep))) struct oh_decision_log *log = NULL;
         __attribute__((cleanup(server_freep))) struct openhook_server *server = NULL;
-        struct oh_ceiling ceiling = {};
+        __attribute__((cleanup(oh_ceiling_done))) struct oh_ceiling ceiling = {};
         struct janitor janitor = { .fd = -1 };
         int fd, r;
 
@@ -593,6 +605,8 @@ int cmd_serve(int argc, char **argv)
         r = oh_reloader_start_reader(&reloader, a.watch);
         if (r < 0)
                 oh_die_errno(OH_EXIT_FAILURE, r, "cannot start the policy reader");
+        if (a.confine && a.n_confine_to == 0)
+                stream_ceiling(&ceiling, &pol);
         oh_cli_policy_load(&pol);
 
         /* Everything that can fail comes before the socket exists, so a
@@ -615,8 +629,8 @@ int cmd_serve(int argc, char **argv)
         reloader.server = server;
         openhook_server_set_log(server, oh_decision_log_write, log);
         install_signals(server, &reloader);
-        /* The broker's Landlock ruleset is built while the socket is made;
-         * without it confine_self() builds it itself. */
+        /* The rest of the broker's Landlock ruleset is built while the
+         * socket is made; without it confine_self() builds it itself. */
         if (a.confine)
                 (void) oh_ceiling_build_start(&ceiling, 0);
         /* Clients may connect once the socket exists, and no change to
@@ -641,7 +655,6 @@ int cmd_serve(int argc, char **argv)
         }
         block_stop_signals();
         oh_reloader_stop(&reloader);
-        oh_ceiling_done(&ceiling);
         free(a.confine_to);
         if (a.listen) {
                 close(fd);

@@ -387,6 +387,48 @@ def bypassed_policy_of_many_file_rules_walls_in_each_and_no_other():
     check(br.alive(), "broker alive")
 
 
+# The same rules, one directory after the other in turn: the broker's
+# Landlock rules of the files the load has listed are added while the
+# rest is loaded (src/ceiling.h), the others after it.  Rules further down
+# give some of those files more letters (w on a file, or on a name below
+# it, which lends w to the file), one of the directories all its files,
+# and name a link in it to a file no rule grants: each file must get all
+# its letters, whichever way its rules went, and the link's target
+# nothing.
+def wall_loaded_in_turn():
+    rules = []
+    for i in range(WALL_FILES):
+        for d in range(WALL_DIRS):
+            rules.append("allow r %s" % write(path("wall", "d%d" % d, "f%d" % i), b"%d/%d\n" % (d, i)))
+    for d in range(WALL_DIRS):
+        write(path("wall", "d%d" % d, "unlisted"), b"unlisted\n")
+        rules.append("allow rw %s" % path("wall", "d%d" % d, "f%d" % (WALL_FILES - 1 - d)))
+        rules.append("allow w %s" % path("wall", "d%d" % d, "f%d" % (WALL_FILES // 2), "below"))
+    rules.append("allow rw %s/" % path("wall", "d0"))
+    os.symlink(write(path("outside", "target"), b"target\n"), path("wall", "d0", "link"))
+    rules.append("allow r %s" % path("wall", "d0", "link"))
+    write(path("secret"), b"secret\n")
+    pf = path("wall.policy")
+    write(pf, ("\n".join(rules) + "\n").encode())
+    return pf
+
+
+@case
+def bypassed_policy_of_file_rules_in_turn_walls_in_each_with_all_its_letters():
+    br = bypass_broker(["--policy", wall_loaded_in_turn()], confine=True)
+    every_wall_file_opens(br)
+    for d in range(WALL_DIRS):
+        open_(br.sock, path("wall", "d%d" % d, "f%d" % (WALL_FILES - 1 - d)), os.O_WRONLY).close()
+        open_(br.sock, path("wall", "d%d" % d, "f%d" % (WALL_FILES // 2)), os.O_WRONLY).close()
+        if d > 0:
+            open_(br.sock, path("wall", "d%d" % d, "unlisted"), want=EACCES)
+            open_(br.sock, path("wall", "d%d" % d, "f%d" % (WALL_FILES - d)), os.O_WRONLY, want=EACCES)
+    open_(br.sock, path("wall", "d0", "unlisted"), os.O_WRONLY).close()
+    open_(br.sock, path("outside", "target"), want=EACCES)
+    open_(br.sock, path("secret"), want=EACCES)
+    check(br.alive(), "broker alive")
+
+
 # The broker of `openhook run` gets its floor from run itself (shared with
 # the command, whose domain nests in it): with the policy check off, a
 # program asking for a file outside the policy still gets nothing, in

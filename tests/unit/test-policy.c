@@ -851,6 +851,49 @@ static void rule_paths_are_typed_from_their_directory_listing(void)
         openhook_policy_free(p);
 }
 
+/* What oh_policy_on_rule() was told: the allow rules' paths, and how
+ * often the rules added since the last commit were dropped. */
+struct told {
+        char paths[8][64];
+        size_t n;
+        unsigned int dropped;
+};
+
+static void tell(void *data, const struct oh_rule *r)
+{
+        struct told *t = data;
+
+        if (!r)
+                t->dropped++;
+        else if (t->n < ELEMENTSOF(t->paths))
+                snprintf(t->paths[t->n++], sizeof(t->paths[0]), "%s", r->path);
+}
+
+/* The broker's Landlock starts on each allow rule as it is added
+ * (src/ceiling.h), and starts over if a file with an error drops them. */
+static void each_allow_rule_is_told_as_added_and_a_dropped_file_too(void)
+{
+        struct openhook_policy *p = policy();
+        struct told t = {};
+        int r;
+
+        oh_policy_on_rule(p, tell, &t);
+        free(parse(p, "allow r /a\ndeny /a/b\nallow rw /c/\n", &r));
+        CHECK_EQ(r, 0);
+        CHECK_EQ(t.n, 2);
+        CHECK_STREQ(t.paths[0], "/a");
+        CHECK_STREQ(t.paths[1], "/c");
+        CHECK_EQ(t.dropped, 0);
+        free(parse(p, "allow r /d\nallow q /e\n", &r));
+        CHECK_EQ(r, -EINVAL);
+        CHECK_EQ(t.n, 3);
+        CHECK_EQ(t.dropped, 1);
+        oh_policy_on_rule(p, NULL, NULL);
+        free(parse(p, "allow r /f\n", &r));
+        CHECK_EQ(t.n, 3);
+        openhook_policy_free(p);
+}
+
 int main(void)
 {
         snprintf(tmp, sizeof(tmp), "/tmp/oh-test-policy-XXXXXX");
@@ -894,6 +937,7 @@ int main(void)
         RUN(paths_sharing_only_the_start_of_a_name_are_indexed);
         RUN(path_cache_answers_as_glibc);
         RUN(rule_paths_are_typed_from_their_directory_listing);
+        RUN(each_allow_rule_is_told_as_added_and_a_dropped_file_too);
 
         {
                 char cmd[128];
