@@ -561,11 +561,11 @@ static void wait_all(struct run_wait *w, const sigset_t *mask, bool wait_broker)
         }
 }
 
-/* The broker ended before COMMAND was executed (the command's process
- * found it gone, or it never said it was confined): it is reaped and how
- * it ended is said, as for a broker that dies later.  The command's
- * process has exited (run_child_spawn() returns once it has executed or
- * exited, and it cannot execute without the broker): it is reaped too. */
+/* The broker ended before it took the command's listener (it never said
+ * it was confined, or the hand-over found it gone): it is reaped, how it
+ * ended is said and the command, which may have executed (its notified
+ * calls fail since our copy of the listener is closed), is ended, as for
+ * a broker that dies later. */
 static int broker_gone_at_start(struct run_wait *w, const sigset_t *mask)
 {
         int status;
@@ -847,8 +847,9 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 .argv = s->opt.argv,
         };
         struct run_wait w = { .command_status = -1, .broker_status = -1 };
-        int ready;
-        w.broker = run_broker_start(&b, &ready);
+        int fd;
+        w.broker = run_broker_start(&b, &fd);
+        _cleanup_close_ int start = fd;
         /* The reader and the ceiling are the broker's now (our copy of the
          * ceiling goes with run_state_done()). */
         if (s->opt.watch)
@@ -863,19 +864,23 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 oh_die_errno(OH_EXIT_RUN_FAILED, w.command, "cannot start COMMAND");
         close(TAKE_FD(command_end));
 
-        /* The command cannot execute before the broker has taken its
-         * listener, which the broker does only once confined: so the two
-         * start-ups overlap, and a broker that could not confine itself
-         * never serves anyone (the command's wait for it then fails). */
-        r = run_broker_ready(ready);
+        /* The command has executed (or failed), leaving its listener with
+         * us (run_command.c): the broker gets it once it says it is
+         * confined, so the two start-ups overlap, the command's first
+         * notified call waits for the broker, and a broker that could not
+         * confine itself never serves anyone (our copy of the listener
+         * closed, what the command calls fails). */
+        int failed = run_child_started(c);
+        r = run_broker_ready(start);
+        if (r == 0 && !failed)
+                r = run_broker_hand_over(start, c->listener, c->connector);
+        run_child_close(c);
+        close(TAKE_FD(start));
         if (r < 0 && r != -EPIPE) {
                 kill(w.command, SIGKILL);
-                run_child_close(c);
                 return OH_EXIT_RUN_FAILED;
         }
-        int failed = run_child_started(c);
-        run_child_close(c);
-        if (r == -EPIPE || failed == -EPIPE)
+        if (r == -EPIPE)
                 return broker_gone_at_start(&w, mask);
 
         wait_all(&w, mask, s->learn != NULL);

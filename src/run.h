@@ -100,8 +100,10 @@ struct run_child {
         char **envp;                    /* COMMAND's environment */
         char *env_fd, *env_direct, *env_preload; /* the entries of it that are ours */
         int ruleset;                    /* the command's Landlock ruleset, or -1 */
+        int listener;                   /* left by the child: its seccomp listener, or -1 */
+        int connector;                  /* idem: the abstract connector's socket, or -1 */
         int landlock_abi;
-        int status_fd;                  /* CLOEXEC: a failure before or at exec */
+        int status_fd;                  /* a failure before or at exec */
         int status_read;                /* run's end of it */
 };
 
@@ -127,9 +129,8 @@ int run_drop_bounding(void);
 pid_t run_child_spawn(struct run_child *c);
 
 /* After run_child_spawn(): the exit status to use once the process is
- * reaped if it never got to run COMMAND (it has been said why), 0 if it
- * did, or -EPIPE if it found the broker gone before (not said: the
- * caller reaps the broker and says how it ended). */
+ * reaped if it never got to run COMMAND (it has been said why), or 0 if
+ * it did. */
 int run_child_started(struct run_child *c);
 
 /* ---- run_broker.c ------------------------------------------------------ */
@@ -151,14 +152,20 @@ struct run_broker {
 };
 
 /* Forks the broker process, which confines itself while the caller goes
- * on.  Returns its pid with *READY set to the fd run_broker_ready() takes,
- * or -errno. */
-pid_t run_broker_start(const struct run_broker *b, int *ready);
+ * on.  Returns its pid with *START set to our end of the start-up socket
+ * (O_CLOEXEC; the caller closes it), or -errno. */
+pid_t run_broker_start(const struct run_broker *b, int *start);
 
-/* Waits until the broker is confined and closes READY.  0, -EPIPE if it
- * ended before saying anything (not said: the caller reaps it and says
- * how it ended), or -errno if it could not be confined (said on stderr;
- * the broker then exits). */
-int run_broker_ready(int ready);
+/* Waits until the broker says it is confined.  0, -EPIPE if it ended
+ * before saying anything (not said: the caller reaps it and says how it
+ * ended), or -errno if it could not be confined (said on stderr; the
+ * broker then exits). */
+int run_broker_ready(int start);
+
+/* Then hands the broker the command's seccomp LISTENER (-1: the command
+ * has none) and the abstract CONNECTOR's socket (or -1); the caller
+ * closes its copies.  Closing START without it tells the broker the
+ * command never executed.  0 or -errno. */
+int run_broker_hand_over(int start, int listener, int connector);
 
 #endif

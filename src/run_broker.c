@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "confine.h"
+#include "fdpass.h"
 #include "run.h"
 #include "seccomp_notify.h"
 #include "util.h"
@@ -64,18 +65,58 @@ static int supervise_and_serve(struct sc_supervisor *sv, int listener, int conne
         return st->result < 0 ? st->result : r;
 }
 
-/* The command installs its filter and hands us the listener right before
- * execve (fd -1: nobody can supervise it, what would be notified is
- * refused); end of stream means it failed earlier (run reports that).
- * The supervisor is made ready (its tables, its buffers) before the
- * listener comes; this thread takes it off B->sock, tells the command so,
- * starts the server's thread, which serves B->sock (the listener message
- * was the first on it), and answers the command's notifications.  The
- * command closes its own copy of the listener before its execve, so that
- * ours is the last: should we die, the kernel fails what is notified
- * instead of leaving it waiting for us (DESIGN.md, "A broker that dies").
- * Both decide with SERVER's policy, which a reload swaps. */
-static int broker_serve(const struct run_broker *b, struct openhook_server *server)
+/* The hand-over, on the start-up socket: a struct hand_over, with the
+ * listener and then the connector's socket attached where it says so. */
+struct hand_over {
+        uint8_t listener;       /* 0: the command has none (OH_SECCOMP_NO_LISTENER) */
+        uint8_t connector;
+};
+
+int run_broker_hand_over(int start, int listener, int connector)
+{
+        struct hand_over m = { .listener = listener >= 0, .connector = listener >= 0 && connector >= 0 };
+        int fds[2] = { listener, connector };
+        ssize_t n = oh_send_fds(start, &m, sizeof m, fds, m.listener + m.connector);
+
+        if (n == -ECONNRESET)
+                return -EPIPE;          /* gone since it said it was confined */
+        return n == (ssize_t)sizeof m ? 0 : n < 0 ? (int)n : -EPROTO;
+}
+
+/* What run_broker_hand_over() sent: the listener (O_CLOEXEC) with
+ * *CONNECTOR set (or -1), -ENOMSG for none, 0 at end of stream (the
+ * command failed before it executed, or run is gone), or -errno. */
+static int take_over(int start, int *connector)
+{
+        struct hand_over m;
+        struct oh_received rcv;
+        ssize_t n = oh_recv(start, &m, sizeof m, MSG_CMSG_CLOEXEC, &rcv);
+
+        *connector = -1;
+        if (n > 0 && (n != (ssize_t)sizeof m || rcv.ctrunc || m.listener > 1 || m.connector > m.listener ||
+                      rcv.nfds != (size_t)m.listener + m.connector)) {
+                oh_received_close(&rcv);
+                return -EPROTO;
+        }
+        if (n <= 0)
+                return (int)n;
+        if (!m.listener)
+                return -ENOMSG;
+        if (m.connector)
+                *connector = rcv.fds[1];
+        return rcv.fds[0];
+}
+
+/* run hands us the command's seccomp listener once we have said we are
+ * confined (a broker that could not confine itself never serves anyone),
+ * while the command executes: the command's first notified call waits
+ * for us, not its execve.  The supervisor is made ready (its tables, its
+ * buffers) before; then this thread starts the server's thread, which
+ * serves B->sock, and answers the command's notifications.  Ours is then
+ * the last copy of the listener: should we die, the kernel fails what is
+ * notified instead of leaving it waiting for us (DESIGN.md, "A broker
+ * that dies").  Both decide with SERVER's policy, which a reload swaps. */
+static int broker_serve(const struct run_broker *b, struct openhook_server *server, int start)
 {
         struct oh_supervise_args args = {
                 .server = server,
@@ -91,7 +132,8 @@ static int broker_serve(const struct run_broker *b, struct openhook_server *serv
                 r = oh_seccomp_supervisor_new(&args, &sv);
         if (r < 0)
                 return r;
-        int fd = oh_seccomp_recv_listener(b->sock, &connector);
+        int fd = take_over(start, &connector);
+        close(start);
         bool serve = fd == -ENOMSG || fd > 0;
         if (fd > 0 && sv)
                 r = supervise_and_serve(sv, fd, connector, &st);
@@ -107,7 +149,7 @@ static int broker_serve(const struct run_broker *b, struct openhook_server *serv
         return r;
 }
 
-static int broker_run(const struct run_broker *b)
+static int broker_run(const struct run_broker *b, int start)
 {
         struct openhook_server *server;
         int r = openhook_server_new(b->policy, &server);
@@ -123,16 +165,16 @@ static int broker_run(const struct run_broker *b)
                 r = oh_reloader_start(b->reloader);
         }
         if (r >= 0)
-                r = broker_serve(b, server);
+                r = broker_serve(b, server, start);
         if (b->reloader)
                 oh_reloader_stop(b->reloader);
         openhook_server_free(server);
         return r;
 }
 
-static int broker_main(const struct run_broker *b)
+static int broker_main(const struct run_broker *b, int start)
 {
-        int r = broker_run(b);
+        int r = broker_run(b, start);
         if (r < 0) {
                 oh_warn("broker: %s", strerror(-r));
                 return OH_EXIT_RUN_FAILED;
@@ -179,14 +221,14 @@ static int broker_setup(const struct run_broker *b)
         return r == -ENOSYS ? 0 : r;
 }
 
-pid_t run_broker_start(const struct run_broker *b, int *ready)
+pid_t run_broker_start(const struct run_broker *b, int *start)
 {
-        int pipe[2];
+        int sv[2];
 
-        if (pipe2(pipe, O_CLOEXEC) < 0)
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return oh_negerrno();
-        _cleanup_close_ int ready_read = pipe[0];
-        _cleanup_close_ int ready_write = pipe[1];
+        _cleanup_close_ int ours = sv[0];
+        _cleanup_close_ int theirs = sv[1];
 
         pid_t pid = fork();
         if (pid < 0)
@@ -195,26 +237,23 @@ pid_t run_broker_start(const struct run_broker *b, int *ready)
                 /* What we run next is faulted in again, or copied, page
                  * by page; the deepest: a notification's path walk. */
                 run_prefault(48 * 1024, false);
-                close(TAKE_FD(ready_read));
+                close(TAKE_FD(ours));
                 int r = broker_setup(b);
-                (void)!write(ready_write, &r, sizeof(r));
-                close(TAKE_FD(ready_write));
-                if (r < 0)
+                if (send(theirs, &r, sizeof(r), MSG_NOSIGNAL) != sizeof(r) || r < 0)
                         _exit(OH_EXIT_RUN_FAILED);
-                _exit(broker_main(b));
+                _exit(broker_main(b, TAKE_FD(theirs)));
         }
-        *ready = TAKE_FD(ready_read);
+        *start = TAKE_FD(ours);
         return pid;
 }
 
-int run_broker_ready(int ready)
+int run_broker_ready(int start)
 {
-        _cleanup_close_ int fd = ready;
         int r;
         ssize_t n;
 
         do
-                n = read(fd, &r, sizeof(r));
+                n = recv(start, &r, sizeof(r), 0);
         while (n < 0 && errno == EINTR);
         if (n != sizeof(r))
                 return -EPIPE;          /* it ended without a word: run says how */

@@ -5,31 +5,27 @@
  * the spawn: the environment, the Landlock ruleset, the seccomp filter.
  * The child then only makes system calls: restrict itself with the
  * ruleset, drop its capabilities, start the abstract connector and
- * restrict itself again (out of the connector's reach), load the filter,
- * hand the listener to the broker and execute COMMAND.  That lets
- * it share run's memory (CLONE_VM|CLONE_VFORK, as posix_spawn() does)
- * instead of being a copy: no page tables copied, no copy-on-write fault
- * in either process, none torn down at execve.  run waits meanwhile (it
- * has nothing else to do), and a failure before execve comes back through
- * a CLOEXEC pipe.
+ * restrict itself again (out of the connector's reach), load the filter
+ * and execute COMMAND.  That lets it share run's memory and fd table
+ * (CLONE_VM|CLONE_VFORK, as posix_spawn() does, and CLONE_FILES) instead
+ * of being a copy: no page tables copied, no copy-on-write fault in
+ * either process, none torn down at execve.  run waits meanwhile (it has
+ * nothing else to do), and a failure before execve comes back through a
+ * pipe, written before the child exits.
  *
- * run being suspended, the child must never wait for the broker in a way
- * the broker's death does not end.  Its waits for it are the hand-over's
- * reply (ends with the socket) and execve, which the filter notifies; a
- * notification is failed by the kernel only when the last reference to
- * the listener goes, so the child closes its own copy once the broker has
- * said it took one (the acknowledgement), and a broker that dies then
- * leaves an execve failing with ENOSYS, not one waiting forever.  Why not
- * let run wait beside it (no CLONE_VFORK, run polling the status pipe and
- * the broker) and skip the acknowledgement: the child shares run's TLS,
- * and glibc's send(), recv(), write(), close() and waitpid() in a process
- * that has had threads (the probe's) write the calling thread's
- * cancellation state, errno on failure, and ASan's interceptors their
- * per-thread state: run running beside it would race with all of it, and
- * raw syscalls throughout (the connector's go-between clone too) would
- * take assembly per architecture.  A thread to stay suspended in clone()
- * in run's place costs 60-230 us to create and join on our VM, the
- * acknowledgement one round trip (~25 us). */
+ * run being suspended, the child must never wait for the broker.  It
+ * does not: the seccomp listener stays in the fd table it shares with
+ * run, which hands it to the broker once the child has executed COMMAND
+ * and the broker is confined (execve gives COMMAND a table of its own,
+ * without the listener).  COMMAND is started with a call the filter
+ * does not notify; its first notified call (its loader's) waits for the
+ * broker, and a broker that dies before it holds the listener leaves
+ * that call failing with ENOSYS once run closes its copy.  The child
+ * could not hand the listener over itself without a reply to wait for:
+ * sendmsg() is notified from the moment the filter is in, so the broker
+ * would have to take it with pidfd_getfd() and say so before the child
+ * may execute (the broker's start-up, confinement included, then stood
+ * between the filter and execve). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -131,7 +127,7 @@ int run_child_prepare(struct run_child *c)
 {
         int r;
 
-        c->ruleset = c->status_read = c->status_fd = -1;
+        c->ruleset = c->status_read = c->status_fd = c->listener = c->connector = -1;
         c->landlock_abi = c->landlock ? oh_landlock_abi() : -1;
         r = command_env(c);
         if (r < 0)
@@ -150,7 +146,11 @@ void run_child_close(struct run_child *c)
                 close(c->ruleset);
         if (c->status_read >= 0)
                 close(c->status_read);
-        c->ruleset = c->status_read = -1;
+        if (c->listener >= 0)
+                close(c->listener);
+        if (c->connector >= 0)
+                close(c->connector);
+        c->ruleset = c->status_read = c->listener = c->connector = -1;
 }
 
 void run_child_done(struct run_child *c)
@@ -195,24 +195,23 @@ static noreturn void child_fail(const struct run_child *c, enum child_stage stag
         _exit(error == -ENOENT ? OH_EXIT_NOT_FOUND : OH_EXIT_CANNOT_EXEC);
 }
 
-/* The listener reaches the broker before execve, so the filter's first
- * notification already has someone to answer.  Without one the broker is
- * told so (fd -1).  Once the broker says it has taken them, the listener
- * and the connector's socket are closed here: the broker's copies are
- * then the only ones, and its death fails whatever is notified instead of
- * leaving it to wait (the header above). */
-static int child_seccomp(const struct run_child *c)
+/* The listener and the connector's socket are left in the fd table we
+ * share with run (CLONE_FILES), their numbers in C: execve gives COMMAND
+ * a copy of the table without them (both are O_CLOEXEC), and run hands
+ * them to the broker once the broker is confined (run_broker.c).  So
+ * nothing here waits for the broker: COMMAND's first notified call does,
+ * while the broker finishes its start. */
+static int child_seccomp(struct run_child *c)
 {
         bool supervised = !(c->filter->flags & OH_SECCOMP_NO_LISTENER);
-        _cleanup_close_ int connector = -1;
 
         /* Abstract sockets: only where Landlock scopes them, so that the
          * connector, in our domain, is held to the scope (ABI 6); the
          * program goes one layer deeper, out of the connector's reach. */
         if (supervised && c->landlock && c->landlock_abi >= OH_LL_ABI_SCOPE) {
-                connector = oh_connector_start();
-                if (connector < 0)
-                        return connector;
+                c->connector = oh_connector_start();
+                if (c->connector < 0)
+                        return c->connector;
                 int r = oh_landlock_restrict(c->ruleset);
                 if (r < 0)
                         return r;
@@ -220,10 +219,9 @@ static int child_seccomp(const struct run_child *c)
         int listener = oh_seccomp_load(c->filter);     /* 0 without one */
         if (listener < 0)
                 return listener;
-        int r = oh_seccomp_send_listener(c->sock, supervised ? listener : -1, connector);
-        if (listener > 0)
-                close(listener);
-        return r;
+        if (supervised)
+                c->listener = listener;
+        return 0;
 }
 
 /* The command acts on files through the broker, which has whatever
@@ -252,11 +250,12 @@ static void exec_command(const struct run_child *c)
                 execve(c->path, c->argv, c->envp);
 }
 
-/* Shares run's memory: writes nothing of it but its own stack (and errno,
- * while run waits), allocates nothing. */
+/* Shares run's memory and fd table: writes nothing of the memory but its
+ * own stack, the numbers child_seccomp() leaves in C (and errno, while
+ * run waits), allocates nothing. */
 static int child_main(void *arg)
 {
-        const struct run_child *c = arg;
+        struct run_child *c = arg;
         int r;
 
         sigprocmask(SIG_SETMASK, &c->sigmask, NULL);
@@ -273,8 +272,6 @@ static int child_main(void *arg)
         r = child_seccomp(c);
         if (r < 0)
                 child_fail(c, STAGE_SECCOMP, r);
-        if (!c->preload)
-                close(c->sock);
         exec_command(c);
         child_fail(c, STAGE_EXEC, oh_negerrno());
 }
@@ -312,26 +309,22 @@ pid_t run_child_spawn(struct run_child *c)
 {
         int status_pipe[2];
 
-        if (pipe2(status_pipe, O_CLOEXEC) < 0)
+        /* Non-blocking: clone() returns once the child has executed or
+         * exited, a failure already written, so run need not wait for the
+         * end of file (which the connector, holding a copy of the table
+         * until it closes it, would delay). */
+        if (pipe2(status_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
                 return oh_negerrno();
         c->status_read = status_pipe[0];
         c->status_fd = status_pipe[1];
 
-        pid_t pid = clone(child_main, child_stack + sizeof(child_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+        pid_t pid = clone(child_main, child_stack + sizeof(child_stack), CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD,
+                          c);
         int r = pid < 0 ? oh_negerrno() : pid;
 
         close(c->status_fd);
         c->status_fd = -1;
         return r;
-}
-
-/* The hand-over found the socket closed, or execve found nobody holding
- * the listener (the kernel fails the notification with ENOSYS): the
- * broker is gone, which run reports with how it ended. */
-static bool broker_gone(const struct child_failure *f)
-{
-        return (f->stage == STAGE_SECCOMP && (f->error == -EPIPE || f->error == -ECONNRESET)) ||
-               (f->stage == STAGE_EXEC && f->error == -ENOSYS);
 }
 
 int run_child_started(struct run_child *c)
@@ -340,11 +333,12 @@ int run_child_started(struct run_child *c)
         struct child_failure f;
         ssize_t n;
 
-        /* End of file: execve succeeded and closed the pipe. */
+        /* Nothing there: execve succeeded (or a signal ended the child,
+         * which waitpid() tells). */
         do
                 n = read(status_read, &f, sizeof(f));
         while (n < 0 && errno == EINTR);
         if (n != sizeof(f))
                 return 0;
-        return broker_gone(&f) ? -EPIPE : report_failure(c, &f);
+        return report_failure(c, &f);
 }

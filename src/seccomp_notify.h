@@ -60,22 +60,6 @@ int oh_seccomp_load(const struct oh_seccomp_filter *f);
 /* oh_seccomp_build() and oh_seccomp_load() in one. */
 int oh_seccomp_install(unsigned int flags);
 
-/* From the filtered process, right after oh_seccomp_install(): hands
- * LISTENER, and CONNECTOR (oh_connector_end(), or -1), to the
- * supervisor at the other end of SOCK, and waits until it has taken its
- * copies.  The caller then closes both before any notified call, so that
- * the supervisor holds the only reference: should it die, the kernel
- * fails what is notified (ENOSYS) instead of leaving it waiting.  0,
- * -EPIPE when the supervisor went away first, or -errno. */
-int oh_seccomp_send_listener(int sock, int listener, int connector);
-
-/* In the supervisor: receives what oh_seccomp_send_listener() offers on
- * SOCK (the sender must be a process it may ptrace), takes copies and
- * tells it so.  Returns the listener (O_CLOEXEC) with *CONNECTOR set (or
- * -1), 0 at end of stream (the process failed before), -ENOMSG when it
- * offered none (OH_SECCOMP_NO_LISTENER), or -errno. */
-int oh_seccomp_recv_listener(int sock, int *connector);
-
 /* Whether --mode seccomp can work here: user notification with fd
  * injection that completes the syscall (SECCOMP_ADDFD_FLAG_SEND, Linux
  * 5.14), and a supervisor allowed to read the program's memory.  The

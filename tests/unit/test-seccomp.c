@@ -117,6 +117,39 @@ static void record(const struct openhook_decision *d, void *userdata)
         snprintf(ds->last_path, sizeof ds->last_path, "%s", d->path ? d->path : "");
 }
 
+/* The child hands its own listener over: its sendmsg() is notified from
+ * the moment the filter is in, so it writes the number, and the parent
+ * takes a copy with pidfd_getfd() and says so before the child closes
+ * its own and calls anything notified. */
+static int hand_over_own_listener(int sock, int listener)
+{
+        char taken;
+
+        if (write(sock, &listener, sizeof listener) != sizeof listener)
+                return -errno;
+        return read(sock, &taken, 1) == 1 ? 0 : -EPIPE;
+}
+
+static int take_listener(int sock, pid_t pid)
+{
+        int n, fd = -1;
+
+        if (read(sock, &n, sizeof n) != sizeof n)
+                return -EPIPE;
+        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd >= 0) {
+                fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
+                close(pidfd);
+        }
+        if (fd < 0)
+                return -errno;
+        if (write(sock, "", 1) != 1) {
+                close(fd);
+                return -EPIPE;
+        }
+        return fd;
+}
+
 /* Forks FN as a confined child and supervises it.  Returns the child's
  * exit status (128 + N if killed by signal N) or -errno. */
 static int run_confined(const struct openhook_policy *policy, int (*fn)(void *), void *arg, struct decisions *ds)
@@ -139,7 +172,7 @@ static int run_confined(const struct openhook_policy *policy, int (*fn)(void *),
                         printf("#   oh_seccomp_install: %s\n", strerror(-listener));
                         _exit(99);
                 }
-                if (oh_seccomp_send_listener(sv[1], listener, -1) < 0)
+                if (hand_over_own_listener(sv[1], listener) < 0)
                         _exit(98);
                 close(listener);
                 close(sv[1]);
@@ -149,8 +182,7 @@ static int run_confined(const struct openhook_policy *policy, int (*fn)(void *),
                 _exit(r ? r : child_failures > 0);
         }
         close(sv[1]);
-        int connector;
-        int listener = oh_seccomp_recv_listener(sv[0], &connector);
+        int listener = take_listener(sv[0], pid);
         close(sv[0]);
         if (listener > 0) {
                 struct oh_supervise_args args = {
