@@ -32,10 +32,7 @@ static void broker_log(const struct openhook_decision *d, void *userdata)
 }
 
 /* B->sock (and every connection CONNECT makes from it), served until the
- * last of them is closed, by a thread of its own.  Creating it takes
- * 60-650 us on our VM: it is started once the listener is ours, while the
- * command executes (which the filter does not notify, run_command.c), not
- * before, where it would stand between the hand-over and execve. */
+ * last of them is closed, by a thread of its own. */
 struct server_thread {
         struct openhook_server *server;
         int sock;
@@ -48,21 +45,6 @@ static void *serve_thread(void *userdata)
 
         st->result = openhook_server_run(st->server, st->sock, 0, 0);
         return NULL;
-}
-
-/* Notifications on LISTENER (and CONNECTOR) here, B->sock in the
- * thread.  Without the thread we end, and what the command calls then
- * fails. */
-static int supervise_and_serve(struct sc_supervisor *sv, int listener, int connector, struct server_thread *st)
-{
-        pthread_t thread;
-        int r = -pthread_create(&thread, NULL, serve_thread, st);
-
-        if (r < 0)
-                return r;
-        r = oh_seccomp_supervisor_run(sv, listener, connector);
-        pthread_join(thread, NULL);
-        return st->result < 0 ? st->result : r;
 }
 
 /* The hand-over, on the start-up socket: a struct hand_over, with the
@@ -111,11 +93,12 @@ static int take_over(int start, int *connector)
  * confined (a broker that could not confine itself never serves anyone),
  * while the command executes: the command's first notified call waits
  * for us, not its execve.  The supervisor is made ready (its tables, its
- * buffers) before; then this thread starts the server's thread, which
- * serves B->sock, and answers the command's notifications.  Ours is then
- * the last copy of the listener: should we die, the kernel fails what is
- * notified instead of leaving it waiting for us (DESIGN.md, "A broker
- * that dies").  Both decide with SERVER's policy, which a reload swaps. */
+ * buffers) before, and the server's threads are started (60-650 us each
+ * on our VM): nothing comes on B->sock before COMMAND runs.  Then this
+ * thread answers the command's notifications.  Ours is the last copy of
+ * the listener: should we die, the kernel fails what is notified instead
+ * of leaving it waiting for us (DESIGN.md, "A broker that dies").  Both
+ * decide with SERVER's policy, which a reload swaps. */
 static int broker_serve(const struct run_broker *b, struct openhook_server *server, int start)
 {
         struct oh_supervise_args args = {
@@ -126,19 +109,31 @@ static int broker_serve(const struct run_broker *b, struct openhook_server *serv
         };
         struct server_thread st = { .server = server, .sock = b->sock };
         struct sc_supervisor *sv = NULL;
+        pthread_t thread;
         int connector = -1, r = 0;
 
         if (!(b->seccomp_flags & OH_SECCOMP_NO_LISTENER))
                 r = oh_seccomp_supervisor_new(&args, &sv);
-        if (r < 0)
+        if (r >= 0 && sv)
+                r = -pthread_create(&thread, NULL, serve_thread, &st);
+        if (r < 0) {
+                oh_seccomp_supervisor_free(sv);
                 return r;
+        }
         int fd = take_over(start, &connector);
         close(start);
         bool serve = fd == -ENOMSG || fd > 0;
-        if (fd > 0 && sv)
-                r = supervise_and_serve(sv, fd, connector, &st);
-        else if (serve)
+        if (!sv && serve)
                 r = openhook_server_run(server, b->sock, 0, 0);
+        if (sv) {
+                if (fd > 0)
+                        r = oh_seccomp_supervisor_run(sv, fd, connector);
+                else if (!serve)
+                        shutdown(b->sock, SHUT_RDWR);   /* COMMAND never ran: the thread ends */
+                pthread_join(thread, NULL);
+                if (st.result < 0 && r >= 0)
+                        r = st.result;
+        }
         if (!serve)
                 r = fd;
         oh_seccomp_supervisor_free(sv);
