@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "landlock.h"
+#include "hashtab.h"
 #include "ll_set.h"
 #include "util.h"
 
@@ -147,6 +148,20 @@ static int ll_add_path_rule(int ruleset, int fd, unsigned int access, bool dir, 
  * (close_range() over each run of consecutive numbers).  With thousands
  * of rules, each of a file, that leaves an open and a landlock_add_rule
  * per rule. */
+/* Rules queued as they were found come in no order (a learned policy's
+ * files, directory after directory in turn): the directories seen most
+ * are kept open, by their path's hash, up to LL_DIRS_OPEN of them. */
+#define LL_DIR_SLOTS 128
+#define LL_DIRS_OPEN 64
+#define LL_DIR_OPEN_AT 4        /* rules seen in one first */
+
+struct ll_dir {
+        const char *path;       /* PATH[0..LEN) names it (a rule's path); NULL: a free slot */
+        size_t len;
+        unsigned int seen;
+        int fd;                 /* O_PATH, or -1 */
+};
+
 struct ll_opener {
         int ruleset;
         uint64_t handled;
@@ -155,6 +170,8 @@ struct ll_opener {
         size_t dir_len;
         int fds[64];            /* to close */
         size_t n_fds;
+        struct ll_dir dirs[LL_DIR_SLOTS];
+        size_t n_dirs, n_dirs_open;
 };
 
 static int ll_fd_cmp(const void *a, const void *b)
@@ -186,9 +203,12 @@ static void ll_keep_fd(struct ll_opener *o, int fd)
 
 static void ll_opener_done(struct ll_opener *o)
 {
-        ll_close_fds(o);
+        for (size_t i = 0; i < LL_DIR_SLOTS; i++)
+                if (o->dirs[i].path && o->dirs[i].fd >= 0)
+                        ll_keep_fd(o, o->dirs[i].fd);
         if (o->dir_fd >= 0)
-                close(o->dir_fd);
+                ll_keep_fd(o, o->dir_fd);
+        ll_close_fds(o);
 }
 
 /* The length of PATH's directory: up to its last '/' (0 for "/x"). */
@@ -197,29 +217,76 @@ static size_t ll_dir_len(const char *path)
         return (size_t) (strrchr(path, '/') - path);
 }
 
-/* PATH opened O_PATH, by name from its directory when that is open, or
- * when NEXT (the next rule's path, or NULL) lies in it too; -errno. */
+/* The directory PATH[0..LEN) opened O_PATH, or -1. */
+static int ll_open_dir(const char *path, size_t len)
+{
+        char dir[PATH_MAX];
+
+        if (len >= sizeof(dir))
+                return -1;
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+        return open(dir, O_PATH | O_CLOEXEC);
+}
+
+/* FD moved above the numbers rules' fds take, if the limit allows: a
+ * directory kept open among them would cut their runs, which are closed
+ * together (ll_close_fds()). */
+#define LL_HIGH_FD 256
+
+static int ll_high_fd(int fd)
+{
+        int high = fd >= 0 && fd < LL_HIGH_FD ? fcntl(fd, F_DUPFD_CLOEXEC, LL_HIGH_FD) : -1;
+
+        if (high < 0)
+                return fd;
+        close(fd);
+        return high;
+}
+
+/* The fd of the directory PATH[0..LEN) if it is kept open, or once it
+ * is worth keeping open; else -1.  Each look-up counts a rule in it. */
+static int ll_kept_dir(struct ll_opener *o, const char *path, size_t len)
+{
+        size_t i = oh_hash(0, path, len) % LL_DIR_SLOTS;
+        struct ll_dir *d;
+
+        for (;; i = (i + 1) % LL_DIR_SLOTS) {
+                d = &o->dirs[i];
+                if (!d->path && o->n_dirs == LL_DIR_SLOTS / 2)
+                        return -1;      /* kept at most half full: few probes */
+                if (!d->path) {
+                        *d = (struct ll_dir) { path, len, 0, -1 };
+                        o->n_dirs++;
+                }
+                if (d->len == len && memcmp(d->path, path, len) == 0)
+                        break;
+        }
+        if (d->fd < 0 && ++d->seen >= LL_DIR_OPEN_AT && o->n_dirs_open < LL_DIRS_OPEN) {
+                d->fd = ll_high_fd(ll_open_dir(path, len));
+                o->n_dirs_open += d->fd >= 0;
+        }
+        return d->fd;
+}
+
+/* PATH opened O_PATH, by name from its directory when that is open:
+ * kept open while the next rules' paths (NEXT, or NULL) lie in it too,
+ * or kept among those of rules in no order; -errno. */
 static int ll_open(struct ll_opener *o, const char *path, const char *next)
 {
         size_t len = ll_dir_len(path);
         const char *name = path + len + 1;
-        bool same = o->dir_fd >= 0 && o->dir_len == len && strncmp(o->dir, path, len) == 0;
+        int dir_fd = o->dir_fd >= 0 && o->dir_len == len && strncmp(o->dir, path, len) == 0 ? o->dir_fd : -1;
 
-        if (!same && next && len > 0 && *name && ll_dir_len(next) == len && strncmp(next, path, len) == 0) {
-                char dir[PATH_MAX];
-
-                if (len < sizeof(dir)) {
-                        memcpy(dir, path, len);
-                        dir[len] = '\0';
-                        if (o->dir_fd >= 0)
-                                ll_keep_fd(o, o->dir_fd);
-                        o->dir_fd = open(dir, O_PATH | O_CLOEXEC);
-                        o->dir = path;
-                        o->dir_len = len;
-                        same = o->dir_fd >= 0;
-                }
-        }
-        int fd = same && *name ? openat(o->dir_fd, name, O_PATH | O_CLOEXEC) : open(path, O_PATH | O_CLOEXEC);
+        if (dir_fd < 0 && len > 0 && *name && next && ll_dir_len(next) == len && strncmp(next, path, len) == 0) {
+                if (o->dir_fd >= 0)
+                        ll_keep_fd(o, o->dir_fd);
+                dir_fd = o->dir_fd = ll_open_dir(path, len);
+                o->dir = path;
+                o->dir_len = len;
+        } else if (dir_fd < 0 && len > 0 && *name)
+                dir_fd = ll_kept_dir(o, path, len);
+        int fd = dir_fd >= 0 ? openat(dir_fd, name, O_PATH | O_CLOEXEC) : open(path, O_PATH | O_CLOEXEC);
         return fd < 0 ? oh_negerrno() : fd;
 }
 

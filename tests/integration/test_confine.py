@@ -362,9 +362,9 @@ def wall_of_many_files():
     return pf
 
 
-def every_wall_file_opens(br):
-    for d in range(WALL_DIRS):
-        for i in range(WALL_FILES):
+def every_wall_file_opens(br, dirs=WALL_DIRS, files=WALL_FILES):
+    for d in range(dirs):
+        for i in range(files):
             check_eq(fd_read(open_(br.sock, path("wall", "d%d" % d, "f%d" % i)).fd), b"%d/%d\n" % (d, i),
                      "wall/d%d/f%d" % (d, i))
 
@@ -387,23 +387,27 @@ def bypassed_policy_of_many_file_rules_walls_in_each_and_no_other():
     check(br.alive(), "broker alive")
 
 
-# The same rules, one directory after the other in turn: the broker's
-# Landlock rules of the files the load has listed are added while the
-# rest is loaded (src/ceiling.h), the others after it.  Rules further down
-# give some of those files more letters (w on a file, or on a name below
-# it, which lends w to the file), one of the directories all its files,
-# and name a link in it to a file no rule grants: each file must get all
-# its letters, whichever way its rules went, and the link's target
-# nothing.
+# Rules of files in many directories, one directory after the other in
+# turn: the broker's Landlock rules of the files the load has listed are
+# added while the rest is loaded (src/ceiling.h), in that order (the
+# directories kept open by their path's hash, src/landlock.c), the others
+# after it.  Rules further down give some of those files more letters (w
+# on a file, or on a name below it, which lends w to the file), one of
+# the directories all its files, and name a link in it to a file no rule
+# grants: each file must get all its letters, whichever way its rules
+# went, and the link's target nothing.
+TURN_DIRS, TURN_FILES = 60, 20
+
+
 def wall_loaded_in_turn():
     rules = []
-    for i in range(WALL_FILES):
-        for d in range(WALL_DIRS):
+    for i in range(TURN_FILES):
+        for d in range(TURN_DIRS):
             rules.append("allow r %s" % write(path("wall", "d%d" % d, "f%d" % i), b"%d/%d\n" % (d, i)))
-    for d in range(WALL_DIRS):
+    for d in range(TURN_DIRS):
         write(path("wall", "d%d" % d, "unlisted"), b"unlisted\n")
-        rules.append("allow rw %s" % path("wall", "d%d" % d, "f%d" % (WALL_FILES - 1 - d)))
-        rules.append("allow w %s" % path("wall", "d%d" % d, "f%d" % (WALL_FILES // 2), "below"))
+        rules.append("allow rw %s" % path("wall", "d%d" % d, "f%d" % (d % TURN_FILES)))
+        rules.append("allow w %s" % path("wall", "d%d" % d, "f%d" % ((d + 1) % TURN_FILES), "below"))
     rules.append("allow rw %s/" % path("wall", "d0"))
     os.symlink(write(path("outside", "target"), b"target\n"), path("wall", "d0", "link"))
     rules.append("allow r %s" % path("wall", "d0", "link"))
@@ -416,13 +420,13 @@ def wall_loaded_in_turn():
 @case
 def bypassed_policy_of_file_rules_in_turn_walls_in_each_with_all_its_letters():
     br = bypass_broker(["--policy", wall_loaded_in_turn()], confine=True)
-    every_wall_file_opens(br)
-    for d in range(WALL_DIRS):
-        open_(br.sock, path("wall", "d%d" % d, "f%d" % (WALL_FILES - 1 - d)), os.O_WRONLY).close()
-        open_(br.sock, path("wall", "d%d" % d, "f%d" % (WALL_FILES // 2)), os.O_WRONLY).close()
+    every_wall_file_opens(br, TURN_DIRS, TURN_FILES)
+    for d in range(TURN_DIRS):
+        open_(br.sock, path("wall", "d%d" % d, "f%d" % (d % TURN_FILES)), os.O_WRONLY).close()
+        open_(br.sock, path("wall", "d%d" % d, "f%d" % ((d + 1) % TURN_FILES)), os.O_WRONLY).close()
         if d > 0:
             open_(br.sock, path("wall", "d%d" % d, "unlisted"), want=EACCES)
-            open_(br.sock, path("wall", "d%d" % d, "f%d" % (WALL_FILES - d)), os.O_WRONLY, want=EACCES)
+            open_(br.sock, path("wall", "d%d" % d, "f%d" % ((d + 2) % TURN_FILES)), os.O_WRONLY, want=EACCES)
     open_(br.sock, path("wall", "d0", "unlisted"), os.O_WRONLY).close()
     open_(br.sock, path("outside", "target"), want=EACCES)
     open_(br.sock, path("secret"), want=EACCES)
