@@ -859,21 +859,22 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
         close(TAKE_FD(broker_end));
 
         c->mode = s->opt.mode;
+        c->start = start;
         w.command = run_child_spawn(c);
         if (w.command < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, w.command, "cannot start COMMAND");
         close(TAKE_FD(command_end));
 
-        /* The command has executed (or failed), leaving its listener with
-         * us (run_command.c): the broker gets it once it says it is
-         * confined, so the two start-ups overlap, the command's first
-         * notified call waits for the broker, and a broker that could not
-         * confine itself never serves anyone (our copy of the listener
-         * closed, what the command calls fails). */
+        /* The command has executed (or failed), leaving its listener in
+         * our fd table (run_command.c): the broker takes it from there
+         * once it is confined, so the two start-ups overlap, the
+         * command's first notified call waits for the broker, and a broker
+         * that could not confine itself never serves anyone (our copy of
+         * the listener closed, what the command calls fails). */
         int failed = run_child_started(c);
         r = run_broker_ready(start);
-        if (r == 0 && !failed)
-                r = run_broker_hand_over(start, c->listener, c->connector);
+        if (r == 0 && c->announced)     /* also where execve failed: it takes them */
+                r = run_broker_taken(start);
         run_child_close(c);
         close(TAKE_FD(start));
         if (r < 0 && r != -EPIPE) {

@@ -102,6 +102,8 @@ struct run_child {
         int ruleset;                    /* the command's Landlock ruleset, or -1 */
         int listener;                   /* left by the child: its seccomp listener, or -1 */
         int connector;                  /* idem: the abstract connector's socket, or -1 */
+        int start;                      /* run's end of the broker's start-up socket */
+        bool announced;                 /* left by the child: the broker was told the numbers */
         int landlock_abi;
         int status_fd;                  /* a failure before or at exec */
         int status_read;                /* run's end of it */
@@ -162,10 +164,17 @@ pid_t run_broker_start(const struct run_broker *b, int *start);
  * broker then exits). */
 int run_broker_ready(int start);
 
-/* Then hands the broker the command's seccomp LISTENER (-1: the command
- * has none) and the abstract CONNECTOR's socket (or -1); the caller
- * closes its copies.  Closing START without it tells the broker the
- * command never executed.  0 or -errno. */
-int run_broker_hand_over(int start, int listener, int connector);
+/* In the command's process, sharing run's fd table, right before it
+ * executes: tells the broker which numbers in it are the seccomp
+ * LISTENER (-1: it has none) and the abstract CONNECTOR's socket (or -1),
+ * for the broker to take copies of (from run) once it is confined.
+ * START is run's end of the start-up socket.  0 or -errno. */
+int run_broker_announce(int start, int listener, int connector);
+
+/* In run, once run_broker_ready() said 0 and the command has executed:
+ * waits until the broker has taken its copies, upon which run closes its
+ * own.  0, or -EPIPE if the broker ended first.  Closing START without
+ * waiting tells the broker the command never executed. */
+int run_broker_taken(int start);
 
 #endif

@@ -10,11 +10,11 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "confine.h"
-#include "fdpass.h"
 #include "run.h"
 #include "seccomp_notify.h"
 #include "util.h"
@@ -47,52 +47,97 @@ static void *serve_thread(void *userdata)
         return NULL;
 }
 
-/* The hand-over, on the start-up socket: a struct hand_over, with the
- * listener and then the connector's socket attached where it says so. */
+/* The hand-over.  The command's process, sharing run's fd table
+ * (run_command.c), says on the start-up socket which numbers in that
+ * table are its listener and the connector's socket, and executes.  We
+ * take copies from run's table with pidfd_getfd() (we may: run is in our
+ * Landlock domain, and we keep CAP_SYS_PTRACE), and say so, upon which run
+ * closes its own.  Neither the command nor run waits for us meanwhile:
+ * the command's first notified call does. */
 struct hand_over {
-        uint8_t listener;       /* 0: the command has none (OH_SECCOMP_NO_LISTENER) */
-        uint8_t connector;
+        int32_t run;            /* run's pid: our parent */
+        int32_t listener;       /* -1: the command has none (OH_SECCOMP_NO_LISTENER) */
+        int32_t connector;      /* or -1 */
 };
 
-int run_broker_hand_over(int start, int listener, int connector)
+int run_broker_announce(int start, int listener, int connector)
 {
-        struct hand_over m = { .listener = listener >= 0, .connector = listener >= 0 && connector >= 0 };
-        int fds[2] = { listener, connector };
-        ssize_t n = oh_send_fds(start, &m, sizeof m, fds, m.listener + m.connector);
+        struct hand_over m = { .run = getppid(), .listener = listener, .connector = connector };
 
-        if (n == -ECONNRESET)
-                return -EPIPE;          /* gone since it said it was confined */
-        return n == (ssize_t)sizeof m ? 0 : n < 0 ? (int)n : -EPROTO;
+        /* send() without an address: a call the filter lets through. */
+        return send(start, &m, sizeof m, MSG_NOSIGNAL) == sizeof m ? 0 : oh_negerrno();
 }
 
-/* What run_broker_hand_over() sent: the listener (O_CLOEXEC) with
- * *CONNECTOR set (or -1), -ENOMSG for none, 0 at end of stream (the
- * command failed before it executed, or run is gone), or -errno. */
+int run_broker_taken(int start)
+{
+        char taken;
+        ssize_t n;
+
+        do
+                n = recv(start, &taken, 1, 0);
+        while (n < 0 && errno == EINTR);
+        return n == 1 ? 0 : -EPIPE;
+}
+
+static int take_fd(int pidfd, int n)
+{
+        int fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
+
+        return fd < 0 ? oh_negerrno() : fd;
+}
+
+/* The fds M names in run's table: the listener (O_CLOEXEC) with
+ * *CONNECTOR set (or -1), or -errno. */
+static int take_fds(const struct hand_over *m, int *connector)
+{
+        /* Our parent, checked again once the pidfd is open: then it is
+         * run's, not a process that took its pid after it died. */
+        if (m->run != getppid())
+                return -ESRCH;
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)m->run, 0);
+        if (pidfd < 0)
+                return oh_negerrno();
+        if (m->run != getppid())
+                return -ESRCH;
+        _cleanup_close_ int listener = take_fd(pidfd, m->listener);
+        if (listener < 0)
+                return listener;
+        if (m->connector >= 0) {
+                *connector = take_fd(pidfd, m->connector);
+                if (*connector < 0)
+                        return *connector;
+        }
+        return TAKE_FD(listener);
+}
+
+/* What the command announced, taken: the listener with *CONNECTOR set
+ * (or -1), -ENOMSG for none, 0 at end of stream (the command failed
+ * before it executed), or -errno.  run is told once we are done, also
+ * for none; it may be gone by then (the command failed at execve), which
+ * changes nothing here. */
 static int take_over(int start, int *connector)
 {
         struct hand_over m;
-        struct oh_received rcv;
-        ssize_t n = oh_recv(start, &m, sizeof m, MSG_CMSG_CLOEXEC, &rcv);
+        ssize_t n;
 
         *connector = -1;
-        if (n > 0 && (n != (ssize_t)sizeof m || rcv.ctrunc || m.listener > 1 || m.connector > m.listener ||
-                      rcv.nfds != (size_t)m.listener + m.connector)) {
-                oh_received_close(&rcv);
-                return -EPROTO;
-        }
+        do
+                n = recv(start, &m, sizeof m, 0);
+        while (n < 0 && errno == EINTR);
         if (n <= 0)
-                return (int)n;
-        if (!m.listener)
-                return -ENOMSG;
-        if (m.connector)
-                *connector = rcv.fds[1];
-        return rcv.fds[0];
+                return n < 0 ? oh_negerrno() : 0;
+        if (n != (ssize_t)sizeof m)
+                return -EPROTO;
+        int fd = m.listener < 0 ? -ENOMSG : take_fds(&m, connector);
+        if (fd >= 0 || fd == -ENOMSG)
+                (void)send(start, "", 1, MSG_NOSIGNAL);
+        return fd;
 }
 
-/* run hands us the command's seccomp listener once we have said we are
- * confined (a broker that could not confine itself never serves anyone),
- * while the command executes: the command's first notified call waits
- * for us, not its execve.  The supervisor is made ready (its tables, its
+/* We take the command's seccomp listener once we are confined (a broker
+ * that could not confine itself never serves anyone), while the command
+ * executes: the command's first notified call waits for us, not its
+ * execve.  The supervisor is made ready (its tables, its
  * buffers) before, and the server's threads are started (60-650 us each
  * on our VM): nothing comes on B->sock before COMMAND runs.  Then this
  * thread answers the command's notifications.  Ours is the last copy of

@@ -127,7 +127,7 @@ int run_child_prepare(struct run_child *c)
 {
         int r;
 
-        c->ruleset = c->status_read = c->status_fd = c->listener = c->connector = -1;
+        c->ruleset = c->status_read = c->status_fd = c->listener = c->connector = c->start = -1;
         c->landlock_abi = c->landlock ? oh_landlock_abi() : -1;
         r = command_env(c);
         if (r < 0)
@@ -196,11 +196,11 @@ static noreturn void child_fail(const struct run_child *c, enum child_stage stag
 }
 
 /* The listener and the connector's socket are left in the fd table we
- * share with run (CLONE_FILES), their numbers in C: execve gives COMMAND
- * a copy of the table without them (both are O_CLOEXEC), and run hands
- * them to the broker once the broker is confined (run_broker.c).  So
- * nothing here waits for the broker: COMMAND's first notified call does,
- * while the broker finishes its start. */
+ * share with run (CLONE_FILES), their numbers in C and told to the
+ * broker, which takes copies from run's table once it is confined
+ * (run_broker.c); execve gives COMMAND a copy of the table without them
+ * (both are O_CLOEXEC).  So nothing here waits for the broker: COMMAND's
+ * first notified call does, while the broker finishes its start. */
 static int child_seccomp(struct run_child *c)
 {
         bool supervised = !(c->filter->flags & OH_SECCOMP_NO_LISTENER);
@@ -221,7 +221,9 @@ static int child_seccomp(struct run_child *c)
                 return listener;
         if (supervised)
                 c->listener = listener;
-        return 0;
+        int r = run_broker_announce(c->start, c->listener, c->connector);
+        c->announced = r == 0;
+        return r;
 }
 
 /* The command acts on files through the broker, which has whatever
