@@ -15,17 +15,17 @@
  *
  * run being suspended, the child must never wait for the broker.  It
  * does not: the seccomp listener stays in the fd table it shares with
- * run, which hands it to the broker once the child has executed COMMAND
- * and the broker is confined (execve gives COMMAND a table of its own,
- * without the listener).  COMMAND is started with a call the filter
- * does not notify; its first notified call (its loader's) waits for the
- * broker, and a broker that dies before it holds the listener leaves
- * that call failing with ENOSYS once run closes its copy.  The child
- * could not hand the listener over itself without a reply to wait for:
- * sendmsg() is notified from the moment the filter is in, so the broker
- * would have to take it with pidfd_getfd() and say so before the child
- * may execute (the broker's start-up, confinement included, then stood
- * between the filter and execve). */
+ * run, the child tells the broker its number, and the broker takes a
+ * copy from run's table once it is confined (execve gives COMMAND a table
+ * of its own, without the listener).  COMMAND is started with a call the
+ * filter does not notify; its first notified call (its loader's) waits
+ * for the broker, and a broker that dies before it holds the listener
+ * leaves that call failing with ENOSYS once run closes its copy.  The
+ * child could not hand the listener over itself without a reply to wait
+ * for: sendmsg() is notified from the moment the filter is in, so a copy
+ * taken from its own table had to be taken, and said so, before it could
+ * close its own and execute (the broker's start-up, confinement
+ * included, then stood between the filter and execve). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
