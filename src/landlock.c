@@ -142,15 +142,14 @@ static int ll_add_path_rule(int ruleset, int fd, unsigned int access, bool dir, 
         return 0;
 }
 
-/* Opens the rules' paths, which come sorted (ll_set.h): siblings by name
- * from their directory, opened once for them all, and the fds of the
- * rules added and of the directories left are closed together
- * (close_range() over each run of consecutive numbers).  With thousands
- * of rules, each of a file, that leaves an open and a landlock_add_rule
- * per rule. */
-/* Rules queued as they were found come in no order (a learned policy's
- * files, directory after directory in turn): the directories seen most
- * are kept open, by their path's hash, up to LL_DIRS_OPEN of them. */
+/* Opens the rules' paths by name from their directory: sorted rules
+ * (ll_set.h) open it once for its siblings; rules queued as they were
+ * found come in no order (a learned policy's files, directory after
+ * directory in turn), so the directories seen most are kept open, by
+ * their path's hash, up to LL_DIRS_OPEN of them.  The fds of the rules
+ * added and of the directories left are closed together (close_range()
+ * over each run of consecutive numbers).  With thousands of rules, each
+ * of a file, that leaves an open and a landlock_add_rule per rule. */
 #define LL_DIR_SLOTS 128
 #define LL_DIRS_OPEN 64
 #define LL_DIR_OPEN_AT 4        /* rules seen in one first */
