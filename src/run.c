@@ -881,7 +881,7 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 kill(w.command, SIGKILL);
                 return OH_EXIT_RUN_FAILED;
         }
-        if (r == -EPIPE)
+        if (r == -EPIPE || failed == -EPIPE)
                 return broker_gone_at_start(&w, mask);
 
         wait_all(&w, mask, s->learn != NULL);

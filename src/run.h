@@ -131,8 +131,9 @@ int run_drop_bounding(void);
 pid_t run_child_spawn(struct run_child *c);
 
 /* After run_child_spawn(): the exit status to use once the process is
- * reaped if it never got to run COMMAND (it has been said why), or 0 if
- * it did. */
+ * reaped if it never got to run COMMAND (it has been said why), 0 if it
+ * did, or -EPIPE if it found the broker gone (not said: the caller reaps
+ * the broker and says how it ended). */
 int run_child_started(struct run_child *c);
 
 /* ---- run_broker.c ------------------------------------------------------ */

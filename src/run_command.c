@@ -51,6 +51,7 @@ enum child_stage {
         STAGE_SETUP,
         STAGE_LANDLOCK,
         STAGE_SECCOMP,
+        STAGE_HAND_OVER,
         STAGE_EXEC,
 };
 
@@ -196,8 +197,8 @@ static noreturn void child_fail(const struct run_child *c, enum child_stage stag
 }
 
 /* The listener and the connector's socket are left in the fd table we
- * share with run (CLONE_FILES), their numbers in C and told to the
- * broker, which takes copies from run's table once it is confined
+ * share with run (CLONE_FILES), their numbers in C, which child_main()
+ * tells the broker: it takes copies from run's table once it is confined
  * (run_broker.c); execve gives COMMAND a copy of the table without them
  * (both are O_CLOEXEC).  So nothing here waits for the broker: COMMAND's
  * first notified call does, while the broker finishes its start. */
@@ -221,9 +222,7 @@ static int child_seccomp(struct run_child *c)
                 return listener;
         if (supervised)
                 c->listener = listener;
-        int r = run_broker_announce(c->start, c->listener, c->connector);
-        c->announced = r == 0;
-        return r;
+        return 0;
 }
 
 /* The command acts on files through the broker, which has whatever
@@ -274,6 +273,10 @@ static int child_main(void *arg)
         r = child_seccomp(c);
         if (r < 0)
                 child_fail(c, STAGE_SECCOMP, r);
+        r = run_broker_announce(c->start, c->listener, c->connector);
+        if (r < 0)
+                child_fail(c, STAGE_HAND_OVER, r);
+        c->announced = true;
         exec_command(c);
         child_fail(c, STAGE_EXEC, oh_negerrno());
 }
@@ -294,6 +297,9 @@ static int report_failure(const struct run_child *c, const struct child_failure 
                         oh_warn("--mode seccomp is not available in this build");
                 else
                         oh_warn("cannot install the seccomp filter: %s", strerror(-f->error));
+                break;
+        case STAGE_HAND_OVER:
+                oh_warn("cannot tell the broker of COMMAND's seccomp listener: %s", strerror(-f->error));
                 break;
         default:
                 oh_warn("cannot prepare COMMAND: %s", strerror(-f->error));
@@ -342,5 +348,9 @@ int run_child_started(struct run_child *c)
         while (n < 0 && errno == EINTR);
         if (n != sizeof(f))
                 return 0;
+        /* The start-up socket closed: the broker is gone, which the
+         * caller says with how it ended. */
+        if (f.stage == STAGE_HAND_OVER && (f.error == -EPIPE || f.error == -ECONNRESET))
+                return -EPIPE;
         return report_failure(c, &f);
 }
