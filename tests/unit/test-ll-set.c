@@ -208,6 +208,32 @@ static void a_set_grants_along_the_path(void)
         oh_ll_set_done(&s);
 }
 
+/* A rule the ruleset being built holds already (OH_LL_ADDED, serve's
+ * wall built while the policy loads) stays marked only while all its
+ * rights are in the ruleset, as added; a mark is no right. */
+static void a_rule_stays_added_only_while_all_its_rights_are(void)
+{
+        struct oh_ll_set s = {};
+        const unsigned int A = OH_LL_ADDED;
+
+        CHECK_EQ(oh_ll_set_add(&s, "/d/f", 4, R | FILE_ | A), 0);
+        CHECK_EQ(oh_ll_set_add(&s, "/d/f", 4, R | FILE_), 0);
+        CHECK_EQ(s.v[0].access, R | FILE_ | A);
+        CHECK_EQ(oh_ll_set_add(&s, "/d/f", 4, W | FILE_ | A), 0);
+        CHECK_EQ(s.v[0].access, R | W | FILE_ | A);
+        CHECK_EQ(oh_ll_set_add(&s, "/d/f", 4, X | FILE_), 0);
+        CHECK_EQ(s.v[0].access, R | W | X | FILE_);
+        /* Added as a file; of a directory it is another rule. */
+        CHECK_EQ(oh_ll_set_add(&s, "/d/g", 4, R | FILE_ | A), 0);
+        CHECK_EQ(oh_ll_set_add(&s, "/d/g", 4, R | DIR), 0);
+        CHECK_EQ(s.v[1].access, R | OH_LL_IS_ANY);
+        CHECK_EQ(oh_ll_set_add(&s, "/e", 2, R | DIR), 0);
+        CHECK_EQ(oh_ll_set_granted(&s, "/d/f", true), R | W | X);
+        CHECK(oh_ll_set_covers(&s, &(struct oh_ll_rule) { "/e/h", R | FILE_ | A }));
+        CHECK(!oh_ll_set_covers(&s, &(struct oh_ll_rule) { "/e/h", W | FILE_ | A }));
+        oh_ll_set_done(&s);
+}
+
 /* Directories are looked up by the lengths rules have (ll_set.h): a
  * directory of any length, a long one (past OH_LL_SET_LENGTHS) and "/"
  * grant what lies below them. */
@@ -246,5 +272,6 @@ int main(void)
         RUN(rules_after_a_sorted_run_are_merged_in);
         RUN(a_set_grants_along_the_path);
         RUN(directories_of_every_length_grant_below_them);
+        RUN(a_rule_stays_added_only_while_all_its_rights_are);
         return TAP_DONE();
 }
