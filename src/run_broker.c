@@ -32,11 +32,18 @@ static void broker_log(const struct openhook_decision *d, void *userdata)
 }
 
 /* B->sock (and every connection CONNECT makes from it), served until the
- * last of them is closed, by a thread of its own. */
+ * last of them is closed, by a thread of its own, started by the
+ * supervisor once the first request is there: creating it (and the
+ * server's own second thread) takes 60-650 us each on our VM, CPU time
+ * that would compete with the command's start and the first
+ * notifications, and a program that never asks the broker anything
+ * (its files all in the direct set) never needs it. */
 struct server_thread {
         struct openhook_server *server;
         int sock;
         int result;
+        bool started;
+        pthread_t thread;
 };
 
 static void *serve_thread(void *userdata)
@@ -45,6 +52,15 @@ static void *serve_thread(void *userdata)
 
         st->result = openhook_server_run(st->server, st->sock, 0, 0);
         return NULL;
+}
+
+static int server_thread_start(void *userdata)
+{
+        struct server_thread *st = userdata;
+        int r = -pthread_create(&st->thread, NULL, serve_thread, st);
+
+        st->started = r == 0;
+        return r;
 }
 
 /* The hand-over.  The command's process, sharing run's fd table
@@ -137,13 +153,12 @@ static int take_over(int start, int *connector)
 /* We take the command's seccomp listener once we are confined (a broker
  * that could not confine itself never serves anyone), while the command
  * executes: the command's first notified call waits for us, not its
- * execve.  The supervisor is made ready (its tables, its
- * buffers) before, and the server's threads are started (60-650 us each
- * on our VM): nothing comes on B->sock before COMMAND runs.  Then this
- * thread answers the command's notifications.  Ours is the last copy of
- * the listener: should we die, the kernel fails what is notified instead
- * of leaving it waiting for us (DESIGN.md, "A broker that dies").  Both
- * decide with SERVER's policy, which a reload swaps. */
+ * execve.  The supervisor is made ready (its tables, its buffers)
+ * before.  Then this thread answers the command's notifications, and
+ * starts the server's thread when B->sock needs it.  Ours is the last
+ * copy of the listener: should we die, the kernel fails what is notified
+ * instead of leaving it waiting for us (DESIGN.md, "A broker that
+ * dies").  Both decide with SERVER's policy, which a reload swaps. */
 static int broker_serve(const struct run_broker *b, struct openhook_server *server, int start)
 {
         struct oh_supervise_args args = {
@@ -154,31 +169,28 @@ static int broker_serve(const struct run_broker *b, struct openhook_server *serv
         };
         struct server_thread st = { .server = server, .sock = b->sock };
         struct sc_supervisor *sv = NULL;
-        pthread_t thread;
         int connector = -1, r = 0;
 
         if (!(b->seccomp_flags & OH_SECCOMP_NO_LISTENER))
                 r = oh_seccomp_supervisor_new(&args, &sv);
-        if (r >= 0 && sv)
-                r = -pthread_create(&thread, NULL, serve_thread, &st);
-        if (r < 0) {
-                oh_seccomp_supervisor_free(sv);
+        if (r < 0)
                 return r;
-        }
         int fd = take_over(start, &connector);
         close(start);
         bool serve = fd == -ENOMSG || fd > 0;
-        if (!sv && serve)
+        if (fd > 0 && sv) {
+                oh_seccomp_supervisor_on_ready(sv, b->sock, server_thread_start, &st);
+                r = oh_seccomp_supervisor_run(sv, fd, connector);
+        } else if (serve)
                 r = openhook_server_run(server, b->sock, 0, 0);
-        if (sv) {
-                if (fd > 0)
-                        r = oh_seccomp_supervisor_run(sv, fd, connector);
-                else if (!serve)
-                        shutdown(b->sock, SHUT_RDWR);   /* COMMAND never ran: the thread ends */
-                pthread_join(thread, NULL);
+        /* The filtered processes are gone; their connections may not be,
+         * nor the requests on them. */
+        if (st.started) {
+                pthread_join(st.thread, NULL);
                 if (st.result < 0 && r >= 0)
                         r = st.result;
-        }
+        } else if (r >= 0 && fd > 0 && sv)
+                r = openhook_server_run(server, b->sock, 0, 0);
         if (!serve)
                 r = fd;
         oh_seccomp_supervisor_free(sv);

@@ -99,6 +99,9 @@ struct sc_supervisor {
         size_t req_size;
         struct seccomp_notif_resp *resp;
         bool warned_read;
+        int ready_fd;                           /* oh_seccomp_supervisor_on_ready(), or -1 */
+        int (*ready_fn)(void *data);
+        void *ready_data;
         /* seccomp_sockets.c threads running: on the heap, as a thread
          * blocked in a call may outlive the supervisor (then leaked). */
         atomic_uint *workers;

@@ -1046,6 +1046,7 @@ int oh_seccomp_supervisor_new(const struct oh_supervise_args *args, struct sc_su
         *sv = (struct sc_supervisor) {
                 .listener = -1,
                 .connector = -1,
+                .ready_fd = -1,
                 .native_arch = seccomp_arch_native(),
                 .flags = args->flags,
                 .server = args->server,
@@ -1079,9 +1080,12 @@ int oh_seccomp_supervisor_run(struct sc_supervisor *sv, int listener, int connec
          * microseconds: poll for it a while (spin.h) before sleeping. */
         struct oh_poller poller = {};
         for (;;) {
-                struct pollfd p = { .fd = listener, .events = POLLIN };
+                struct pollfd p[2] = {
+                        { .fd = listener, .events = POLLIN },
+                        { .fd = sv->ready_fd, .events = POLLIN },
+                };
 
-                int n = poll(&p, 1, oh_poller_timeout(&poller));
+                int n = poll(p, sv->ready_fd >= 0 ? 2 : 1, oh_poller_timeout(&poller));
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -1090,9 +1094,17 @@ int oh_seccomp_supervisor_run(struct sc_supervisor *sv, int listener, int connec
                 if (n == 0)
                         continue;
                 oh_poller_woke(&poller);
-                if (p.revents & POLLNVAL)
+                if (sv->ready_fd >= 0 && p[1].revents) {
+                        sv->ready_fd = -1;      /* a hang-up alone needs nothing */
+                        r = p[1].revents & POLLIN ? sv->ready_fn(sv->ready_data) : 0;
+                        if (r < 0)
+                                return r;
+                }
+                if (p[0].revents & POLLNVAL)
                         return -EBADF;
-                if (p.revents & POLLIN) {
+                if (!p[0].revents)
+                        continue;
+                if (p[0].revents & POLLIN) {
                         r = serve_one(sv, sv->req, sv->resp);
                         if (r < 0)
                                 return r;
@@ -1102,6 +1114,13 @@ int oh_seccomp_supervisor_run(struct sc_supervisor *sv, int listener, int connec
                 /* POLLHUP: the last task using the filter has exited. */
                 return 0;
         }
+}
+
+void oh_seccomp_supervisor_on_ready(struct sc_supervisor *sv, int fd, int (*fn)(void *data), void *data)
+{
+        sv->ready_fd = fd;
+        sv->ready_fn = fn;
+        sv->ready_data = data;
 }
 
 int oh_seccomp_supervise(const struct oh_supervise_args *args)
