@@ -15,23 +15,13 @@
 #include <unistd.h>
 
 #include "abstract_connector.h"
+#include "connector_proto.h"
 #include "fdpass.h"
 #include "util.h"
 
-struct connector_req {
-        int32_t send;           /* 0: connect */
-        int32_t flags;
-        uint32_t addrlen;
-        struct sockaddr_un addr;
-        uint8_t data[];
-};
-
-#define REQ_MAX (sizeof(struct connector_req) + OH_CONNECTOR_DATA_MAX)
-
-static int64_t serve_one(const struct connector_req *req, size_t n, int sock)
+static int64_t serve_one(const struct oh_connector_req *req, size_t n, int sock)
 {
-        if (n < sizeof *req || req->addrlen > sizeof req->addr ||
-            req->addr.sun_family != AF_UNIX || req->addrlen <= sizeof(sa_family_t) || req->addr.sun_path[0] != '\0')
+        if (!oh_connector_req_ok(req, n))
                 return -EINVAL;         /* only abstract addresses, ever */
         if (!req->send)
                 return connect(sock, (const struct sockaddr *)&req->addr, req->addrlen) < 0 ? -errno : 0;
@@ -40,22 +30,20 @@ static int64_t serve_one(const struct connector_req *req, size_t n, int sock)
         return sent < 0 ? -errno : sent;
 }
 
-/* In static storage, not on the heap: the connector's heap is a
- * copy-on-write copy of the program's side, and a large malloc() would
- * walk (and so copy) much of it.  Pages of this buffer are touched only
- * here. */
+/* The connector's buffer, in static storage. */
 static union {
-        struct connector_req req;
-        uint8_t bytes[REQ_MAX];
+        struct oh_connector_req req;
+        uint8_t bytes[OH_CONNECTOR_REQ_MAX];
 } connector_buf;
 
-static noreturn void connector_main(int fd)
+noreturn void oh_connector_main(void)
 {
-        struct connector_req *req = &connector_buf.req;
+        struct oh_connector_req *req = &connector_buf.req;
+        const int fd = OH_CONNECTOR_FD;
 
         for (;;) {
                 struct oh_received rcv;
-                ssize_t n = oh_recv(fd, req, REQ_MAX, MSG_CMSG_CLOEXEC, &rcv);
+                ssize_t n = oh_recv(fd, req, OH_CONNECTOR_REQ_MAX, MSG_CMSG_CLOEXEC, &rcv);
                 int64_t r;
 
                 if (n <= 0)
@@ -67,17 +55,36 @@ static noreturn void connector_main(int fd)
         }
 }
 
-/* In the new process: a session of its own (a ^C is not for it), nothing
- * open but its socket (as fd 3). */
-static int connector_detach(void *arg)
-{
-        int fd = *(const int *)arg;
+#define CONNECTOR_STACK (64 * 1024)
 
+/* Both stacks, and the one argument, are in static storage: the
+ * go-between and the connector share our memory (CLONE_VM) until the
+ * connector executes, and the go-between may still run when the caller
+ * has moved on, even when the caller has executed its command and run,
+ * whose memory this is, has resumed.  Nothing here is written after the
+ * go-between starts.  Nothing is allocated either (we may share run's
+ * memory, run_command.c). */
+static char connector_stacks[2 * CONNECTOR_STACK] __attribute__((aligned(16)));
+static struct {
+        int end;                /* the connector's end of its socket */
+        const char *program;    /* openhook-connector, or openhook */
+} spawn;
+
+/* The connector, until it executes its program: a session of its own (a
+ * ^C is not for it), nothing open but its socket (as OH_CONNECTOR_FD),
+ * the signals a terminal or a peer sends ignored.  Executing, it takes
+ * none of our memory with it (connector_main.c says why). */
+static int connector_exec(void *arg)
+{
+        char name[] = "openhook-connector", flag[] = OH_CONNECTOR_ARG;
+        char *argv[] = { name, flag, NULL }, *envp[] = { NULL };
+
+        (void)arg;
         (void)setsid();
         signal(SIGINT, SIG_IGN);
         signal(SIGHUP, SIG_IGN);
         signal(SIGPIPE, SIG_IGN);
-        if (dup2(fd, 3) < 0)
+        if (dup2(spawn.end, OH_CONNECTOR_FD) < 0)
                 _exit(1);
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null >= 0) {
@@ -85,44 +92,33 @@ static int connector_detach(void *arg)
                 dup2(null, 1);
                 dup2(null, 2);
         }
-        syscall(SYS_close_range, 4, ~0U, 0);
-        connector_main(3);
+        syscall(SYS_close_range, OH_CONNECTOR_FD + 1, ~0U, 0);
+        execve(spawn.program, argv, envp);
+        _exit(127);
 }
-
-#define CONNECTOR_STACK (64 * 1024)
-
-/* Both stacks, and the go-between's one argument, are in static storage:
- * the go-between shares our memory (CLONE_VM), and may still run when
- * the caller has moved on, even when the caller has executed its command
- * and run, whose memory this is, has resumed.  Nothing here is written
- * after the go-between starts.  Nothing is allocated either (we may
- * share run's memory, run_command.c). */
-static char connector_stacks[2 * CONNECTOR_STACK] __attribute__((aligned(16)));
-static int connector_end;
 
 /* The go-between: run's child, not the program's (CLONE_PARENT), it
- * starts the connector as its own child and exits at once, so the
- * connector is nobody's in the confined tree, and run reaps the
- * go-between as it reaps any child.  Sharing our memory, it copies no
- * page tables (its child, the connector, does: a fork of them).  It
- * writes nothing of that memory but its stack and, should clone() fail,
- * errno (run's; the connector is then missing and the supervisor's calls
- * through it fail).  clone() runs no fork handlers, and the connector's
- * copy of our memory may be taken while run runs: so the connector makes
- * plain system calls only, and takes no lock. */
+ * starts the connector as its own child, waits until it has executed
+ * (CLONE_VFORK) and exits, so the connector is nobody's in the confined
+ * tree, and run reaps the go-between as it reaps any child.  Neither
+ * copies page tables.  Until then both write nothing of our memory but
+ * their stacks and, should a call fail, errno (run's; the connector is
+ * then missing and the supervisor's calls through it fail).  clone()
+ * runs no fork handlers, and the connector makes plain system calls
+ * only, and takes no lock, until it executes. */
 static int go_between(void *arg)
 {
-        (void)arg;
-        _exit(clone(connector_detach, connector_stacks + CONNECTOR_STACK, SIGCHLD, &connector_end) < 0);
+        _exit(clone(connector_exec, connector_stacks + CONNECTOR_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, arg) < 0);
 }
 
-int oh_connector_start(void)
+int oh_connector_start(const char *program)
 {
         int sv[2];
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return oh_negerrno();
-        connector_end = sv[1];
+        spawn.end = sv[1];
+        spawn.program = program;
         pid_t pid = clone(go_between, connector_stacks + 2 * CONNECTOR_STACK, CLONE_VM | CLONE_PARENT | SIGCHLD,
                           NULL);
         int r = pid < 0 ? oh_negerrno() : sv[0];
@@ -165,7 +161,7 @@ static int64_t await_answer(int connector)
 int64_t oh_connector_call(int connector, int sock, const struct sockaddr *addr, socklen_t addrlen,
                           const void *data, size_t size, int flags, int send_it)
 {
-        _cleanup_free_ struct connector_req *req = NULL;
+        _cleanup_free_ struct oh_connector_req *req = NULL;
         int64_t r = -EPIPE;
         ssize_t n;
 
@@ -176,7 +172,7 @@ int64_t oh_connector_call(int connector, int sock, const struct sockaddr *addr, 
         req = calloc(1, sizeof *req + size);
         if (!req)
                 return -ENOMEM;
-        *req = (struct connector_req) { .send = send_it, .flags = flags, .addrlen = addrlen };
+        *req = (struct oh_connector_req) { .send = send_it, .flags = flags, .addrlen = addrlen };
         memcpy(&req->addr, addr, addrlen);
         if (size)
                 memcpy(req->data, data, size);

@@ -628,7 +628,8 @@ if first.startswith("pid "):
     connector = 0
     for _ in range(200):
         found = [k for k in processes(ppid=os.getpid()) if k not in (p.pid, victim.pid)]
-        if len(found) == 1 and proc_stat(found[0])[0] == "openhook":
+        # openhook-connector (its comm cut to 15 bytes), or openhook itself
+        if len(found) == 1 and proc_stat(found[0])[0].startswith("openhook"):
             connector = found[0]
             break
         time.sleep(0.01)
@@ -663,11 +664,13 @@ victim, contained = int(sys.argv[1]), sys.argv[2] == "1"
 print("pid", os.getpid(), flush=True)
 broker, connector = map(int, sys.stdin.readline().split())
 outside = {"victim": victim, "broker": broker, "run": os.getppid(), "connector": connector}
-probes = {n: say("probe " + n, raw(62, pid, 0)) for n, pid in outside.items()}
+# 0 would be our own process group: none found, no probe.
+probes = {n: say("probe " + n, raw(62, pid, 0)) for n, pid in outside.items() if pid > 0}
 # The abstract connector: in the domain ours is nested in, out of reach.
-say("stop connector raw", raw(62, connector, signal.SIGSTOP))
-say("PTRACE_ATTACH connector", raw(101, 16, connector, 0, 0))
-say("PTRACE_SEIZE connector", raw(101, 0x4206, connector, 0, 0))
+if connector > 0:
+    say("stop connector raw", raw(62, connector, signal.SIGSTOP))
+    say("PTRACE_ATTACH connector", raw(101, 16, connector, 0, 0))
+    say("PTRACE_SEIZE connector", raw(101, 0x4206, connector, 0, 0))
 child = subprocess.Popen(["/bin/sleep", "60"])
 attempt("own child", lambda: os.kill(child.pid, signal.SIGTERM))
 print("= own child status", child.wait(), flush=True)
