@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <stdnoreturn.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -67,7 +69,7 @@ noreturn void oh_connector_main(void)
 static char connector_stacks[2 * CONNECTOR_STACK] __attribute__((aligned(16)));
 static struct {
         int end;                /* the connector's end of its socket */
-        const char *program;    /* openhook-connector, or openhook */
+        char program[PATH_MAX]; /* openhook-connector, or openhook: a copy, as run may free its own */
 } spawn;
 
 /* The connector, until it executes its program: a session of its own (a
@@ -118,7 +120,11 @@ int oh_connector_start(const char *program)
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return oh_negerrno();
         spawn.end = sv[1];
-        spawn.program = program;
+        if ((size_t)snprintf(spawn.program, sizeof spawn.program, "%s", program) >= sizeof spawn.program) {
+                close(sv[0]);
+                close(sv[1]);
+                return -ENAMETOOLONG;
+        }
         pid_t pid = clone(go_between, connector_stacks + 2 * CONNECTOR_STACK, CLONE_VM | CLONE_PARENT | SIGCHLD,
                           NULL);
         int r = pid < 0 ? oh_negerrno() : sv[0];

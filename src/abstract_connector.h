@@ -33,8 +33,7 @@
 
 /* In the program's process, after its Landlock domain and before its
  * seccomp filter: starts the connector, executing PROGRAM (an absolute
- * path Landlock lets the domain execute; kept where it is until the
- * connector has executed), without waiting for it.  The caller then adds one more Landlock layer (the program's)
+ * path Landlock lets the domain execute), without waiting for it.  The caller then adds one more Landlock layer (the program's)
  * before it runs anything else.  Returns the supervisor's end of the
  * connector's socket (O_CLOEXEC), or -errno.  The process makes system
  * calls only (see run_command.c). */
