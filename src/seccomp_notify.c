@@ -1095,8 +1095,10 @@ int oh_seccomp_supervisor_run(struct sc_supervisor *sv, int listener, int connec
                         continue;
                 oh_poller_woke(&poller);
                 if (sv->ready_fd >= 0 && p[1].revents) {
-                        sv->ready_fd = -1;      /* a hang-up alone needs nothing */
-                        r = p[1].revents & POLLIN ? sv->ready_fn(sv->ready_data) : 0;
+                        /* A hang-up needs nothing (end of file is POLLIN
+                         * too): what came before it is still there. */
+                        sv->ready_fd = -1;
+                        r = p[1].revents == POLLIN ? sv->ready_fn(sv->ready_data) : 0;
                         if (r < 0)
                                 return r;
                 }

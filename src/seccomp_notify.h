@@ -112,9 +112,10 @@ int oh_seccomp_supervisor_new(const struct oh_supervise_args *args, struct sc_su
 int oh_seccomp_supervisor_run(struct sc_supervisor *sv, int listener, int connector);
 
 /* Before _run(): once FD is readable, _run() calls FN(DATA) (from its
- * own thread, once) and watches FD no longer (nor after a hang-up): for
- * work that is needed only once something arrives there.  A failure of
- * FN ends _run() with its -errno. */
+ * own thread, once) and watches FD no longer (nor after a hang-up, which
+ * calls nothing): for work that is needed only once something arrives
+ * there, before the peer has gone.  A failure of FN ends _run() with its
+ * -errno. */
 void oh_seccomp_supervisor_on_ready(struct sc_supervisor *sv, int fd, int (*fn)(void *data), void *data);
 void oh_seccomp_supervisor_free(struct sc_supervisor *sv);
 
