@@ -363,8 +363,6 @@ static int find_command(const char *name, char **ret)
         return -ENOENT;
 }
 
-/* OPENHOOK_PRELOAD, else the shim next to this binary in a build tree
- * (<build>/src/openhook and <build>/preload/), else the installed one. */
 /* NAME in the directory LEVELS above our executable (in the build tree,
  * beside openhook) into CANDIDATE, if it is there with MODE (access(2)). */
 static bool in_build_tree(const char *name, int levels, int mode, char *candidate, size_t size)
@@ -383,6 +381,8 @@ static bool in_build_tree(const char *name, int levels, int mode, char *candidat
         return (size_t)snprintf(candidate, size, "%s/%s", exe, name) < size && access(candidate, mode) == 0;
 }
 
+/* OPENHOOK_PRELOAD, else the shim next to this binary in a build tree
+ * (<build>/src/openhook and <build>/preload/), else the installed one. */
 static int find_preload(char **ret)
 {
         const char *env = getenv("OPENHOOK_PRELOAD");
