@@ -190,9 +190,16 @@ def in_session(sid, comm):
     return processes(comm=comm, session=sid)
 
 
+def leads_its_group(pid):
+    st = proc_stat(pid)
+    return st is not None and int(st[1][2]) == pid
+
+
 def find_broker(run_pid, command_pid):
-    """The broker: the child of `openhook run` that is not the command."""
-    others = [p for p in children(run_pid) if p != command_pid]
+    """The broker: the child of `openhook run` that is not the command and
+    leads a process group of its own, first thing (the abstract
+    connector's go-between is run's child too for a moment)."""
+    others = [p for p in children(run_pid) if p != command_pid and leads_its_group(p)]
     check(len(others) == 1, "openhook run (%d) should have one child beside the command (%d): %r" % (
         run_pid, command_pid, children(run_pid)))
     return others[0]
@@ -623,7 +630,8 @@ def line():
 first = line()
 if first.startswith("pid "):
     command = int(first.split()[1])
-    others = [k for k in processes(ppid=p.pid) if k != command]
+    others = [k for k in processes(ppid=p.pid)
+              if k != command and (proc_stat(k) or ("", [0, 0, 0]))[1][2] == str(k)]
     res["broker"] = broker = others[0] if len(others) == 1 else 0
     connector = 0
     for _ in range(200):
