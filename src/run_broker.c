@@ -84,15 +84,23 @@ int run_broker_announce(int start, int listener, int connector)
         return send(start, &m, sizeof m, MSG_NOSIGNAL) == sizeof m ? 0 : oh_negerrno();
 }
 
-int run_broker_taken(int start)
+/* One message of the start-up dialogue: its length, 0 at end of stream,
+ * or -errno. */
+static ssize_t start_recv(int start, void *buf, size_t len)
 {
-        char taken;
         ssize_t n;
 
         do
-                n = recv(start, &taken, 1, 0);
+                n = recv(start, buf, len, 0);
         while (n < 0 && errno == EINTR);
-        return n == 1 ? 0 : -EPIPE;
+        return n < 0 ? oh_negerrno() : n;
+}
+
+int run_broker_taken(int start)
+{
+        char taken;
+
+        return start_recv(start, &taken, 1) == 1 ? 0 : -EPIPE;
 }
 
 static int take_fd(int pidfd, int n)
@@ -134,14 +142,11 @@ static int take_fds(const struct hand_over *m, int *connector)
 static int take_over(int start, int *connector)
 {
         struct hand_over m;
-        ssize_t n;
+        ssize_t n = start_recv(start, &m, sizeof m);
 
         *connector = -1;
-        do
-                n = recv(start, &m, sizeof m, 0);
-        while (n < 0 && errno == EINTR);
         if (n <= 0)
-                return n < 0 ? oh_negerrno() : 0;
+                return (int)n;
         if (n != (ssize_t)sizeof m)
                 return -EPROTO;
         int fd = m.listener < 0 ? -ENOMSG : take_fds(&m, connector);
@@ -302,12 +307,8 @@ pid_t run_broker_start(const struct run_broker *b, int *start)
 int run_broker_ready(int start)
 {
         int r;
-        ssize_t n;
 
-        do
-                n = recv(start, &r, sizeof(r), 0);
-        while (n < 0 && errno == EINTR);
-        if (n != sizeof(r))
+        if (start_recv(start, &r, sizeof(r)) != sizeof(r))
                 return -EPIPE;          /* it ended without a word: run says how */
         if (r < 0)
                 oh_warn("the broker could not confine itself: %s", strerror(-r));

@@ -339,14 +339,10 @@ int run_child_started(struct run_child *c)
 {
         _cleanup_close_ int status_read = TAKE_FD(c->status_read);
         struct child_failure f;
-        ssize_t n;
 
-        /* Nothing there: execve succeeded (or a signal ended the child,
-         * which waitpid() tells). */
-        do
-                n = read(status_read, &f, sizeof(f));
-        while (n < 0 && errno == EINTR);
-        if (n != sizeof(f))
+        /* Nothing there (the pipe does not block): execve succeeded, or a
+         * signal ended the child, which waitpid() tells. */
+        if (read(status_read, &f, sizeof(f)) != sizeof(f))
                 return 0;
         /* The start-up socket closed: the broker is gone, which the
          * caller says with how it ended. */

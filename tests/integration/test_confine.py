@@ -350,16 +350,25 @@ def bypassed_policy_of_many_redundant_rules_keeps_the_same_walls():
 WALL_DIRS, WALL_FILES = 12, 100
 
 
-def wall_of_many_files():
-    rules = []
-    for d in range(WALL_DIRS):
-        for i in range(WALL_FILES):
-            rules.append("allow r %s" % write(path("wall", "d%d" % d, "f%d" % i), b"%d/%d\n" % (d, i)))
-        write(path("wall", "d%d" % d, "unlisted"), b"unlisted\n")
+def wall_file_rule(d, i):
+    """"allow r" of wall/dD/fI, made with its content D/I."""
+    return "allow r %s" % write(path("wall", "d%d" % d, "f%d" % i), b"%d/%d\n" % (d, i))
+
+
+def wall_policy(rules):
+    """The policy of RULES, beside a secret no rule names."""
     write(path("secret"), b"secret\n")
     pf = path("wall.policy")
     write(pf, ("\n".join(rules) + "\n").encode())
     return pf
+
+
+def wall_of_many_files():
+    rules = []
+    for d in range(WALL_DIRS):
+        rules += [wall_file_rule(d, i) for i in range(WALL_FILES)]
+        write(path("wall", "d%d" % d, "unlisted"), b"unlisted\n")
+    return wall_policy(rules)
 
 
 def every_wall_file_opens(br, dirs=WALL_DIRS, files=WALL_FILES):
@@ -400,10 +409,7 @@ TURN_DIRS, TURN_FILES = 60, 20
 
 
 def wall_loaded_in_turn():
-    rules = []
-    for i in range(TURN_FILES):
-        for d in range(TURN_DIRS):
-            rules.append("allow r %s" % write(path("wall", "d%d" % d, "f%d" % i), b"%d/%d\n" % (d, i)))
+    rules = [wall_file_rule(d, i) for i in range(TURN_FILES) for d in range(TURN_DIRS)]
     for d in range(TURN_DIRS):
         write(path("wall", "d%d" % d, "unlisted"), b"unlisted\n")
         rules.append("allow rw %s" % path("wall", "d%d" % d, "f%d" % (d % TURN_FILES)))
@@ -411,10 +417,7 @@ def wall_loaded_in_turn():
     rules.append("allow rw %s/" % path("wall", "d0"))
     os.symlink(write(path("outside", "target"), b"target\n"), path("wall", "d0", "link"))
     rules.append("allow r %s" % path("wall", "d0", "link"))
-    write(path("secret"), b"secret\n")
-    pf = path("wall.policy")
-    write(pf, ("\n".join(rules) + "\n").encode())
-    return pf
+    return wall_policy(rules)
 
 
 @case

@@ -176,6 +176,12 @@ def alive(pid):
     """PID exists and is not a zombie."""
     st = proc_stat(pid)
     return st is not None and st[1][0] != "Z"
+def leads_its_group(pid):
+    """PID leads a process group of its own (the broker makes one first
+    thing; the abstract connector's go-between, run's child too for a
+    moment, does not)."""
+    st = proc_stat(pid)
+    return st is not None and int(st[1][2]) == pid
 '''
 exec(PROC)
 
@@ -190,15 +196,9 @@ def in_session(sid, comm):
     return processes(comm=comm, session=sid)
 
 
-def leads_its_group(pid):
-    st = proc_stat(pid)
-    return st is not None and int(st[1][2]) == pid
-
-
 def find_broker(run_pid, command_pid):
     """The broker: the child of `openhook run` that is not the command and
-    leads a process group of its own, first thing (the abstract
-    connector's go-between is run's child too for a moment)."""
+    leads a process group of its own."""
     others = [p for p in children(run_pid) if p != command_pid and leads_its_group(p)]
     check(len(others) == 1, "openhook run (%d) should have one child beside the command (%d): %r" % (
         run_pid, command_pid, children(run_pid)))
@@ -630,8 +630,7 @@ def line():
 first = line()
 if first.startswith("pid "):
     command = int(first.split()[1])
-    others = [k for k in processes(ppid=p.pid)
-              if k != command and (proc_stat(k) or ("", [0, 0, 0]))[1][2] == str(k)]
+    others = [k for k in processes(ppid=p.pid) if k != command and leads_its_group(k)]
     res["broker"] = broker = others[0] if len(others) == 1 else 0
     connector = 0
     for _ in range(200):
