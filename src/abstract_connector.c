@@ -1,14 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <stdio.h>
 #include <stdnoreturn.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,112 +16,50 @@
 #include "abstract_connector.h"
 #include "connector_proto.h"
 #include "fdpass.h"
+#include "raw_syscall.h"
 #include "util.h"
-
-static int64_t serve_one(const struct oh_connector_req *req, size_t n, int sock)
-{
-        if (!oh_connector_req_ok(req, n))
-                return -EINVAL;         /* only abstract addresses, ever */
-        if (!req->send)
-                return connect(sock, (const struct sockaddr *)&req->addr, req->addrlen) < 0 ? -errno : 0;
-        ssize_t sent = sendto(sock, req->data, n - sizeof *req, req->flags | MSG_NOSIGNAL,
-                              (const struct sockaddr *)&req->addr, req->addrlen);
-        return sent < 0 ? -errno : sent;
-}
-
-/* The connector's buffer, in static storage. */
-static union {
-        struct oh_connector_req req;
-        uint8_t bytes[OH_CONNECTOR_REQ_MAX];
-} connector_buf;
-
-noreturn void oh_connector_main(void)
-{
-        struct oh_connector_req *req = &connector_buf.req;
-        const int fd = OH_CONNECTOR_FD;
-
-        for (;;) {
-                struct oh_received rcv;
-                ssize_t n = oh_recv(fd, req, OH_CONNECTOR_REQ_MAX, MSG_CMSG_CLOEXEC, &rcv);
-                int64_t r;
-
-                if (n <= 0)
-                        _exit(0);       /* the supervisor has gone */
-                r = rcv.nfds == 1 && !rcv.trunc ? serve_one(req, (size_t)n, rcv.fds[0]) : -EINVAL;
-                oh_received_close(&rcv);
-                if (send(fd, &r, sizeof r, MSG_NOSIGNAL) != sizeof r)
-                        _exit(0);
-        }
-}
 
 #define CONNECTOR_STACK (64 * 1024)
 
 /* Both stacks, and the one argument, are in static storage: the
- * go-between and the connector share our memory (CLONE_VM) until the
- * connector executes, and the go-between may still run when the caller
- * has moved on, even when the caller has executed its command and run,
- * whose memory this is, has resumed.  Nothing here is written after the
- * go-between starts.  Nothing is allocated either (we may share run's
- * memory, run_command.c). */
+ * go-between and the connector share our memory (CLONE_VM, where
+ * raw_syscall.h has the system calls), the go-between may still run when
+ * the caller has moved on, even when it has executed its command and run,
+ * whose memory this is, has resumed; the connector runs on in it after run
+ * has exited.  Nothing here is written after the go-between starts, and
+ * nothing is allocated (we may share run's memory, run_command.c). */
 static char connector_stacks[2 * CONNECTOR_STACK] __attribute__((aligned(16)));
-static struct {
-        int end;                /* the connector's end of its socket */
-        char program[PATH_MAX]; /* openhook-connector, or openhook: a copy, as run may free its own */
-} spawn;
+static int connector_end;       /* the connector's end of its socket */
 
-/* The connector, until it executes its program: a session of its own (a
- * ^C is not for it), nothing open but its socket (as OH_CONNECTOR_FD),
- * the signals a terminal or a peer sends ignored.  Executing, it takes
- * none of our memory with it (connector_main.c says why). */
-static int connector_exec(void *arg)
+static int connector_main(void *arg)
 {
-        char name[] = "openhook-connector", flag[] = OH_CONNECTOR_ARG;
-        char *argv[] = { name, flag, NULL }, *envp[] = { NULL };
-
         (void)arg;
-        (void)setsid();
-        signal(SIGINT, SIG_IGN);
-        signal(SIGHUP, SIG_IGN);
-        signal(SIGPIPE, SIG_IGN);
-        if (dup2(spawn.end, OH_CONNECTOR_FD) < 0)
-                _exit(1);
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null >= 0) {
-                dup2(null, 0);
-                dup2(null, 1);
-                dup2(null, 2);
-        }
-        syscall(SYS_close_range, OH_CONNECTOR_FD + 1, ~0U, 0);
-        execve(spawn.program, argv, envp);
-        _exit(127);
+        oh_connector_serve(connector_end);
 }
 
 /* The go-between: run's child, not the program's (CLONE_PARENT), it
- * starts the connector as its own child, waits until it has executed
- * (CLONE_VFORK) and exits, so the connector is nobody's in the confined
- * tree, and run reaps the go-between as it reaps any child.  Neither
- * copies page tables.  Until then both write nothing of our memory but
- * their stacks and, should a call fail, errno (run's; the connector is
- * then missing and the supervisor's calls through it fail).  clone()
- * runs no fork handlers, and the connector makes plain system calls
- * only, and takes no lock, until it executes. */
+ * starts the connector as its own child and exits, so the connector is
+ * nobody's in the confined tree, and run reaps the go-between as it
+ * reaps any child.  Neither copies page tables where the connector can
+ * share our memory; otherwise the connector gets a copy (connector_serve.c).
+ * The go-between writes nothing of our memory but its stack and, should
+ * clone() fail, errno (run's; the connector is then missing and the
+ * supervisor's calls through it fail).  clone() runs no fork handlers. */
 static int go_between(void *arg)
 {
-        _exit(clone(connector_exec, connector_stacks + CONNECTOR_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, arg) < 0);
+        int flags = (OH_HAVE_RAW_SYSCALL ? CLONE_VM : 0) | SIGCHLD;
+
+        (void)arg;
+        _exit(clone(connector_main, connector_stacks + CONNECTOR_STACK, flags, NULL) < 0);
 }
 
-int oh_connector_start(const char *program)
+int oh_connector_start(void)
 {
         int sv[2];
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return oh_negerrno();
-        spawn.end = sv[1];
-        if ((size_t)snprintf(spawn.program, sizeof spawn.program, "%s", program) >= sizeof spawn.program) {
-                close(sv[0]);
-                close(sv[1]);
-                return -ENAMETOOLONG;
-        }
+        connector_end = sv[1];
         pid_t pid = clone(go_between, connector_stacks + 2 * CONNECTOR_STACK, CLONE_VM | CLONE_PARENT | SIGCHLD,
                           NULL);
         int r = pid < 0 ? oh_negerrno() : sv[0];

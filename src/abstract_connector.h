@@ -14,10 +14,8 @@
  * connector connects (or sends) for the supervisor, on the supervisor's
  * duplicate of the program's socket, and the kernel holds it to the scope
  * of the domain the program's own is nested in: the program's sockets,
- * and the connector's (it makes none).  It executes a program of its
- * own, openhook-connector (connector_main.c), or where that is not built
- * openhook itself as `openhook --abstract-connector` (internal, not for
- * users), so that it takes none of run's memory with it. */
+ * and the connector's (it makes none).  It executes nothing: it runs in
+ * run's memory, on system calls alone (connector_serve.c). */
 #ifndef OH_ABSTRACT_CONNECTOR_H
 #define OH_ABSTRACT_CONNECTOR_H
 
@@ -29,19 +27,17 @@
 
 #include "connector_proto.h"
 
-#define OH_CONNECTOR_ARG "--abstract-connector"
-
 /* In the program's process, after its Landlock domain and before its
- * seccomp filter: starts the connector, executing PROGRAM (an absolute
- * path Landlock lets the domain execute), without waiting for it.  The caller then adds one more Landlock layer (the program's)
- * before it runs anything else.  Returns the supervisor's end of the
- * connector's socket (O_CLOEXEC), or -errno.  The process makes system
- * calls only (see run_command.c). */
-int oh_connector_start(const char *program);
+ * seccomp filter: starts the connector, without waiting for it.  The
+ * caller then adds one more Landlock layer (the program's) before it runs
+ * anything else.  Returns the supervisor's end of the connector's socket
+ * (O_CLOEXEC), or -errno.  The process makes system calls only (see
+ * run_command.c). */
+int oh_connector_start(void);
 
-/* `openhook --abstract-connector`: serves on OH_CONNECTOR_FD until the
- * supervisor goes. */
-noreturn void oh_connector_main(void);
+/* The connector itself (connector_serve.c): serves on FD, its end of the
+ * socket, until the supervisor goes. */
+noreturn void oh_connector_serve(int fd);
 
 /* In the supervisor, from any thread: has CONNECTOR connect SOCK to ADDR
  * (SIZE 0), or send DATA[SIZE] to it with FLAGS.  Returns 0 or the bytes

@@ -2,9 +2,8 @@
 /* The abstract connector's requests (abstract_connector.h): one request
  * (and the socket it is about, as SCM_RIGHTS), then one answer, an
  * int64_t: 0 or the bytes sent, or -errno.  Shared by the supervisor's
- * side, `openhook --abstract-connector` and the freestanding
- * openhook-connector (connector_main.c), which links no C library: only
- * declarations and macros here. */
+ * side and the connector (connector_serve.c), which calls nothing of the
+ * C library: only declarations and macros here. */
 #ifndef OH_CONNECTOR_PROTO_H
 #define OH_CONNECTOR_PROTO_H
 
@@ -15,7 +14,6 @@
 #include <sys/un.h>
 
 #define OH_CONNECTOR_DATA_MAX 65536     /* bytes one send through it may carry */
-#define OH_CONNECTOR_FD 3               /* its socket to the supervisor */
 
 struct oh_connector_req {
         int32_t send;           /* 0: connect */

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "abstract_connector.h"
 #include "cli.h"
 #include "commands.h"
 #include "util.h"
@@ -95,8 +94,6 @@ int main(int argc, char **argv)
         }
         if (strcmp(argv[1], "help") == 0)
                 return help_command(argc - 1, argv + 1);
-        if (argc == 2 && strcmp(argv[1], OH_CONNECTOR_ARG) == 0)
-                oh_connector_main();    /* internal: abstract_connector.h */
         if (argv[1][0] == '-')
                 oh_die_usage("unknown option '%s' (options go after the command)", argv[1]);
 

@@ -401,34 +401,13 @@ static int find_preload(char **ret)
         return 0;
 }
 
-/* What the abstract connector executes (abstract_connector.h): its own
- * program, beside openhook in the build tree or installed, else openhook
- * itself.  NULL (no connector: abstract addresses refused) if none can be
- * named. */
-static char *find_connector(void)
-{
-        char candidate[PATH_MAX + 64];
-        const char *path = "/proc/self/exe";
-
-        if (in_build_tree("openhook-connector", 1, X_OK, candidate, sizeof candidate))
-                path = candidate;
-        else if (access(OH_CONNECTOR_INSTALLED, X_OK) == 0)
-                path = OH_CONNECTOR_INSTALLED;
-        char *real = realpath(path, NULL);
-        if (real && strchr(real, ':')) {
-                free(real);
-                return NULL;
-        }
-        return real;
-}
-
 /* The direct set, plus what exec needs: COMMAND itself and the shim,
  * plus with --direct-reads what the policy lets COMMAND read.  *SHIM_ENV
  * gets the OPENHOOK_DIRECT list for the shim, in both modes: in seccomp
  * mode the shim's reads of it go to the kernel marked, without a
  * notification (lib/open_mark.h). */
 static int build_direct(const struct run_options *o, const char *command, const char *preload,
-                        const char *connector, const struct openhook_policy *policy, struct run_direct *d,
+                        const struct openhook_policy *policy, struct run_direct *d,
                         char **shim_env)
 {
         int r = o->default_direct ? run_direct_add_defaults(d) : 0;
@@ -439,13 +418,6 @@ static int build_direct(const struct run_options *o, const char *command, const 
                 r = run_direct_add_executable(d, policy);
         if (r >= 0 && preload)
                 r = run_direct_add(d, preload, OH_LL_READ | OH_LL_EXEC);
-        if (r < 0)
-                return r;
-
-        /* The abstract connector's program: executed in the command's
-         * domain (abstract_connector.h). */
-        if (connector)
-                r = run_direct_add(d, connector, OH_LL_READ | OH_LL_EXEC);
         if (r < 0)
                 return r;
 
@@ -624,7 +596,6 @@ struct run_state {
         struct oh_reloader reloader;    /* --watch: the broker's, set up here */
         char *command;
         char *preload;
-        char *connector;                /* find_connector() */
         struct run_direct direct;
         char *shim_direct;              /* build_direct() */
         struct openhook_policy *policy;
@@ -649,7 +620,6 @@ static void run_state_done(struct run_state *s)
         openhook_policy_free(s->policy);
         run_direct_done(&s->direct);
         free(s->preload);
-        free(s->connector);
         free(s->shim_direct);
         free(s->command);
         free(s->opt.direct);
@@ -698,8 +668,7 @@ static void prepare(struct run_state *s)
          * does not exist would hide nothing and stop programs that probe
          * for optional files. */
         openhook_policy_reveal_missing(s->policy, 1);
-        s->connector = find_connector();
-        r = build_direct(o, s->command, s->preload, s->connector, s->policy, &s->direct, &s->shim_direct);
+        r = build_direct(o, s->command, s->preload, s->policy, &s->direct, &s->shim_direct);
         if (r < 0)
                 oh_die_errno(OH_EXIT_RUN_FAILED, r, "cannot build the direct set");
         /* The broker inherits it: a seccomp supervisor lets reads of the
@@ -853,7 +822,6 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
                 .argv = s->opt.argv,
                 .sock = command_end,
                 .preload = s->preload,
-                .connector_program = s->connector,
                 .direct = &s->direct,
                 .shim_direct = s->shim_direct,
                 .landlock = !s->opt.unconfined,

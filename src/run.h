@@ -103,7 +103,6 @@ struct run_child {
         int listener;                   /* left by the child: its seccomp listener, or -1 */
         int connector;                  /* idem: the abstract connector's socket, or -1 */
         int start;                      /* run's end of the broker's start-up socket */
-        const char *connector_program;  /* what the abstract connector executes, or NULL */
         bool announced;                 /* left by the child: the broker was told the numbers */
         int landlock_abi;
         int status_fd;                  /* a failure before or at exec */

@@ -209,8 +209,8 @@ static int child_seccomp(struct run_child *c)
         /* Abstract sockets: only where Landlock scopes them, so that the
          * connector, in our domain, is held to the scope (ABI 6); the
          * program goes one layer deeper, out of the connector's reach. */
-        if (supervised && c->landlock && c->landlock_abi >= OH_LL_ABI_SCOPE && c->connector_program) {
-                c->connector = oh_connector_start(c->connector_program);
+        if (supervised && c->landlock && c->landlock_abi >= OH_LL_ABI_SCOPE) {
+                c->connector = oh_connector_start();
                 if (c->connector < 0)
                         return c->connector;
                 int r = oh_landlock_restrict(c->ruleset);

@@ -635,7 +635,7 @@ if first.startswith("pid "):
     connector = 0
     for _ in range(200):
         found = [k for k in processes(ppid=os.getpid()) if k not in (p.pid, victim.pid)]
-        # openhook-connector (its comm cut to 15 bytes), or openhook itself
+        # "openhook-connec": the name it gives itself, cut to 15 bytes
         if len(found) == 1 and proc_stat(found[0])[0].startswith("openhook"):
             connector = found[0]
             break
@@ -678,6 +678,21 @@ if connector > 0:
     say("stop connector raw", raw(62, connector, signal.SIGSTOP))
     say("PTRACE_ATTACH connector", raw(101, 16, connector, 0, 0))
     say("PTRACE_SEIZE connector", raw(101, 0x4206, connector, 0, 0))
+    # It runs in run's memory: none of it may be read or written.
+    attempt("connector mem", lambda: os.open("/proc/%d/mem" % connector, os.O_RDWR))
+    attempt("connector maps", lambda: os.open("/proc/%d/maps" % connector, os.O_RDONLY))
+    word = ctypes.create_string_buffer(8)
+    local = struct.pack("=QQ", ctypes.addressof(word), 8)
+    remote = struct.pack("=QQ", 0x10000, 8)
+    say("process_vm_readv connector", raw(310, connector, local, 1, remote, 1, 0))
+    say("process_vm_writev connector", raw(311, connector, local, 1, remote, 1, 0))
+    pidfd = raw(434, connector, 0)
+    say("pidfd_getfd connector", raw(438, pidfd, 3, 0) if pidfd >= 0 else pidfd)
+    # And it still serves: our own abstract socket, through it.
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(b"\0openhook-test-%d" % os.getpid())
+    server.listen()
+    attempt("own abstract connect", lambda: socket.socket(socket.AF_UNIX).connect(server.getsockname()))
 child = subprocess.Popen(["/bin/sleep", "60"])
 attempt("own child", lambda: os.kill(child.pid, signal.SIGTERM))
 print("= own child status", child.wait(), flush=True)
@@ -735,8 +750,12 @@ def signals(mode):
     got = results(res["out"])
     check_all(got, "EPERM", ["probe victim", "probe broker", "probe run", "kill victim python",
                              "kill victim raw", "kill broker python", "kill broker raw", "probe connector",
-                             "stop connector raw", "PTRACE_ATTACH connector", "PTRACE_SEIZE connector"],
+                             "stop connector raw", "PTRACE_ATTACH connector", "PTRACE_SEIZE connector",
+                             "process_vm_readv connector", "process_vm_writev connector",
+                             "pidfd_getfd connector"],
               "signals and ptrace outside")
+    check_all(got, "EACCES", ["connector mem", "connector maps"], "the connector's memory through /proc")
+    check_eq(got.get("own abstract connect"), "ok", "its own abstract socket, through the connector, after all that")
     check_all(got, "ok", ["own child", "own child raw"], "signals to its own child")
     check_eq(got.get("own child status"), "-15", "its own child ended by SIGTERM")
     if not missing:
