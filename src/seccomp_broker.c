@@ -15,6 +15,7 @@
 
 #include "confine.h"
 #include "seccomp_broker.h"
+#include "seccomp_internal.h"
 #include "seccomp_notify.h"
 #include "util.h"
 
@@ -87,7 +88,8 @@ static const int supervisor_syscalls[] = {
  * still accepts and older libseccomp sends. */
 static const unsigned long supervisor_ioctls[] = {
         SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND, SECCOMP_IOCTL_NOTIF_ID_VALID,
-        SECCOMP_IOR(2, __u64), SECCOMP_IOCTL_NOTIF_ADDFD, FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR,
+        SECCOMP_IOR(2, __u64), SECCOMP_IOCTL_NOTIF_ADDFD, SECCOMP_IOCTL_NOTIF_SET_FLAGS, FS_IOC_SETFLAGS,
+        FS_IOC_FSSETXATTR,
 };
 
 static int allow_all(scmp_filter_ctx ctx, const int *nrs, size_t n)

@@ -22,6 +22,14 @@
 #include "openhook.h"
 #include "resolve.h"
 
+/* Linux 6.6; older headers lack them. */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
 #define ARG_NONE (-1)     /* no such argument */
 #define DIRFD_CWD (-1)    /* the path is looked up from the cwd */
 #define DIRFD_RAW (-2)    /* the string is not looked up (symlink target) */

@@ -1076,6 +1076,14 @@ int oh_seccomp_supervisor_run(struct sc_supervisor *sv, int listener, int connec
 
         sv->listener = listener;
         sv->connector = connector;
+        /* A notification then wakes us on the program's CPU, and an
+         * answer the program on ours (Linux 6.6; older kernels refuse the
+         * flag, and wake-ups go as they did): the program waits while we
+         * decide, so a round trip is a hand-over on one CPU, not two
+         * wake-ups of an idle one.  On our VM, `run -- /bin/true`, whose
+         * loader makes four notified calls, took 0.88x bwrap's time with
+         * it against 1.01x without (bench (e), side by side). */
+        (void)ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
         /* A program's next path syscall usually follows within
          * microseconds: poll for it a while (spin.h) before sleeping. */
         struct oh_poller poller = {};
