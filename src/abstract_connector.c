@@ -71,9 +71,11 @@ int oh_connector_start(void)
 }
 
 /* One request and its answer at a time: the connector serves in order.
- * The program can stop the connector (same domain, same user): a call
- * that gets no answer in time ends it for good, so the supervisor never
- * waits forever, nor takes a late answer for the next call's. */
+ * The program cannot stop the connector (one Landlock layer deeper,
+ * signals scoped), but it can keep a connect() of it waiting: on a
+ * listener of its own whose backlog is full.  A call that gets no answer
+ * in time ends it for good, so the supervisor never waits forever, nor
+ * takes a late answer for the next call's. */
 static pthread_mutex_t connector_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool connector_broken;
 

@@ -73,12 +73,12 @@ static long serve_one(size_t n, int sock)
 static void settle(int fd)
 {
         static const char name[16] = "openhook-connec";
-        uint64_t all = ~(uint64_t)0;
+        uint64_t all[2] = { ~(uint64_t)0, ~(uint64_t)0 };     /* the kernel's sigset: _NSIG bits */
 
         if (fd > 0)
                 sys(SYS_close_range, 0, fd - 1, 0, 0, 0, 0);
         sys(SYS_close_range, fd + 1, ~0U, 0, 0, 0, 0);
-        sys(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof all, 0, 0);
+        sys(SYS_rt_sigprocmask, SIG_SETMASK, all, NULL, _NSIG / 8, 0, 0);
         sys(SYS_setsid, 0, 0, 0, 0, 0, 0);
         sys(SYS_prctl, PR_SET_NAME, name, 0, 0, 0, 0);
 }

@@ -5,13 +5,16 @@
  * thread.  Returns the kernel's value: the result or -errno.
  *
  * OH_HAVE_RAW_SYSCALL is 0 for processors whose convention is not written
- * out here, and under AddressSanitizer (its instrumentation of a caller
- * may reach its runtime, which is no safer to share); oh_raw_syscall6()
- * is then syscall(), and its callers must not share memory. */
+ * out here (x32 and aarch64's ILP32 included: long is 32 bits there), and
+ * in a build with sanitizers (OH_SANITIZED, from meson: their
+ * instrumentation of a caller reaches their runtime's per-thread state,
+ * which is no safer to share); oh_raw_syscall6() is then syscall(), and
+ * its callers must not share memory. */
 #ifndef OH_RAW_SYSCALL_H
 #define OH_RAW_SYSCALL_H
 
-#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(__SANITIZE_ADDRESS__)
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(__ILP32__) && !defined(OH_SANITIZED) && \
+        !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define OH_HAVE_RAW_SYSCALL 1
 #else
 #define OH_HAVE_RAW_SYSCALL 0

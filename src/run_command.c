@@ -310,7 +310,7 @@ static int report_failure(const struct run_child *c, const struct child_failure 
 
 /* The child's stack.  It runs while run waits in clone(), so one static
  * stack serves (run starts one command); pages it never touches cost
- * nothing.  The abstract connector takes 64 KiB of it. */
+ * nothing.  (The abstract connector's stacks are its own.) */
 static char child_stack[256 * 1024] __attribute__((aligned(64)));
 
 pid_t run_child_spawn(struct run_child *c)
