@@ -98,14 +98,14 @@ static int64_t await_answer(int connector)
         do
                 n = recv(connector, &r, sizeof r, 0);
         while (n < 0 && errno == EINTR);
-        return n == sizeof r ? r : -EPIPE;
+        return n == sizeof r ? r : -ESRCH;
 }
 
 int64_t oh_connector_call(int connector, int sock, const struct sockaddr *addr, socklen_t addrlen,
                           const void *data, size_t size, int flags, int send_it)
 {
         _cleanup_free_ struct oh_connector_req *req = NULL;
-        int64_t r = -EPIPE;
+        int64_t r = -ESRCH;
         ssize_t n;
 
         if (size > OH_CONNECTOR_DATA_MAX)
@@ -123,7 +123,7 @@ int64_t oh_connector_call(int connector, int sock, const struct sockaddr *addr, 
         pthread_mutex_lock(&connector_lock);
         if (!connector_broken) {
                 n = oh_send(connector, req, sizeof *req + size, sock);
-                r = n == (ssize_t)(sizeof *req + size) ? await_answer(connector) : -EPIPE;
+                r = n == (ssize_t)(sizeof *req + size) ? await_answer(connector) : -ESRCH;
         }
         pthread_mutex_unlock(&connector_lock);
         return r;

@@ -41,7 +41,9 @@ noreturn void oh_connector_serve(int fd);
 
 /* In the supervisor, from any thread: has CONNECTOR connect SOCK to ADDR
  * (SIZE 0), or send DATA[SIZE] to it with FLAGS.  Returns 0 or the bytes
- * sent, or -errno (EPERM: outside the scope). */
+ * sent, or -errno: the call's (EPERM: outside the scope), or ESRCH, which
+ * neither call gives, when the connector is not there to answer (it did
+ * not start, or stopped answering: ETIMEDOUT once, then ESRCH). */
 int64_t oh_connector_call(int connector, int sock, const struct sockaddr *addr, socklen_t addrlen,
                           const void *data, size_t size, int flags, int send);
 

@@ -494,6 +494,11 @@ static void reap(struct run_wait *w)
                 else if (pid == w->broker) {
                         w->broker_status = exit_code(status);
                         w->broker_raw = status;
+                } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+                        /* The one other child: the abstract connector's
+                         * go-between, which could not start it. */
+                        oh_warn("the abstract connector did not start: COMMAND's connects and sends to "
+                                "abstract UNIX sockets are refused");
                 }
         }
 }

@@ -50,6 +50,7 @@ extern char **environ;
 enum child_stage {
         STAGE_SETUP,
         STAGE_LANDLOCK,
+        STAGE_CONNECTOR,
         STAGE_SECCOMP,
         STAGE_HAND_OVER,
         STAGE_EXEC,
@@ -204,25 +205,21 @@ static noreturn void child_fail(const struct run_child *c, enum child_stage stag
  * first notified call does, while the broker finishes its start. */
 static int child_seccomp(struct run_child *c)
 {
-        bool supervised = !(c->filter->flags & OH_SECCOMP_NO_LISTENER);
-
-        /* Abstract sockets: only where Landlock scopes them, so that the
-         * connector, in our domain, is held to the scope (ABI 6); the
-         * program goes one layer deeper, out of the connector's reach. */
-        if (supervised && c->landlock && c->landlock_abi >= OH_LL_ABI_SCOPE) {
-                c->connector = oh_connector_start();
-                if (c->connector < 0)
-                        return c->connector;
-                int r = oh_landlock_restrict(c->ruleset);
-                if (r < 0)
-                        return r;
-        }
         int listener = oh_seccomp_load(c->filter);     /* 0 without one */
+
         if (listener < 0)
                 return listener;
-        if (supervised)
+        if (!(c->filter->flags & OH_SECCOMP_NO_LISTENER))
                 c->listener = listener;
         return 0;
+}
+
+/* Abstract sockets: only where Landlock scopes them, so that the
+ * connector, in our domain, is held to the scope (ABI 6); the program
+ * then goes one layer deeper, out of the connector's reach. */
+static bool wants_connector(const struct run_child *c)
+{
+        return !(c->filter->flags & OH_SECCOMP_NO_LISTENER) && c->landlock && c->landlock_abi >= OH_LL_ABI_SCOPE;
 }
 
 /* The command acts on files through the broker, which has whatever
@@ -270,6 +267,14 @@ static int child_main(void *arg)
         r = drop_capabilities();
         if (r < 0)
                 child_fail(c, STAGE_SETUP, r);
+        if (wants_connector(c)) {
+                c->connector = oh_connector_start();
+                if (c->connector < 0)
+                        child_fail(c, STAGE_CONNECTOR, c->connector);
+                r = oh_landlock_restrict(c->ruleset);
+                if (r < 0)
+                        child_fail(c, STAGE_LANDLOCK, r);
+        }
         r = child_seccomp(c);
         if (r < 0)
                 child_fail(c, STAGE_SECCOMP, r);
@@ -291,6 +296,9 @@ static int report_failure(const struct run_child *c, const struct child_failure 
                 return f->error == -ENOENT ? OH_EXIT_NOT_FOUND : OH_EXIT_CANNOT_EXEC;
         case STAGE_LANDLOCK:
                 oh_warn("cannot confine COMMAND with Landlock: %s", strerror(-f->error));
+                break;
+        case STAGE_CONNECTOR:
+                oh_warn("cannot start the abstract connector: %s", strerror(-f->error));
                 break;
         case STAGE_SECCOMP:
                 if (f->error == -ENOSYS)

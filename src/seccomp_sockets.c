@@ -418,7 +418,12 @@ static int64_t through_connector(const struct sock_job *j, struct sock_msg *m)
                 return -EOPNOTSUPP;     /* fds and credentials are not relayed */
         r = oh_connector_call(j->connector, j->sock, (const struct sockaddr *)&m->addr, m->addrlen,
                               m->data, m->len, j->flags, j->kind != SOCK_CONNECT);
-        if (r == -EPERM)
+        if (r == -ESRCH) {
+                /* The connector is not there to ask (run said why). */
+                r = -EPERM;
+                sc_log_denied(j->log, j->log_data, j->pid, j->command, m->abstract, r,
+                              "the abstract connector is not answering");
+        } else if (r == -EPERM)
                 sc_log_denied(j->log, j->log_data, j->pid, j->command, m->abstract, r,
                               "no option allows it: the abstract socket is outside the sandbox");
         if (r > 0)

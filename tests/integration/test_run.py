@@ -368,6 +368,103 @@ def kernel_without_seccomp_fd_injection_falls_back_to_preload_mode():
     check(b"--mode seccomp is not available" in p.stderr, "the message says why: %r" % p.stderr)
 
 
+# Fails every clone(2) whose flags are one of argv[1] (comma-separated,
+# hex) with EAGAIN, then executes argv[2...]: to make one of run's own
+# clones fail, told apart by their flags.
+NO_CLONE_C = r"""
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+        struct sock_filter f[64];
+        unsigned int n = 0, k = 0;
+        unsigned long flags[16];
+        for (char *p = argv[1]; *p && k < 16; p++) {
+                flags[k++] = strtoul(p, &p, 16);
+                if (!*p)
+                        break;
+        }
+        f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+        f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, k + 1);
+        f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+        for (unsigned int i = 0; i < k; i++)
+                f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, flags[i], k - i, 0);
+        f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN);
+        struct sock_fprog prog = { n, f };
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+                perror("seccomp");
+                return 99;
+        }
+        execv(argv[2], argv + 2);
+        perror("execv");
+        return 98;
+}
+"""
+
+CLONE_VM, CLONE_PARENT, SIGCHLD = 0x100, 0x8000, 17
+# The abstract connector's go-between (abstract_connector.c), and the
+# connector: in run's memory, or (sanitized builds) in a copy of it.
+GO_BETWEEN_CLONE = "%x" % (CLONE_VM | CLONE_PARENT | SIGCHLD)
+CONNECTOR_CLONES = "%x,%x" % (CLONE_VM | SIGCHLD, SIGCHLD)
+
+ABSTRACT_CONNECT_PY = """
+import socket
+server = socket.socket(socket.AF_UNIX)
+server.bind(b"\\0openhook-test-no-connector")
+server.listen()
+try:
+    socket.socket(socket.AF_UNIX).connect(server.getsockname())
+    print("connected")
+except OSError as e:
+    print(e.strerror)
+"""
+
+
+def need_abstract_connector():
+    abi = libc_syscall(444, None, 0, 1)         # landlock_create_ruleset: the ABI
+    if abi < 6:
+        raise ohtest.Skip("no abstract connector without Landlock ABI 6 (this kernel: %d)" % abi)
+
+
+def libc_syscall(nr, *args):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc.syscall(ctypes.c_long(nr), *args)
+
+
+@case
+def abstract_connector_that_cannot_start_fails_run_and_says_so():
+    need_abstract_connector()
+    wrapper = compile_c("noclone", NO_CLONE_C)
+    p = subprocess.run([wrapper, GO_BETWEEN_CLONE, BIN, "run", "--", "/bin/true"], stdin=subprocess.DEVNULL,
+                       capture_output=True, env=ohtest.env(), timeout=60)
+    err = ohtest.without_sanitizer_warnings(p.stderr.decode()).splitlines()
+    check_eq(p.returncode, 125, "status (stderr: %r)" % p.stderr)
+    check_eq(err, ["openhook run: cannot start the abstract connector: Resource temporarily unavailable"],
+             "what run says")
+
+
+@case
+def abstract_connector_lost_at_start_is_reported_and_refuses_abstract_sockets():
+    need_abstract_connector()
+    wrapper = compile_c("noclone", NO_CLONE_C)
+    p = subprocess.run([wrapper, CONNECTOR_CLONES, BIN, "run", "--", PYTHON, "-I", "-c", ABSTRACT_CONNECT_PY],
+                       stdin=subprocess.DEVNULL, capture_output=True, env=ohtest.env(), timeout=60)
+    err = p.stderr.decode()
+    check_eq((p.returncode, p.stdout), (0, b"Operation not permitted\n"),
+             "status, and what the program's connect got (stderr: %r)" % err)
+    check("openhook run: the abstract connector did not start" in err, "run says why: %r" % err)
+    check("the abstract connector is not answering" in err, "the denial line says why: %r" % err)
+
+
 @case
 def unconfined_seccomp_mode_starts_a_dynamic_program_under_the_policy():
     """Without Landlock the supervisor lets the kernel open nothing: it
