@@ -896,6 +896,14 @@ static int launch(struct run_state *s, const sigset_t *mask, const sigset_t *old
         if (r == -EPIPE || failed == -EPIPE)
                 return broker_gone_at_start(&w, mask);
 
+        /* From here on we only wait, pass signals on and reap, which our
+         * own user may do.  The broker shares our Landlock floor and keeps
+         * CAP_SYS_PTRACE (it reads the command's memory), so it could
+         * reach ours: a broker taken over past its own checks must find
+         * here no capability it has not dropped itself. */
+        r = run_drop_capabilities();
+        if (r < 0)
+                oh_warn("cannot drop run's own capabilities: %s", strerror(-r));
         wait_all(&w, mask, s->learn != NULL);
         if (failed)
                 return failed;

@@ -125,6 +125,10 @@ void run_child_done(struct run_child *c);
  * none back).  0 or -errno. */
 int run_drop_bounding(void);
 
+/* Empties this process's own capability sets (effective, permitted,
+ * inheritable).  Returns 0 or -errno. */
+int run_drop_capabilities(void);
+
 /* Spawns the command's process, which shares our memory and runs while we
  * wait, until it has executed COMMAND or failed before.  Returns its pid,
  * or -errno. */

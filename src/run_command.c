@@ -228,7 +228,7 @@ static bool wants_connector(const struct run_child *c)
  * modes, or do anything else privileged.  run emptied the bounding set
  * and the ambient set (run_drop_bounding()), or execve would give root
  * its capabilities back; what is left is this process's own. */
-static int drop_capabilities(void)
+int run_drop_capabilities(void)
 {
         struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
@@ -264,7 +264,7 @@ static int child_main(void *arg)
                 if (r < 0)
                         child_fail(c, STAGE_LANDLOCK, r);
         }
-        r = drop_capabilities();
+        r = run_drop_capabilities();
         if (r < 0)
                 child_fail(c, STAGE_SETUP, r);
         if (wants_connector(c)) {

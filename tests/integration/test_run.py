@@ -465,6 +465,35 @@ def abstract_connector_lost_at_start_is_reported_and_refuses_abstract_sockets():
     check("the abstract connector is not answering" in err, "the denial line says why: %r" % err)
 
 
+PARENT_THEN_WAIT_PY = "import os, sys; print(os.getppid(), flush=True); sys.stdin.readline()"
+
+
+@case
+def run_keeps_no_capability_once_the_command_runs():
+    """The broker shares run's Landlock floor and keeps CAP_SYS_PTRACE: run
+    must have nothing a broker taken over could gain from its memory.
+    Judged from outside, in /proc, while the command waits."""
+    if os.geteuid() != 0:
+        raise ohtest.Skip("run has no capabilities to drop: not root")
+    for mode in ("seccomp", "preload"):
+        p = subprocess.Popen([BIN, "run", *ohtest.mode_args(mode), "--", PYTHON, "-I", "-c", PARENT_THEN_WAIT_PY],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=ohtest.env())
+        try:
+            run_pid = int(p.stdout.readline())
+            with open("/proc/%d/status" % run_pid) as f:
+                caps = {l.split(":")[0]: int(l.split()[1], 16) for l in f if l.startswith("Cap")}
+            p.stdin.write(b"\n")
+            p.stdin.flush()
+            check_eq(p.wait(30), 0, "status in %s mode" % mode)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        check_eq((caps["CapEff"], caps["CapPrm"], caps["CapInh"]), (0, 0, 0),
+                 "run's capabilities while the command runs, %s mode" % mode)
+
+
 @case
 def unconfined_seccomp_mode_starts_a_dynamic_program_under_the_policy():
     """Without Landlock the supervisor lets the kernel open nothing: it
