@@ -6,7 +6,6 @@
 #include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>

@@ -9,6 +9,7 @@ fails on the first failed check, on an exception, or when a broker it
 started exits badly or prints a sanitizer report.
 """
 
+import ctypes
 import errno
 import json
 import os
@@ -444,6 +445,32 @@ def settle(fn, want, timeout=5):
 
 def is_socket(p):
     return stat.S_ISSOCK(os.lstat(p).st_mode)
+
+
+# ---- Kernel features ----------------------------------------------------------
+
+def landlock_abi():
+    """The kernel's Landlock ABI version, or -1 without Landlock."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc.syscall(ctypes.c_long(444), None, ctypes.c_long(0), ctypes.c_long(1))  # landlock_create_ruleset
+
+
+def seccomp_mode_missing():
+    """None if this kernel has what --mode seccomp needs, else why not:
+    fd injection with SECCOMP_ADDFD_FLAG_SEND (Linux 5.14), and a broker
+    allowed to read the program's memory (Yama's ptrace_scope 3 forbids
+    it to everyone).  Judged from the kernel, not from openhook."""
+    release = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+    if release < (5, 14):
+        return "Linux %d.%d has no SECCOMP_ADDFD_FLAG_SEND (5.14): no --mode seccomp" % release
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            if f.read().strip() == "3":
+                return "Yama ptrace_scope is 3: no process may read another's memory"
+    except FileNotFoundError:
+        pass
+    return None
 
 
 # ---- `openhook run` scenarios, once per mode --------------------------------

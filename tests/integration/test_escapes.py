@@ -104,19 +104,10 @@ def check_all(got, want, keys, what):
     check(not wrong, "%s: expected %s, got %r" % (what, want, wrong))
 
 
-def seccomp_mode_missing():
-    """None if this kernel has what --mode seccomp needs (fd injection with
-    SECCOMP_ADDFD_FLAG_SEND, Linux 5.14), else why not."""
-    release = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
-    if release < (5, 14):
-        return "Linux %d.%d has no SECCOMP_ADDFD_FLAG_SEND (5.14): no --mode seccomp" % release
-    return None
-
-
 def run_argv(mode, allow=(), direct=(), extra=()):
     """`openhook run` in MODE up to and including "--"."""
-    if mode != "preload" and seccomp_mode_missing():
-        raise Skip(seccomp_mode_missing())
+    if mode != "preload" and ohtest.seccomp_mode_missing():
+        raise Skip(ohtest.seccomp_mode_missing())
     argv = [BIN, "run"] + ohtest.mode_args(mode)
     for perms, p in allow:
         argv += ["--allow", "%s:%s" % (perms, p)]
@@ -133,15 +124,11 @@ def confined(mode, body, *args, allow=(), direct=(), extra=(), timeout=60):
                                direct=direct, extra=extra, stdin=b"", timeout=timeout)
 
 
-def landlock_abi():
-    return libc.syscall(ctypes.c_long(444), None, ctypes.c_long(0), ctypes.c_long(1))
-
-
 def need_landlock_scoping():
     """Abstract sockets and signals are scoped by Landlock ABI 6: below it,
     openhook run says in one line that it cannot scope them, and the
     scenario is skipped."""
-    abi = landlock_abi()
+    abi = ohtest.landlock_abi()
     if abi >= 6:
         return
     status, _, err = ohtest.run_openhook("run", "--", "true")

@@ -115,25 +115,8 @@ print("bad", len(bad))
 '''
 
 
-def seccomp_mode_missing():
-    """None if this kernel has what --mode seccomp needs, else why not:
-    fd injection with SECCOMP_ADDFD_FLAG_SEND (Linux 5.14), and a broker
-    allowed to read the program's memory (Yama's ptrace_scope 3 forbids
-    it to everyone).  Judged from the kernel, not from openhook."""
-    release = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
-    if release < (5, 14):
-        return "Linux %d.%d has no SECCOMP_ADDFD_FLAG_SEND (5.14): no --mode seccomp" % release
-    try:
-        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
-            if f.read().strip() == "3":
-                return "Yama ptrace_scope is 3: no process may read another's memory"
-    except FileNotFoundError:
-        pass
-    return None
-
-
 def run(*args, timeout=60):
-    missing = seccomp_mode_missing()
+    missing = ohtest.seccomp_mode_missing()
     if missing:
         raise ohtest.Skip(missing)
     return run_openhook("run", "--mode", "seccomp", *args, timeout=timeout)
